@@ -1,0 +1,702 @@
+"""Loads schemas, checks them against the supported subset, and builds the view model.
+
+Python decides everything here (names, types, rules, order); the Jinja2
+templates only loop over the result and print it.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import math
+import pathlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+# Keywords that only annotate: accepted and ignored by validation.
+ANNOTATIONS = {
+    "$schema", "$id", "$defs", "$comment", "title", "description", "default",
+    "examples", "deprecated", "readOnly", "writeOnly",
+}
+# Every keyword that changes what is valid and that the generator implements.
+ASSERTIONS = {
+    "type", "properties", "required", "additionalProperties", "items", "enum",
+    "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    "minLength", "maxLength", "minItems", "maxItems", "$ref", "format",
+    "pattern", "oneOf", "anyOf",
+}
+KEYWORDS_BY_TYPE = {
+    "string": {"minLength", "maxLength", "pattern", "format"},
+    "integer": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"},
+    "number": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"},
+    "array": {"items", "minItems", "maxItems"},
+    "object": {"properties", "required", "additionalProperties"},
+    "boolean": set(),
+}
+CPP_KEYWORDS = set("""
+alignas alignof and and_eq asm auto bitand bitor bool break case catch char char8_t
+char16_t char32_t class compl concept const consteval constexpr constinit const_cast
+continue co_await co_return co_yield decltype default delete do double dynamic_cast else
+enum explicit export extern false float for friend goto if inline int long mutable
+namespace new noexcept not not_eq nullptr operator or or_eq private protected public
+register reinterpret_cast requires return short signed sizeof static static_assert
+static_cast struct switch template this thread_local throw true try typedef typeid
+typename union unsigned using virtual void volatile wchar_t while xor xor_eq
+""".split())
+TS_RESERVED = set(keyword.kwlist) | {"delete", "default", "function", "var", "let", "new"}
+
+
+class SchemaError(Exception):
+    """A schema uses something the generator does not support, or is malformed."""
+
+    def __init__(self, file: str, pointer: str, message: str):
+        super().__init__(f"{file}: {pointer or '/'}: {message}")
+
+
+def _reject_duplicates(pairs):
+    seen = {}
+    for k, v in pairs:
+        if k in seen:
+            raise ValueError(f"duplicate key {k!r}")
+        seen[k] = v
+    return seen
+
+
+def snake_case(text: str) -> str:
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text)
+    s = re.sub(r"[^A-Za-z0-9]+", "_", s).strip("_").lower()
+    if not s:
+        s = "value"
+    if s[0].isdigit():
+        s = "_" + s
+    return s
+
+
+def cpp_identifier(name: str) -> str:
+    s = snake_case(name)
+    return s + "_" if s in CPP_KEYWORDS else s
+
+
+def pascal_case(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in snake_case(name).split("_") if part)
+
+
+def cpp_string_literal(text: str) -> str:
+    """A C++ narrow string literal holding `text` as UTF-8, byte for byte."""
+    out = ['"']
+    for b in text.encode("utf-8"):
+        c = chr(b)
+        if c == '"':
+            out.append('\\"')
+        elif c == "\\":
+            out.append("\\\\")
+        elif 0x20 <= b < 0x7F and c != "?":
+            out.append(c)
+        else:
+            # Octal escapes stop after three digits, so they never swallow the next char.
+            out.append("\\%03o" % b)
+    out.append('"')
+    return "".join(out)
+
+
+def cpp_double_literal(x: float | int) -> str:
+    text = repr(float(x))
+    if "e" not in text and "." not in text and "inf" not in text:
+        text += ".0"
+    return text
+
+
+# ----------------------------------------------------------------------------
+# View model
+
+
+@dataclass
+class Shape:
+    """What one value looks like: drives reading, writing and the C++/TS type."""
+
+    kind: str  # string integer number boolean any any_object const named array map nullable
+    cpp_type: str = ""
+    ts_type: str = ""
+    # string
+    min_length: int = 0
+    max_length: int | None = None
+    date_time: bool = False
+    pattern: str | None = None
+    pattern_fn: str | None = None  # C++ function returning the compiled regex
+    # numbers
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: float | None = None
+    exclusive_maximum: float | None = None
+    # const
+    const: str | None = None
+    # arrays, maps, nullable
+    item: "Shape | None" = None
+    min_items: int = 0
+    max_items: int | None = None
+    # named
+    decl: "Decl | None" = None
+
+    # Rules are spelled out member by member (no designated-initializer gaps,
+    # which -Wmissing-field-initializers would flag in users' builds).
+    @property
+    def cpp_string_rules(self) -> str:
+        max_len = "std::numeric_limits<std::size_t>::max()" if self.max_length is None else str(self.max_length)
+        pattern = f"&codegen_detail::{self.pattern_fn}" if self.pattern is not None else "nullptr"
+        text = cpp_string_literal(self.pattern) if self.pattern is not None else "nullptr"
+        return (f"::jobwatch::detail::string_rules{{{self.min_length}, {max_len}, "
+                f"{'true' if self.date_time else 'false'}, {pattern}, {text}}}")
+
+    @property
+    def cpp_number_rules(self) -> str:
+        parts = []
+        for name in ("minimum", "maximum", "exclusive_minimum", "exclusive_maximum"):
+            value = getattr(self, name)
+            parts.append("std::nullopt" if value is None else cpp_double_literal(value))
+        return "::jobwatch::detail::number_rules{" + ", ".join(parts) + "}"
+
+    @property
+    def cpp_array_rules(self) -> str:
+        max_items = "std::numeric_limits<std::size_t>::max()" if self.max_items is None else str(self.max_items)
+        return f"::jobwatch::detail::array_rules{{{self.min_items}, {max_items}}}"
+
+
+@dataclass
+class Field:
+    name: str  # on the wire
+    cpp_name: str
+    ts_name: str
+    shape: Shape
+    required: bool
+    description: str
+    cpp_default: str | None = None  # default member initializer
+    has_default: bool = False
+    # How the key is written: "" (first and always present), "," or "?" (a
+    # runtime flag decides, because only optional fields came before).
+    separator: str = ","
+    bit: int = 0
+
+    @property
+    def is_const(self) -> bool:
+        return self.shape.kind == "const"
+
+    @property
+    def is_optional(self) -> bool:
+        """Held in std::optional: not required and no default."""
+        return not self.required and not self.has_default and not self.is_const
+
+    @property
+    def cpp_member_type(self) -> str:
+        return f"std::optional<{self.shape.cpp_type}>" if self.is_optional else self.shape.cpp_type
+
+    @property
+    def key_bytes(self) -> int:
+        return len(self.name.encode("utf-8"))
+
+    @property
+    def cpp_key_literal(self) -> str:
+        return cpp_string_literal(self.name)
+
+    @property
+    def cpp_key_json(self) -> str:
+        """The key as written, with the separator when it is static: `,"job_id":`."""
+        sep = self.separator if self.separator in ("", ",") else ""
+        return cpp_string_literal(sep + json.dumps(self.name, ensure_ascii=False) + ":")
+
+    @property
+    def ts_optional(self) -> bool:
+        return not self.required and not self.is_const
+
+
+@dataclass
+class Decl:
+    """A named type: struct, enum, variant or alias."""
+
+    kind: str  # struct enum variant alias
+    name: str
+    ts_name: str
+    file: "SchemaFile"
+    pointer: str
+    description: str = ""
+    # struct
+    fields: list[Field] = field(default_factory=list)
+    forbid_additional: bool = False
+    dynamic_separator: bool = False
+    # enum
+    values: list[tuple[str, str]] = field(default_factory=list)  # (cpp enumerator, wire value)
+    # variant
+    discriminator: str = ""
+    alternatives: list[tuple[str, "Decl"]] = field(default_factory=list)
+    # alias
+    shape: Shape | None = None
+    deps: list["Decl"] = field(default_factory=list)
+
+    @property
+    def required_fields(self) -> list[Field]:
+        return [f for f in self.fields if f.required]
+
+    @property
+    def required_mask(self) -> str:
+        mask = 0
+        for f in self.required_fields:
+            mask |= 1 << f.bit
+        return f"{mask:#x}u"
+
+    @property
+    def fields_by_key_length(self) -> list[tuple[int, list[Field]]]:
+        groups: dict[int, list[Field]] = {}
+        for f in self.fields:
+            groups.setdefault(f.key_bytes, []).append(f)
+        return sorted(groups.items())
+
+    @property
+    def enum_choices(self) -> str:
+        return ", ".join(json.dumps(v, ensure_ascii=False) for _, v in self.values)
+
+    @property
+    def cpp_const_discriminators(self) -> list[str]:
+        return [v for v, _ in self.alternatives]
+
+
+@dataclass
+class SchemaFile:
+    path: pathlib.Path
+    stem: str
+    document: Any
+    root_name: str = ""
+    decls: list[Decl] = field(default_factory=list)  # in definition order
+    includes: list[str] = field(default_factory=list)  # stems of other generated headers
+    patterns: list[tuple[str, str]] = field(default_factory=list)  # (function, pattern)
+
+    @property
+    def display(self) -> str:
+        return self.path.name
+
+
+# ----------------------------------------------------------------------------
+# Building
+
+
+class Builder:
+    def __init__(self, paths: list[pathlib.Path], namespace: str = "jobwatch"):
+        # Member types are spelled fully qualified: a member may share its type's name.
+        self.qualifier = "::" + namespace.strip(":") + "::"
+        self.files: dict[str, SchemaFile] = {}
+        self.by_id: dict[str, SchemaFile] = {}
+        for p in paths:
+            try:
+                doc = json.loads(p.read_text(encoding="utf-8"), object_pairs_hook=_reject_duplicates)
+            except (ValueError, UnicodeDecodeError) as e:
+                raise SchemaError(p.name, "", f"not valid JSON: {e}") from None
+            if not p.name.endswith(".schema.json"):
+                raise SchemaError(p.name, "", "schema files must be named <stem>.schema.json")
+            stem = p.name[: -len(".schema.json")]
+            sf = SchemaFile(path=p, stem=stem, document=doc)
+            if p.name in self.files:
+                raise SchemaError(p.name, "", "given twice")
+            self.files[p.name] = sf
+            if isinstance(doc, dict) and isinstance(doc.get("$id"), str):
+                self.by_id[doc["$id"]] = sf
+        self.decl_at: dict[tuple[str, str], Decl] = {}
+        self.names: dict[str, Decl] = {}
+        self.building: set[tuple[str, str]] = set()
+
+    # -- helpers -------------------------------------------------------------
+
+    def fail(self, sf: SchemaFile, pointer: str, message: str):
+        raise SchemaError(sf.display, pointer, message)
+
+    @staticmethod
+    def node_at(doc: Any, pointer: str):
+        node = doc
+        if pointer in ("", "#"):
+            return node
+        for raw in pointer.lstrip("#").lstrip("/").split("/"):
+            part = raw.replace("~1", "/").replace("~0", "~")
+            node = node[part] if isinstance(node, dict) else node[int(part)]
+        return node
+
+    def register(self, decl: Decl):
+        other = self.names.get(decl.name)
+        if other is not None:
+            self.fail(decl.file, decl.pointer,
+                      f"type name {decl.name!r} is already used by {other.file.display}: {other.pointer or '/'}")
+        self.names[decl.name] = decl
+        decl.file.decls.append(decl)
+
+    def resolve_ref(self, sf: SchemaFile, pointer: str, ref: str) -> tuple[SchemaFile, str]:
+        target_file, _, fragment = ref.partition("#")
+        if target_file:
+            base = sf.document.get("$id", "") if isinstance(sf.document, dict) else ""
+            candidates = [target_file, target_file.rsplit("/", 1)[-1]]
+            if base and "/" in base:
+                candidates.insert(0, base.rsplit("/", 1)[0] + "/" + target_file)
+            tf = None
+            for c in candidates:
+                tf = self.by_id.get(c) or self.files.get(c)
+                if tf:
+                    break
+            if tf is None:
+                self.fail(sf, pointer, f"$ref {ref!r}: the referenced schema is not among the inputs")
+        else:
+            tf = sf
+        if fragment and not fragment.startswith("/$defs/"):
+            self.fail(sf, pointer, f"$ref {ref!r}: only references to $defs entries or whole schema files are supported")
+        if fragment.count("/") != 2 and fragment:
+            self.fail(sf, pointer, f"$ref {ref!r}: only top-level $defs entries can be referenced")
+        try:
+            self.node_at(tf.document, fragment)
+        except (KeyError, IndexError, ValueError, TypeError):
+            self.fail(sf, pointer, f"$ref {ref!r} does not resolve")
+        if tf is not sf and tf.stem not in sf.includes:
+            sf.includes.append(tf.stem)
+        return tf, fragment
+
+    def decl_for(self, sf: SchemaFile, pointer: str) -> Decl:
+        """The declaration of the schema at a root or `$defs` pointer, built once."""
+        key = (sf.display, pointer)
+        if key in self.decl_at:
+            return self.decl_at[key]
+        if key in self.building:
+            self.fail(sf, pointer, "recursive types are not supported")
+        self.building.add(key)
+        node = self.node_at(sf.document, pointer)
+        if pointer:
+            name = cpp_identifier(pointer.rsplit("/", 1)[1])
+        else:
+            name = cpp_identifier(node.get("title", sf.stem)) if isinstance(node, dict) else sf.stem
+        shape = self.shape(sf, pointer, node, name, named=True)
+        self.building.discard(key)
+        if shape.kind == "named":
+            decl = shape.decl
+        else:
+            decl = Decl(kind="alias", name=name, ts_name=pascal_case(name), file=sf, pointer=pointer,
+                        description=node.get("description", "") if isinstance(node, dict) else "",
+                        shape=shape)
+            decl.deps = self.shape_deps(shape)
+            self.register(decl)
+        self.decl_at[key] = decl
+        return decl
+
+    def shape_deps(self, shape: Shape) -> list[Decl]:
+        if shape.kind == "named":
+            return [shape.decl]
+        if shape.item is not None:
+            return self.shape_deps(shape.item)
+        return []
+
+    def named(self, decl: Decl) -> Shape:
+        if decl.kind == "alias":
+            # Aliases read and write as what they stand for, under their own name.
+            inner = decl.shape
+            return Shape(**{**inner.__dict__, "cpp_type": self.qualifier + decl.name, "ts_type": decl.ts_name})
+        return Shape(kind="named", cpp_type=self.qualifier + decl.name, ts_type=decl.ts_name, decl=decl)
+
+    # -- schemas to shapes ---------------------------------------------------
+
+    def shape(self, sf: SchemaFile, pointer: str, node: Any, name: str, named: bool = False) -> Shape:
+        if node is True:
+            return Shape(kind="any", cpp_type="::boost::json::value", ts_type="unknown")
+        if node is False:
+            self.fail(sf, pointer, "the schema `false` is not supported")
+        if not isinstance(node, dict):
+            self.fail(sf, pointer, "a schema must be an object or a boolean")
+        for k in node:
+            if k not in ANNOTATIONS and k not in ASSERTIONS:
+                self.fail(sf, f"{pointer}/{k}", f"unsupported keyword {k!r}")
+        if "$defs" in node and pointer:
+            self.fail(sf, f"{pointer}/$defs", "$defs is supported at the root of a schema file only")
+        asserts = {k for k in node if k in ASSERTIONS}
+        desc = node.get("description", "")
+
+        if "$ref" in node:
+            if asserts != {"$ref"}:
+                self.fail(sf, pointer, "$ref cannot be combined with other assertions: "
+                          + ", ".join(sorted(asserts - {"$ref"})))
+            ref = node["$ref"]
+            if not isinstance(ref, str):
+                self.fail(sf, f"{pointer}/$ref", "$ref must be a string")
+            tf, frag = self.resolve_ref(sf, pointer, ref)
+            return self.named(self.decl_for(tf, frag))
+
+        for union_kw in ("oneOf", "anyOf"):
+            if union_kw in node:
+                if asserts - {union_kw, "type"} or node.get("type", "object") != "object":
+                    self.fail(sf, pointer, f"{union_kw} cannot be combined with other assertions")
+                return self.named(self.variant(sf, pointer, node, union_kw, name, desc))
+
+        if "enum" in node:
+            values = node["enum"]
+            if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+                self.fail(sf, f"{pointer}/enum", "enum must be a non-empty array of strings")
+            if len(set(values)) != len(values):
+                self.fail(sf, f"{pointer}/enum", "enum values must be unique")
+            if asserts - {"enum", "type"} or node.get("type", "string") != "string":
+                self.fail(sf, pointer, "enum cannot be combined with assertions other than type: string")
+            return self.named(self.enum(sf, pointer, values, name, desc))
+
+        if "const" in node:
+            value = node["const"]
+            if not isinstance(value, str):
+                self.fail(sf, f"{pointer}/const", "const must be a string")
+            if asserts - {"const", "type"} or node.get("type", "string") != "string":
+                self.fail(sf, pointer, "const cannot be combined with assertions other than type: string")
+            return Shape(kind="const", cpp_type="std::string_view", ts_type=json.dumps(value, ensure_ascii=False),
+                         const=value)
+
+        if "type" not in node:
+            if asserts:
+                self.fail(sf, pointer, "assertions other than $ref, oneOf, anyOf, enum and const need a type")
+            return Shape(kind="any", cpp_type="::boost::json::value", ts_type="unknown")
+
+        t = node["type"]
+        if isinstance(t, list):
+            if len(t) != 2 or "null" not in t or t[0] == t[1] or not all(isinstance(x, str) for x in t):
+                self.fail(sf, f"{pointer}/type", 'a list of types must be [T, "null"]')
+            inner_type = t[0] if t[1] == "null" else t[1]
+            inner = self.typed(sf, pointer, node, inner_type, name, desc)
+            return Shape(kind="nullable", cpp_type=f"std::optional<{inner.cpp_type}>",
+                         ts_type=f"{inner.ts_type} | null", item=inner)
+        return self.typed(sf, pointer, node, t, name, desc)
+
+    def typed(self, sf, pointer, node, t, name, desc) -> Shape:
+        if t not in KEYWORDS_BY_TYPE:
+            self.fail(sf, f"{pointer}/type", f"unsupported type {t!r}")
+        allowed = KEYWORDS_BY_TYPE[t] | {"type"}
+        for k in node:
+            if k in ASSERTIONS and k not in allowed:
+                self.fail(sf, f"{pointer}/{k}", f"{k!r} does not apply to type {t!r}")
+
+        def nonneg_int(key):
+            v = node.get(key)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+                self.fail(sf, f"{pointer}/{key}", f"{key} must be a non-negative integer")
+            return v
+
+        def num(key):
+            v = node.get(key)
+            if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v)):
+                self.fail(sf, f"{pointer}/{key}", f"{key} must be a finite number")
+            return v
+
+        if t == "string":
+            s = Shape(kind="string", cpp_type="std::string", ts_type="string",
+                      min_length=nonneg_int("minLength") or 0, max_length=nonneg_int("maxLength"))
+            fmt = node.get("format")
+            if fmt is not None:
+                if fmt != "date-time":
+                    self.fail(sf, f"{pointer}/format", f"format {fmt!r} is not supported (only date-time)")
+                s.date_time = True
+            pat = node.get("pattern")
+            if pat is not None:
+                if not isinstance(pat, str):
+                    self.fail(sf, f"{pointer}/pattern", "pattern must be a string")
+                try:
+                    re.compile(pat)
+                except re.error as e:
+                    self.fail(sf, f"{pointer}/pattern", f"pattern does not compile: {e}")
+                s.pattern = pat
+                s.pattern_fn = f"{sf.stem}_pattern_{len(sf.patterns)}"
+                sf.patterns.append((s.pattern_fn, cpp_string_literal(pat)))
+            return s
+        if t in ("integer", "number"):
+            s = Shape(kind=t, cpp_type="std::int64_t" if t == "integer" else "double", ts_type="number",
+                      minimum=num("minimum"), maximum=num("maximum"),
+                      exclusive_minimum=num("exclusiveMinimum"), exclusive_maximum=num("exclusiveMaximum"))
+            return s
+        if t == "boolean":
+            return Shape(kind="boolean", cpp_type="bool", ts_type="boolean")
+        if t == "array":
+            item = self.shape(sf, f"{pointer}/items", node.get("items", True), f"{name}_item")
+            return Shape(kind="array", cpp_type=f"std::vector<{item.cpp_type}>",
+                         ts_type=f"Array<{item.ts_type}>", item=item,
+                         min_items=nonneg_int("minItems") or 0, max_items=nonneg_int("maxItems"))
+        # object
+        props = node.get("properties")
+        addl = node.get("additionalProperties", True)
+        if props is None:
+            if "required" in node:
+                self.fail(sf, f"{pointer}/required", "required needs properties")
+            if addl is True or addl == {}:
+                return Shape(kind="any_object", cpp_type="::boost::json::object",
+                             ts_type="{ [key: string]: unknown }")
+            if addl is False:
+                self.fail(sf, pointer, "an object with no properties and additionalProperties: false is not supported")
+            item = self.shape(sf, f"{pointer}/additionalProperties", addl, f"{name}_value")
+            return Shape(kind="map", cpp_type=f"std::map<std::string, {item.cpp_type}>",
+                         ts_type=f"{{ [key: string]: {item.ts_type} }}", item=item)
+        return self.named(self.struct(sf, pointer, node, name, desc))
+
+    def struct(self, sf, pointer, node, name, desc) -> Decl:
+        props = node["properties"]
+        if not isinstance(props, dict):
+            self.fail(sf, f"{pointer}/properties", "properties must be an object")
+        if len(props) > 64:
+            self.fail(sf, f"{pointer}/properties", "at most 64 properties per object are supported")
+        required = node.get("required", [])
+        if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
+            self.fail(sf, f"{pointer}/required", "required must be an array of strings")
+        for r in required:
+            if r not in props:
+                self.fail(sf, f"{pointer}/required", f"required property {r!r} is not in properties")
+        addl = node.get("additionalProperties", True)
+        if addl not in (True, False) and addl != {}:
+            self.fail(sf, f"{pointer}/additionalProperties",
+                      "a schema for additionalProperties is supported only on objects without properties (maps)")
+        decl = Decl(kind="struct", name=name, ts_name=pascal_case(name), file=sf, pointer=pointer,
+                    description=desc, forbid_additional=addl is False)
+        cpp_names = set()
+        for i, (pname, pschema) in enumerate(props.items()):
+            ppointer = f"{pointer}/properties/{pname.replace('~', '~0').replace('/', '~1')}"
+            shape = self.shape(sf, ppointer, pschema, f"{name}_{snake_case(pname)}")
+            cpp_name = cpp_identifier(pname)
+            if cpp_name in cpp_names:
+                self.fail(sf, ppointer, f"property name maps to C++ member {cpp_name!r} twice")
+            cpp_names.add(cpp_name)
+            f = Field(name=pname, cpp_name=cpp_name,
+                      ts_name=pname if re.fullmatch(r"[A-Za-z_$][A-Za-z0-9_$]*", pname) else json.dumps(pname),
+                      shape=shape, required=pname in required,
+                      description=pschema.get("description", "") if isinstance(pschema, dict) else "",
+                      bit=i)
+            if shape.kind == "const" and not f.required:
+                self.fail(sf, ppointer, "a const property must be required")
+            if isinstance(pschema, dict) and "default" in pschema and shape.kind != "const":
+                f.cpp_default = self.cpp_default(sf, ppointer, shape, pschema["default"])
+                f.has_default = True
+            decl.fields.append(f)
+            decl.deps.extend(self.shape_deps(shape))
+        # Separators: static where every earlier field is always written.
+        written_for_sure = False
+        optional_before = False
+        for f in decl.fields:
+            if written_for_sure:
+                f.separator = ","
+            elif not optional_before:
+                f.separator = ""
+            else:
+                f.separator = "?"
+                decl.dynamic_separator = True
+            if f.is_optional:
+                optional_before = True
+            else:
+                written_for_sure = True
+        self.register(decl)
+        return decl
+
+    def cpp_default(self, sf, pointer, shape: Shape, value) -> str:
+        k = shape.kind
+        if k == "nullable":
+            return "std::nullopt" if value is None else self.cpp_default(sf, pointer, shape.item, value)
+        if k == "string" and isinstance(value, str):
+            return cpp_string_literal(value)
+        if k == "integer" and isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if k == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return cpp_double_literal(value)
+        if k == "boolean" and isinstance(value, bool):
+            return "true" if value else "false"
+        if k == "named" and shape.decl.kind == "enum" and isinstance(value, str):
+            for cpp, wire in shape.decl.values:
+                if wire == value:
+                    return f"{shape.cpp_type}::{cpp}"
+        if value == {} and (k in ("map", "any_object") or (k == "named" and shape.decl.kind == "struct")):
+            return "{}"
+        if isinstance(value, list) and k == "array":
+            return "{" + ", ".join(self.cpp_default(sf, pointer, shape.item, x) for x in value) + "}"
+        self.fail(sf, f"{pointer}/default", f"default {json.dumps(value)} is not supported for this type "
+                  "(scalars, enum values, {} for objects and [] for arrays are)")
+
+    def enum(self, sf, pointer, values, name, desc) -> Decl:
+        decl = Decl(kind="enum", name=name, ts_name=pascal_case(name), file=sf, pointer=pointer, description=desc)
+        used = set()
+        for v in values:
+            cpp = cpp_identifier(v)
+            while cpp in used:
+                cpp += "_"
+            used.add(cpp)
+            decl.values.append((cpp, v))
+        self.register(decl)
+        return decl
+
+    def variant(self, sf, pointer, node, kw, name, desc) -> Decl:
+        branches = node[kw]
+        if not isinstance(branches, list) or not branches:
+            self.fail(sf, f"{pointer}/{kw}", f"{kw} must be a non-empty array")
+        decls = []
+        for i, b in enumerate(branches):
+            bp = f"{pointer}/{kw}/{i}"
+            if not isinstance(b, dict) or set(b) - ANNOTATIONS != {"$ref"}:
+                self.fail(sf, bp, f"each {kw} branch must be a $ref to an object type")
+            tf, frag = self.resolve_ref(sf, bp, b["$ref"])
+            d = self.decl_for(tf, frag)
+            if d.kind != "struct":
+                self.fail(sf, bp, f"each {kw} branch must be an object type with a const discriminator")
+            decls.append(d)
+        # The discriminator: a required const property present in every branch
+        # with distinct values. Prefer `type`, then `kind`.
+        candidates = None
+        for d in decls:
+            consts = {f.name: f.shape.const for f in d.fields if f.is_const}
+            candidates = set(consts) if candidates is None else candidates & set(consts)
+        chosen = None
+        for c in sorted(candidates or (), key=lambda c: (c not in ("type", "kind"), c != "type", c)):
+            vals = [next(f.shape.const for f in d.fields if f.name == c) for d in decls]
+            if len(set(vals)) == len(vals):
+                chosen = c
+                break
+        if chosen is None:
+            self.fail(sf, f"{pointer}/{kw}", f"{kw} branches need a common required const property "
+                      "with a distinct value in each (a discriminator such as \"type\")")
+        decl = Decl(kind="variant", name=name, ts_name=pascal_case(name), file=sf, pointer=pointer,
+                    description=desc, discriminator=chosen)
+        for d in decls:
+            tag = next(f.shape.const for f in d.fields if f.name == chosen)
+            decl.alternatives.append((tag, d))
+        decl.deps = list(decls)
+        self.register(decl)
+        return decl
+
+    # -- whole files -----------------------------------------------------------
+
+    def build(self) -> list[SchemaFile]:
+        for sf in self.files.values():
+            if not isinstance(sf.document, dict):
+                self.fail(sf, "", "the root of a schema file must be an object")
+            sch = sf.document.get("$schema")
+            if sch is not None and sch != "https://json-schema.org/draft/2020-12/schema":
+                self.fail(sf, "/$schema", "only draft 2020-12 is supported")
+            root = self.decl_for(sf, "")
+            sf.root_name = root.name
+            defs = sf.document.get("$defs", {})
+            if not isinstance(defs, dict):
+                self.fail(sf, "/$defs", "$defs must be an object")
+            for key in defs:
+                if "/" in key or "~" in key:
+                    self.fail(sf, f"/$defs/{key}", "$defs keys must be plain names")
+                self.decl_for(sf, f"/$defs/{key}")
+        for sf in self.files.values():
+            sf.decls = self.ordered(sf)
+        return list(self.files.values())
+
+    @staticmethod
+    def ordered(sf: SchemaFile) -> list[Decl]:
+        """Definition order: every type after the types it holds by value."""
+        out: list[Decl] = []
+        done: set[int] = set()
+
+        def visit(d: Decl):
+            if id(d) in done or d.file is not sf:
+                return
+            done.add(id(d))
+            for dep in d.deps:
+                visit(dep)
+            out.append(d)
+
+        for d in sf.decls:
+            visit(d)
+        return out
+
+
+def build(paths: list[pathlib.Path], namespace: str = "jobwatch") -> list[SchemaFile]:
+    return Builder(paths, namespace).build()
