@@ -107,6 +107,78 @@ def cpp_double_literal(x: float | int) -> str:
     return text
 
 
+def ts_object_literal(parts: list[str]) -> str:
+    return "{ " + ", ".join(parts) + " }" if parts else "{}"
+
+
+def simple_class_pattern(pattern: str):
+    """Recognizes `^[class]{m,n}$` (optionally `$(?!\\n)`) over ASCII characters.
+
+    Such patterns are most of what schemas use for ids and names; they are
+    checked with a table instead of a regex engine. Returns (ranges, min, max)
+    with max None for unbounded, or None when the pattern has another form.
+    """
+    m = re.fullmatch(r"\^\[([^\]\\^]|\\.)((?:[^\]\\]|\\.)*)\]((?:\+|\*|\{\d+(?:,\d*)?\}))\$(?:\(\?!\\n\))?", pattern)
+    if not m:
+        return None
+    body = m.group(1) + m.group(2)
+    # Items: plain characters (str), escaped characters ("\\", c) and class escapes (ranges).
+    items: list = []
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c == "\\":
+            if i + 1 >= len(body):
+                return None
+            e = body[i + 1]
+            if e == "d":
+                items.append([(48, 57)])
+            elif e == "w":
+                items.append([(97, 122), (65, 90), (48, 57), (95, 95)])
+            elif e in ".-\\]/[^$*+?(){}|":
+                items.append(("\\", e))
+            else:
+                return None
+            i += 2
+        else:
+            items.append(c)
+            i += 1
+    chars: list[tuple[int, int]] = []
+    j = 0
+    while j < len(items):
+        it = items[j]
+        is_range = j + 2 < len(items) and items[j + 1] == "-"
+        if is_range:
+            lo_item, hi_item = it, items[j + 2]
+            # Ranges with escaped or class endpoints: leave them to the regex engine.
+            if not isinstance(lo_item, str) or not isinstance(hi_item, str):
+                return None
+            lo, hi = ord(lo_item), ord(hi_item)
+            if lo > hi:
+                return None
+            chars.append((lo, hi))
+            j += 3
+        elif isinstance(it, list):
+            chars.extend(it)
+            j += 1
+        else:
+            ch = it[1] if isinstance(it, tuple) else it
+            chars.append((ord(ch), ord(ch)))
+            j += 1
+    if any(hi > 0x7E or lo < 0x20 for lo, hi in chars):
+        return None
+    q = m.group(3)
+    if q == "+":
+        return chars, 1, None
+    if q == "*":
+        return chars, 0, None
+    lo_s, _, hi_s = q[1:-1].partition(",")
+    lo_n = int(lo_s)
+    if "," not in q:
+        return chars, lo_n, lo_n
+    return chars, lo_n, (int(hi_s) if hi_s else None)
+
+
 # ----------------------------------------------------------------------------
 # View model
 
@@ -137,6 +209,9 @@ class Shape:
     max_items: int | None = None
     # named
     decl: "Decl | None" = None
+    # The alias this shape was copied from (see Builder.named), so TypeScript
+    # can name the alias and call its reader instead of repeating its rules.
+    alias: "Decl | None" = field(default=None, compare=False, repr=False)
 
     # Rules are spelled out member by member (no designated-initializer gaps,
     # which -Wmissing-field-initializers would flag in users' builds).
@@ -160,6 +235,39 @@ class Shape:
     def cpp_array_rules(self) -> str:
         max_items = "std::numeric_limits<std::size_t>::max()" if self.max_items is None else str(self.max_items)
         return f"::jobwatch::detail::array_rules{{{self.min_items}, {max_items}}}"
+
+    # TypeScript rules: object literals for codec.ts, with only the members that apply.
+    @property
+    def ts_string_rules(self) -> str:
+        parts = []
+        if self.min_length:
+            parts.append(f"minLength: {self.min_length}")
+        if self.max_length is not None:
+            parts.append(f"maxLength: {self.max_length}")
+        if self.date_time:
+            parts.append("dateTime: true")
+        if self.pattern is not None:
+            parts.append(f"pattern: {self.pattern_fn}")
+        return ts_object_literal(parts)
+
+    @property
+    def ts_number_rules(self) -> str:
+        parts = []
+        for name, ts in (("minimum", "minimum"), ("maximum", "maximum"),
+                         ("exclusive_minimum", "exclusiveMinimum"), ("exclusive_maximum", "exclusiveMaximum")):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{ts}: {json.dumps(value)}")
+        return ts_object_literal(parts)
+
+    @property
+    def ts_array_rules(self) -> str:
+        parts = []
+        if self.min_items:
+            parts.append(f"minItems: {self.min_items}")
+        if self.max_items is not None:
+            parts.append(f"maxItems: {self.max_items}")
+        return ts_object_literal(parts)
 
 
 @dataclass
@@ -258,6 +366,63 @@ class Decl:
     def cpp_const_discriminators(self) -> list[str]:
         return [v for v, _ in self.alternatives]
 
+    # TypeScript: exported names, and texts of unions and messages.
+    @property
+    def ts_read_fn(self) -> str:
+        return "read" + self.ts_name
+
+    @property
+    def ts_parse_fn(self) -> str:
+        return "parse" + self.ts_name
+
+    @property
+    def ts_validate_fn(self) -> str:
+        return "validate" + self.ts_name
+
+    @property
+    def ts_values_const(self) -> str:
+        """The exported array of an enum's values, e.g. `logLevelValues`."""
+        return self.ts_name[:1].lower() + self.ts_name[1:] + "Values"
+
+    @property
+    def ts_exports(self) -> list[str]:
+        """Every name the TypeScript module exports for this declaration."""
+        names = [self.ts_name, self.ts_read_fn, self.ts_parse_fn, self.ts_validate_fn]
+        if self.kind == "enum":
+            names.append(self.ts_values_const)
+        return names
+
+    @property
+    def ts_enum_union(self) -> str:
+        return " | ".join(json.dumps(v, ensure_ascii=False) for _, v in self.values)
+
+    @property
+    def ts_variant_choices(self) -> str:
+        return ", ".join(json.dumps(tag, ensure_ascii=False) for tag, _ in self.alternatives)
+
+
+@dataclass
+class Pattern:
+    """One `pattern`, checked by a generated function `fn(std::string_view)`."""
+
+    fn: str
+    text: str
+    ranges: list[tuple[int, int]] | None = None  # set: the table fast path applies
+    min_count: int = 0
+    max_count: int | None = None
+
+    @property
+    def cpp_literal(self) -> str:
+        return cpp_string_literal(self.text)
+
+    @property
+    def cpp_ranges(self) -> str:
+        return ", ".join(f"{{{lo}, {hi}}}" for lo, hi in self.ranges)
+
+    @property
+    def cpp_max_count(self) -> str:
+        return "std::numeric_limits<std::size_t>::max()" if self.max_count is None else str(self.max_count)
+
 
 @dataclass
 class SchemaFile:
@@ -267,11 +432,63 @@ class SchemaFile:
     root_name: str = ""
     decls: list[Decl] = field(default_factory=list)  # in definition order
     includes: list[str] = field(default_factory=list)  # stems of other generated headers
-    patterns: list[tuple[str, str]] = field(default_factory=list)  # (function, pattern)
+    patterns: list["Pattern"] = field(default_factory=list)
 
     @property
     def display(self) -> str:
         return self.path.name
+
+    def _ts_walk(self, visit_ref) -> None:
+        """Calls visit_ref(decl) for each named type or alias that this file's
+        declarations refer to by name, and visit_ref(shape) for each other
+        shape that holds a pattern."""
+
+        def walk(s: Shape):
+            if s.alias is not None:
+                visit_ref(s.alias)
+            elif s.kind == "named":
+                visit_ref(s.decl)
+            else:
+                if s.pattern is not None:
+                    visit_ref(s)
+                if s.item is not None:
+                    walk(s.item)
+
+        for d in self.decls:
+            if d.kind == "struct":
+                for f in d.fields:
+                    walk(f.shape)
+            elif d.kind == "alias":
+                walk(d.shape)
+            elif d.kind == "variant":
+                for _, alt in d.alternatives:
+                    visit_ref(alt)
+
+    @property
+    def ts_patterns(self) -> list[tuple[str, str]]:
+        """(constant name, ECMA-262 source) of each pattern this module checks itself."""
+        raw: dict[str, str] = {}
+
+        def visit(x):
+            if isinstance(x, Shape):
+                raw.setdefault(x.pattern_fn, x.pattern)
+
+        self._ts_walk(visit)
+        return list(raw.items())
+
+    @property
+    def ts_imports(self) -> list[tuple[str, list[str], list[str]]]:
+        """(stem, type names, reader names) imported from each other module."""
+        by_stem: dict[str, tuple[set[str], set[str]]] = {}
+
+        def visit(x):
+            if isinstance(x, Decl) and x.file is not self:
+                types, readers = by_stem.setdefault(x.file.stem, (set(), set()))
+                types.add(x.ts_name)
+                readers.add(x.ts_read_fn)
+
+        self._ts_walk(visit)
+        return [(stem, sorted(by_stem[stem][0]), sorted(by_stem[stem][1])) for stem in sorted(by_stem)]
 
 
 # ----------------------------------------------------------------------------
@@ -390,7 +607,8 @@ class Builder:
         if decl.kind == "alias":
             # Aliases read and write as what they stand for, under their own name.
             inner = decl.shape
-            return Shape(**{**inner.__dict__, "cpp_type": self.qualifier + decl.name, "ts_type": decl.ts_name})
+            return Shape(**{**inner.__dict__, "cpp_type": self.qualifier + decl.name, "ts_type": decl.ts_name,
+                            "alias": decl})
         return Shape(kind="named", cpp_type=self.qualifier + decl.name, ts_type=decl.ts_name, decl=decl)
 
     # -- schemas to shapes ---------------------------------------------------
@@ -498,7 +716,11 @@ class Builder:
                     self.fail(sf, f"{pointer}/pattern", f"pattern does not compile: {e}")
                 s.pattern = pat
                 s.pattern_fn = f"{sf.stem}_pattern_{len(sf.patterns)}"
-                sf.patterns.append((s.pattern_fn, cpp_string_literal(pat)))
+                pattern = Pattern(fn=s.pattern_fn, text=pat)
+                simple = simple_class_pattern(pat)
+                if simple:
+                    pattern.ranges, pattern.min_count, pattern.max_count = simple
+                sf.patterns.append(pattern)
             return s
         if t in ("integer", "number"):
             s = Shape(kind=t, cpp_type="std::int64_t" if t == "integer" else "double", ts_type="number",

@@ -84,11 +84,12 @@ struct parse_options
 template<class T>
 parse_result<T> parse_value(boost::json::value const& jv)
 {
-    T out{};
+    // Read straight into the result's storage: no move of a large T afterwards.
+    parse_result<T> result{T{}};
     detail::read_context ctx;
-    if (!jobwatch_read(ctx, jv, out))
-        return parse_error{ctx.pointer(), ctx.message()};
-    return out;
+    if (!jobwatch_read(ctx, jv, *result))
+        result = parse_error{ctx.pointer(), ctx.message()};
+    return result;
 }
 
 /** @brief Parses and validates JSON text as a `T`.

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <optional>
@@ -201,13 +202,52 @@ inline std::wregex compile_pattern(std::string_view pattern)
     return std::wregex(utf8_to_wide(pattern), std::regex::ECMAScript | std::regex::optimize);
 }
 
-/// Constraints on a string. `pattern` points at a regex compiled once per field.
+/// Matches `s` against an ECMA-262 regex without anchoring (JSON Schema `pattern`).
+inline bool search_pattern(std::string_view s, std::wregex const& re)
+{
+    return std::regex_search(utf8_to_wide(s), re);
+}
+
+/** @brief A set of ASCII characters, for patterns of the form `^[class]{m,n}$`.
+
+    The generator recognizes such patterns and checks them with this table
+    rather than `std::regex`, which is an order of magnitude slower. The
+    decision is the same: a byte outside ASCII is never in the set, and for
+    ASCII text bytes and code points coincide.
+*/
+struct ascii_set
+{
+    bool in[128] = {};
+
+    constexpr ascii_set(std::initializer_list<std::pair<int, int>> ranges) noexcept
+    {
+        for (auto [lo, hi] : ranges)
+            for (int c = lo; c <= hi; ++c)
+                in[c] = true;
+    }
+};
+
+/// True when `s` is between `min` and `max` characters, all from `set`.
+constexpr bool match_repeated(std::string_view s, ascii_set const& set, std::size_t min,
+                              std::size_t max) noexcept
+{
+    if (s.size() < min || s.size() > max)
+        return false;
+    for (char c : s) {
+        auto const u = static_cast<unsigned char>(c);
+        if (u >= 128 || !set.in[u])
+            return false;
+    }
+    return true;
+}
+
+/// Constraints on a string. `pattern` is a generated matcher, one per pattern.
 struct string_rules
 {
     std::size_t min_length = 0;
     std::size_t max_length = std::numeric_limits<std::size_t>::max();
     bool date_time = false;
-    std::wregex const* (*pattern)() = nullptr;
+    bool (*pattern)(std::string_view) = nullptr;
     char const* pattern_text = nullptr;
 };
 
@@ -228,7 +268,7 @@ inline bool check_string(read_context& ctx, std::string_view s, string_rules con
     if (r.date_time && !is_rfc3339_date_time(s))
         return ctx.fail("must be an RFC 3339 date-time");
     // ECMA-262 `pattern` is unanchored: a match anywhere in the string counts.
-    if (r.pattern && !std::regex_search(utf8_to_wide(s), *r.pattern()))
+    if (r.pattern && !r.pattern(s))
         return ctx.fail(std::string("must match pattern ") + r.pattern_text);
     return true;
 }

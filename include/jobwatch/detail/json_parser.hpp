@@ -32,6 +32,9 @@ struct precise_handler
     boost::json::value_stack st;
     std::string number_;  // parts of a number split across input buffers
 
+    /// `buffer` holds the value stack's scratch space, so small documents need no heap.
+    precise_handler(unsigned char* buffer, std::size_t size) : st({}, buffer, size) {}
+
     using ec_t = boost::json::error_code;
     using sv_t = boost::json::string_view;
 
@@ -124,7 +127,8 @@ inline boost::json::value parse_json(std::string_view text, boost::json::error_c
 {
     boost::json::parse_options opt;
     opt.max_depth = max_depth;
-    boost::json::basic_parser<precise_handler> p{opt};
+    unsigned char scratch[2048];
+    boost::json::basic_parser<precise_handler> p{opt, scratch, sizeof scratch};
     p.handler().st.reset(std::move(storage));
     auto const n = p.write_some(false, text.data(), text.size(), ec);
     if (!ec && n < text.size())
