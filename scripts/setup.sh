@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what jobwatch needs to build and test on Debian 12, then the npm
+# packages of ts/. Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+    cmake ninja-build ccache g++ clang libclang-rt-14-dev
+    libboost1.81-dev libboost-json1.81-dev
+    python3 python3-jinja2 python3-jsonschema
+    libgtest-dev libgmock-dev libbenchmark-dev
+)
+# Node.js may come from elsewhere than Debian; only ask apt for it when absent.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# npm ci only when the lock file changed since the last install.
+stamp=ts/node_modules/.jobwatch-lock.sha256
+want=$(sha256sum ts/package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "setup: npm ci in ts/"
+    npm ci --prefix ts --no-audit --no-fund --loglevel=error
+    echo "$want" >"$stamp"
+fi
