@@ -14,34 +14,37 @@ if(NOT JOBWATCH_CODEGEN_DIR)
     set(JOBWATCH_CODEGEN_DIR "${_jw_codegen}" CACHE INTERNAL "jobwatch-codegen folder")
 endif()
 
-# A Python 3 that can import jinja2. Debian's python3-jinja2 installs into the
-# system interpreter, which may not be the first python3 on PATH.
+# _jobwatch_find_python(<out> [MODULES m...]): a Python 3 that can import jinja2
+# (and the other modules named). Debian's python3-jinja2 installs into the
+# system interpreter, which may not be the first python3 on PATH, so that one
+# is tried first; JOBWATCH_PYTHON overrides the search.
 function(_jobwatch_find_python out)
-    if(JOBWATCH_PYTHON)
-        set(${out} "${JOBWATCH_PYTHON}" PARENT_SCOPE)
-        return()
-    endif()
-    find_package(Python3 QUIET COMPONENTS Interpreter)
+    cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "MODULES")
+    set(modules jinja2 ${arg_MODULES})
+    list(JOIN modules ", " import_list)
     set(candidates "")
-    if(Python3_EXECUTABLE)
-        list(APPEND candidates "${Python3_EXECUTABLE}")
+    if(JOBWATCH_PYTHON)
+        list(APPEND candidates "${JOBWATCH_PYTHON}")
     endif()
-    find_program(_jw_system_python python3 PATHS /usr/bin /usr/local/bin NO_DEFAULT_PATH)
+    find_program(_jw_system_python python3 PATHS /usr/bin NO_DEFAULT_PATH)
     if(_jw_system_python)
         list(APPEND candidates "${_jw_system_python}")
     endif()
+    find_package(Python3 QUIET COMPONENTS Interpreter)
+    if(Python3_EXECUTABLE)
+        list(APPEND candidates "${Python3_EXECUTABLE}")
+    endif()
     foreach(py IN LISTS candidates)
-        execute_process(COMMAND "${py}" -c "import jinja2"
+        execute_process(COMMAND "${py}" -c "import ${import_list}"
                         RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)
         if(rc EQUAL 0)
-            set(JOBWATCH_PYTHON "${py}" CACHE FILEPATH "Python 3 with Jinja2, for jobwatch-codegen")
             set(${out} "${py}" PARENT_SCOPE)
             return()
         endif()
     endforeach()
     message(FATAL_ERROR
-        "jobwatch-codegen needs Python 3 with Jinja2 (Debian: apt-get install python3-jinja2); "
-        "set JOBWATCH_PYTHON to such an interpreter. Tried: ${candidates}")
+        "jobwatch needs Python 3 with ${import_list} (Debian: apt-get install python3-jinja2 "
+        "python3-jsonschema); set JOBWATCH_PYTHON to such an interpreter. Tried: ${candidates}")
 endfunction()
 
 function(jobwatch_generate)

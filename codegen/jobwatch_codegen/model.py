@@ -107,6 +107,16 @@ def cpp_double_literal(x: float | int) -> str:
     return text
 
 
+def finite_double(v) -> bool:
+    """True for a JSON number (not a boolean) that a double holds as a finite value."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an integer beyond the range of a double
+        return False
+
+
 def ts_object_literal(parts: list[str]) -> str:
     return "{ " + ", ".join(parts) + " }" if parts else "{}"
 
@@ -177,6 +187,37 @@ def simple_class_pattern(pattern: str):
     if "," not in q:
         return chars, lo_n, lo_n
     return chars, lo_n, (int(hi_s) if hi_s else None)
+
+
+def non_ecma_syntax(pattern: str) -> str | None:
+    """The first piece of `pattern` that Python's `re` accepts but that ECMA-262
+    reads differently, or that std::regex cannot compile: `(?P<..>`, `(?<=`,
+    inline flags, `\\A`, `\\Z`, possessive quantifiers, `{,n}`, a leading `]` in
+    a class. None when there is none (re.compile has already checked the rest).
+    """
+    i, in_class = 0, False
+    while i < len(pattern):
+        c, nxt = pattern[i], pattern[i + 1:i + 2]
+        if c == "\\":
+            if not in_class and nxt in ("A", "Z", "z"):
+                return pattern[i:i + 2]
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            j = i + 1 + (nxt == "^")
+            if pattern[j:j + 1] == "]":
+                return pattern[i:j + 1]
+            i = j
+            continue
+        elif c == "(" and nxt == "?" and pattern[i + 2:i + 3] not in (":", "=", "!"):
+            return pattern[i:i + 3]
+        elif (c in "*+?}" and nxt == "+") or (c == "{" and nxt == ","):
+            return pattern[i:i + 2]
+        i += 1
+    return None
 
 
 # ----------------------------------------------------------------------------
@@ -546,8 +587,10 @@ class Builder:
         target_file, _, fragment = ref.partition("#")
         if target_file:
             base = sf.document.get("$id", "") if isinstance(sf.document, dict) else ""
-            candidates = [target_file, target_file.rsplit("/", 1)[-1]]
-            if base and "/" in base:
+            # An absolute URI names the input whose $id it is, never a file that merely shares its last segment.
+            absolute = re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", target_file) is not None
+            candidates = [target_file] if absolute else [target_file, target_file.rsplit("/", 1)[-1]]
+            if base and "/" in base and not absolute:
                 candidates.insert(0, base.rsplit("/", 1)[0] + "/" + target_file)
             tf = None
             for c in candidates:
@@ -555,7 +598,8 @@ class Builder:
                 if tf:
                     break
             if tf is None:
-                self.fail(sf, pointer, f"$ref {ref!r}: the referenced schema is not among the inputs")
+                self.fail(sf, pointer, f"$ref {ref!r}: the referenced schema is not among the inputs"
+                          + (" (remote references must equal the $id of an input)" if absolute else ""))
         else:
             tf = sf
         if fragment and not fragment.startswith("/$defs/"):
@@ -582,7 +626,10 @@ class Builder:
         if pointer:
             name = cpp_identifier(pointer.rsplit("/", 1)[1])
         else:
-            name = cpp_identifier(node.get("title", sf.stem)) if isinstance(node, dict) else sf.stem
+            title = node.get("title", sf.stem)
+            if not isinstance(title, str):
+                self.fail(sf, "/title", "title must be a string")
+            name = cpp_identifier(title)
         shape = self.shape(sf, pointer, node, name, named=True)
         self.building.discard(key)
         if shape.kind == "named":
@@ -625,6 +672,9 @@ class Builder:
                 self.fail(sf, f"{pointer}/{k}", f"unsupported keyword {k!r}")
         if "$defs" in node and pointer:
             self.fail(sf, f"{pointer}/$defs", "$defs is supported at the root of a schema file only")
+        for k in ("title", "description"):
+            if not isinstance(node.get(k, ""), str):
+                self.fail(sf, f"{pointer}/{k}", f"{k} must be a string")
         asserts = {k for k in node if k in ASSERTIONS}
         desc = node.get("description", "")
 
@@ -679,7 +729,7 @@ class Builder:
         return self.typed(sf, pointer, node, t, name, desc)
 
     def typed(self, sf, pointer, node, t, name, desc) -> Shape:
-        if t not in KEYWORDS_BY_TYPE:
+        if not isinstance(t, str) or t not in KEYWORDS_BY_TYPE:
             self.fail(sf, f"{pointer}/type", f"unsupported type {t!r}")
         allowed = KEYWORDS_BY_TYPE[t] | {"type"}
         for k in node:
@@ -694,8 +744,8 @@ class Builder:
 
         def num(key):
             v = node.get(key)
-            if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v)):
-                self.fail(sf, f"{pointer}/{key}", f"{key} must be a finite number")
+            if v is not None and not finite_double(v):
+                self.fail(sf, f"{pointer}/{key}", f"{key} must be a finite number within the range of a double")
             return v
 
         if t == "string":
@@ -714,6 +764,10 @@ class Builder:
                     re.compile(pat)
                 except re.error as e:
                     self.fail(sf, f"{pointer}/pattern", f"pattern does not compile: {e}")
+                bad = non_ecma_syntax(pat)
+                if bad is not None:
+                    self.fail(sf, f"{pointer}/pattern", f"pattern syntax {bad!r} is not supported: it is not "
+                              "ECMA-262, or std::regex cannot compile it")
                 s.pattern = pat
                 s.pattern_fn = f"{sf.stem}_pattern_{len(sf.patterns)}"
                 pattern = Pattern(fn=s.pattern_fn, text=pat)
@@ -731,6 +785,8 @@ class Builder:
             return Shape(kind="boolean", cpp_type="bool", ts_type="boolean")
         if t == "array":
             item = self.shape(sf, f"{pointer}/items", node.get("items", True), f"{name}_item")
+            if item.kind == "const":
+                self.fail(sf, f"{pointer}/items", "const is supported only on object properties")
             return Shape(kind="array", cpp_type=f"std::vector<{item.cpp_type}>",
                          ts_type=f"Array<{item.ts_type}>", item=item,
                          min_items=nonneg_int("minItems") or 0, max_items=nonneg_int("maxItems"))
@@ -746,6 +802,8 @@ class Builder:
             if addl is False:
                 self.fail(sf, pointer, "an object with no properties and additionalProperties: false is not supported")
             item = self.shape(sf, f"{pointer}/additionalProperties", addl, f"{name}_value")
+            if item.kind == "const":
+                self.fail(sf, f"{pointer}/additionalProperties", "const is supported only on object properties")
             return Shape(kind="map", cpp_type=f"std::map<std::string, {item.cpp_type}>",
                          ts_type=f"{{ [key: string]: {item.ts_type} }}", item=item)
         return self.named(self.struct(sf, pointer, node, name, desc))
@@ -812,9 +870,9 @@ class Builder:
             return "std::nullopt" if value is None else self.cpp_default(sf, pointer, shape.item, value)
         if k == "string" and isinstance(value, str):
             return cpp_string_literal(value)
-        if k == "integer" and isinstance(value, int) and not isinstance(value, bool):
+        if k == "integer" and isinstance(value, int) and not isinstance(value, bool) and -2**63 < value < 2**63:
             return str(value)
-        if k == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if k == "number" and finite_double(value):
             return cpp_double_literal(value)
         if k == "boolean" and isinstance(value, bool):
             return "true" if value else "false"
@@ -827,7 +885,7 @@ class Builder:
         if isinstance(value, list) and k == "array":
             return "{" + ", ".join(self.cpp_default(sf, pointer, shape.item, x) for x in value) + "}"
         self.fail(sf, f"{pointer}/default", f"default {json.dumps(value)} is not supported for this type "
-                  "(scalars, enum values, {} for objects and [] for arrays are)")
+                  "(scalars that fit the C++ type, enum values, {} for objects and [] for arrays are)")
 
     def enum(self, sf, pointer, values, name, desc) -> Decl:
         decl = Decl(kind="enum", name=name, ts_name=pascal_case(name), file=sf, pointer=pointer, description=desc)
@@ -882,7 +940,10 @@ class Builder:
     # -- whole files -----------------------------------------------------------
 
     def build(self) -> list[SchemaFile]:
-        for sf in self.files.values():
+        # In file-name order: declaration order and pattern numbers follow the
+        # order in which types are first reached, which must not depend on the
+        # order of the command line.
+        for sf in sorted(self.files.values(), key=lambda f: f.display):
             if not isinstance(sf.document, dict):
                 self.fail(sf, "", "the root of a schema file must be an object")
             sch = sf.document.get("$schema")
