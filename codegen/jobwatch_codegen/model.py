@@ -51,7 +51,8 @@ class SchemaError(Exception):
     """A schema uses something the generator does not support, or is malformed."""
 
     def __init__(self, file: str, pointer: str, message: str):
-        super().__init__(f"{file}: {pointer or '/'}: {message}")
+        # The root's JSON Pointer is "", shown as (root) so the message stays readable.
+        super().__init__(f"{file}: {pointer or '(root)'}: {message}")
 
 
 def _reject_duplicates(pairs):
@@ -579,7 +580,7 @@ class Builder:
         other = self.names.get(decl.name)
         if other is not None:
             self.fail(decl.file, decl.pointer,
-                      f"type name {decl.name!r} is already used by {other.file.display}: {other.pointer or '/'}")
+                      f"type name {decl.name!r} is already used by {other.file.display}: {other.pointer or '(root)'}")
         self.names[decl.name] = decl
         decl.file.decls.append(decl)
 
@@ -864,7 +865,34 @@ class Builder:
         self.register(decl)
         return decl
 
+    def check_default(self, sf, pointer, shape: Shape, value):
+        """A default must satisfy its own field's rules: it becomes a member
+        initializer, and parse(to_json(x)) must accept what x starts with."""
+        def bad(why):
+            self.fail(sf, f"{pointer}/default", f"default {json.dumps(value)} violates the schema: {why}")
+        k = shape.kind
+        if k in ("integer", "number") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            if shape.minimum is not None and value < shape.minimum:
+                bad(f"below minimum {shape.minimum}")
+            if shape.maximum is not None and value > shape.maximum:
+                bad(f"above maximum {shape.maximum}")
+            if shape.exclusive_minimum is not None and value <= shape.exclusive_minimum:
+                bad(f"not above exclusiveMinimum {shape.exclusive_minimum}")
+            if shape.exclusive_maximum is not None and value >= shape.exclusive_maximum:
+                bad(f"not below exclusiveMaximum {shape.exclusive_maximum}")
+            if k == "integer" and value != int(value):
+                bad("not an integer")
+        if k == "string" and isinstance(value, str):
+            if len(value) < shape.min_length or (shape.max_length is not None and len(value) > shape.max_length):
+                bad("length out of bounds")
+            if shape.pattern is not None and not re.search(shape.pattern, value):
+                bad(f"does not match pattern {shape.pattern}")
+        if k == "array" and isinstance(value, list):
+            if len(value) < shape.min_items or (shape.max_items is not None and len(value) > shape.max_items):
+                bad("number of items out of bounds")
+
     def cpp_default(self, sf, pointer, shape: Shape, value) -> str:
+        self.check_default(sf, pointer, shape, value)
         k = shape.kind
         if k == "nullable":
             return "std::nullopt" if value is None else self.cpp_default(sf, pointer, shape.item, value)

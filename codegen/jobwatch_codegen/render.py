@@ -24,9 +24,17 @@ def environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["cpp_literal"] = cpp_string_literal
+    env.filters["doc_line"] = doc_line
     env.filters["json"] = lambda v: json.dumps(v, ensure_ascii=False)
     env.filters["ts_comment"] = ts_comment
     return env
+
+
+def doc_line(text: str) -> str:
+    """A description as one comment line: whitespace runs become one space, and
+    a trailing backslash is kept from splicing the next source line into the comment."""
+    line = " ".join(str(text).split())
+    return line + "." if line.endswith("\\") else line
 
 
 def ts_comment(text: str) -> str:

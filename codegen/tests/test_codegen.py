@@ -585,6 +585,7 @@ REFUSALS = {
     "const_items": ("/properties/x/items", "const is supported only on object properties"),
     "python_regex": ("/properties/x/pattern", "pattern syntax '(?P' is not supported"),
     "integer_default_out_of_range": ("/properties/x/default", "default 9223372036854775808 is not supported"),
+    "default_violates_bounds": ("/properties/x/default", "default 50 violates the schema: above maximum 10"),
     "bound_beyond_double": ("/properties/x/minimum", "minimum must be a finite number within the range of a double"),
 }
 
@@ -644,9 +645,9 @@ class RefusalTest(unittest.TestCase):
             cases = [(tmp / f"{stem}.schema.json", f"{stem}.schema.json: {message}")
                      for stem, (_, message) in malformed.items()]
             cases += [
-                (tmp / "broken.schema.json", "broken.schema.json: /: not valid JSON"),
-                (tmp / "dup.schema.json", "dup.schema.json: /: not valid JSON: duplicate key 'type'"),
-                (tmp / "misnamed.json", "misnamed.json: /: schema files must be named <stem>.schema.json"),
+                (tmp / "broken.schema.json", "broken.schema.json: (root): not valid JSON"),
+                (tmp / "dup.schema.json", "dup.schema.json: (root): not valid JSON: duplicate key 'type'"),
+                (tmp / "misnamed.json", "misnamed.json: (root): schema files must be named <stem>.schema.json"),
                 (tmp / "missing.schema.json", "missing.schema.json"),
             ]
             for (path, expected), lang in itertools.product(cases, languages()):

@@ -96,8 +96,9 @@ parse_result<T> parse_value(boost::json::value const& jv)
 
     Decides exactly as JSON Schema 2020-12 does for the schema `T` was
     generated from, with the documented representation limits: nesting deeper
-    than `opt.max_depth`, numbers outside double's range and integers outside
-    int64's are rejected. Duplicate keys keep the last value, as most JSON
+    than `opt.max_depth`, numbers outside double's range, integers outside
+    int64's, and escaped lone surrogates (`"\ud800"`, which no UTF-8 string
+    can hold) are rejected. Duplicate keys keep the last value, as most JSON
     parsers (and JSON Schema validators built on them) do.
 */
 template<class T>
@@ -108,6 +109,8 @@ parse_result<T> parse(std::string_view text, parse_options const& opt = {})
     boost::json::monotonic_resource mr(buffer, sizeof buffer);
     boost::json::error_code ec;
     auto const jv = detail::parse_json(text, ec, &mr, opt.max_depth);
+    if (ec == boost::json::error::exponent_overflow)
+        return parse_error{"", "invalid JSON: a number is out of the range of a double"};
     if (ec)
         return parse_error{"", "invalid JSON: " + ec.message()};
     return parse_value<T>(jv);

@@ -45,6 +45,7 @@ MAX_DEPTH = 64
 LIMIT_DEPTH = "nesting depth over 64"
 LIMIT_DOUBLE = "number out of double range"
 LIMIT_INT64 = "integer out of int64 range"
+LIMIT_SURROGATE = "escaped lone surrogate, not representable in UTF-8"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 # Per-sample document counts: everything marked "keep" (each probe is kept
@@ -406,6 +407,8 @@ class SchemaSet:
             return False, LIMIT_DEPTH
         if non_finite(instance):
             return False, LIMIT_DOUBLE
+        if has_lone_surrogate(instance):
+            return False, LIMIT_SURROGATE
         if not has_big_number(instance):
             return True, None
         for tokens, loc in self.annotate(stem, instance).items():
@@ -415,6 +418,22 @@ class SchemaSet:
                         not INT64_MIN <= v <= INT64_MAX:
                     return False, LIMIT_INT64
         return True, None
+
+
+def has_lone_surrogate(v):
+    """True when a string or key of v holds a code point in U+D800..U+DFFF
+    (json.loads keeps escaped lone surrogates; UTF-8 cannot encode them)."""
+    stack = [v]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, dict):
+            stack.extend(x.keys())
+            stack.extend(x.values())
+        elif isinstance(x, list):
+            stack.extend(x)
+        elif isinstance(x, str) and any(0xD800 <= ord(c) <= 0xDFFF for c in x):
+            return True
+    return False
 
 
 def has_big_number(v):

@@ -89,7 +89,7 @@ struct precise_handler
         st.push_uint64(u);
         return true;
     }
-    bool on_double(double d, sv_t s, ec_t&)
+    bool on_double(double d, sv_t s, ec_t& ec)
     {
         std::string_view text{s.data(), s.size()};
         if (!number_.empty()) {
@@ -98,9 +98,16 @@ struct precise_handler
         }
         double exact = 0;
         auto const r = std::from_chars(text.data(), text.data() + text.size(), exact);
-        // Out of range keeps Boost's value (+-inf or 0), which callers reject.
-        st.push_double(r.ec == std::errc{} ? exact : d);
         number_.clear();
+        if (r.ec == std::errc::result_out_of_range && std::isfinite(d) && std::abs(d) < 1) {
+            exact = d;  // underflow: the nearest double is (signed) zero
+        } else if (r.ec != std::errc{} || !std::isfinite(exact)) {
+            // A number a double cannot hold (1e400, a 400-digit integer) is
+            // rejected rather than turned into infinity.
+            ec = boost::json::error::exponent_overflow;
+            return false;
+        }
+        st.push_double(exact);
         return true;
     }
     bool on_bool(bool b, ec_t&)
