@@ -129,6 +129,8 @@ template<class T>
 std::string to_json(T const& v)
 {
     std::string out;
+    // Most messages fit: one allocation instead of a doubling series.
+    out.reserve(256);
     to_json(out, v);
     return out;
 }

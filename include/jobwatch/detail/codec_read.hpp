@@ -16,6 +16,7 @@
 #include <regex>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -118,12 +119,9 @@ struct number_rules
     std::optional<double> exclusive_maximum;
 };
 
-/** @brief Compares an integer read from JSON with a bound exactly.
-
-    A bound such as 9007199254740991 is exact in a double; comparing in long
-    double keeps every int64 exact too, so no value slips past by rounding.
-*/
-inline bool check_bounds(read_context& ctx, long double x, number_rules const& r)
+/// Checks `x` against the bounds; `x` must be exactly the value read.
+template<class Number>
+bool check_bounds(read_context& ctx, Number x, number_rules const& r)
 {
     if (r.minimum && x < *r.minimum)
         return ctx.fail("must be >= " + number_text(*r.minimum));
@@ -134,6 +132,21 @@ inline bool check_bounds(read_context& ctx, long double x, number_rules const& r
     if (r.exclusive_maximum && x >= *r.exclusive_maximum)
         return ctx.fail("must be < " + number_text(*r.exclusive_maximum));
     return true;
+}
+
+/** @brief Checks an integer against the bounds without rounding it.
+
+    Integers up to 2^53 are exact as doubles, which covers every bound the
+    schemas use; larger ones are compared in long double, which holds every
+    int64 and uint64 exactly, so no value slips past a bound by rounding.
+*/
+template<class Integer>
+bool check_integer_bounds(read_context& ctx, Integer x, number_rules const& r)
+{
+    constexpr Integer exact_limit = Integer{1} << 53;
+    if (x <= exact_limit && (std::is_unsigned_v<Integer> || x >= -exact_limit))
+        return check_bounds(ctx, static_cast<double>(x), r);
+    return check_bounds(ctx, static_cast<long double>(x), r);
 }
 
 /** @brief Reads a JSON Schema `integer`: any number with no fractional part.
@@ -165,7 +178,7 @@ inline bool read_integer(read_context& ctx, boost::json::value const& v, std::in
     }
     default: return type_error(ctx, v, "integer");
     }
-    return check_bounds(ctx, static_cast<long double>(out), r);
+    return check_integer_bounds(ctx, out, r);
 }
 
 /// Reads a JSON Schema `number` (integers are numbers too).
@@ -175,10 +188,10 @@ inline bool read_number(read_context& ctx, boost::json::value const& v, double& 
     switch (v.kind()) {
     case boost::json::kind::int64:
         out = static_cast<double>(v.get_int64());
-        return check_bounds(ctx, static_cast<long double>(v.get_int64()), r);
+        return check_integer_bounds(ctx, v.get_int64(), r);
     case boost::json::kind::uint64:
         out = static_cast<double>(v.get_uint64());
-        return check_bounds(ctx, static_cast<long double>(v.get_uint64()), r);
+        return check_integer_bounds(ctx, v.get_uint64(), r);
     case boost::json::kind::double_:
         out = v.get_double();
         if (!std::isfinite(out))
