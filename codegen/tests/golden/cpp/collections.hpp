@@ -8,6 +8,7 @@
 #include <boost/json/value.hpp>
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <optional>
@@ -86,13 +87,13 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         std::string_view const key{kv.key().data(), kv.key().size()};
         switch (key.size()) {
         case 1:
-            if (key == "x") {
+            if (std::memcmp(key.data(), "x", 1) == 0) {
                 if (!::jobwatch::detail::read_number(ctx, kv.value(), out.x, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
                 continue;
             }
-            if (key == "y") {
+            if (std::memcmp(key.data(), "y", 1) == 0) {
                 if (!::jobwatch::detail::read_number(ctx, kv.value(), out.y, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 1;
@@ -100,7 +101,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             }
             break;
         case 5:
-            if (key == "label") {
+            if (std::memcmp(key.data(), "label", 5) == 0) {
                 if (!::jobwatch::detail::read_string(ctx, kv.value(), out.label.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
@@ -172,14 +173,14 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         std::string_view const key{kv.key().data(), kv.key().size()};
         switch (key.size()) {
         case 5:
-            if (key == "depth") {
+            if (std::memcmp(key.data(), "depth", 5) == 0) {
                 if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.depth, ::jobwatch::detail::number_rules{1.0, 9.0, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 6:
-            if (key == "follow") {
+            if (std::memcmp(key.data(), "follow", 6) == 0) {
                 if (!::jobwatch::detail::read_boolean(ctx, kv.value(), out.follow.emplace()))
                     return ctx.at(key);
                 continue;
@@ -241,7 +242,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         std::string_view const key{kv.key().data(), kv.key().size()};
         switch (key.size()) {
         case 8:
-            if (key == "max_jobs") {
+            if (std::memcmp(key.data(), "max_jobs", 8) == 0) {
                 if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.max_jobs, ::jobwatch::detail::number_rules{1.0, 1000.0, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
@@ -302,7 +303,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         std::string_view const key{kv.key().data(), kv.key().size()};
         switch (key.size()) {
         case 4:
-            if (key == "tags") {
+            if (std::memcmp(key.data(), "tags", 4) == 0) {
                 if (!::jobwatch::detail::read_array(ctx, kv.value(), out.tags, ::jobwatch::detail::array_rules{0, 5},
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::string& item) {
             return ::jobwatch::detail::read_string(ctx, jv_item, item, ::jobwatch::detail::string_rules{1, 12, false, nullptr, nullptr});
@@ -310,7 +311,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                     return ctx.at(key);
                 continue;
             }
-            if (key == "grid") {
+            if (std::memcmp(key.data(), "grid", 4) == 0) {
                 if (!::jobwatch::detail::read_array(ctx, kv.value(), out.grid.emplace(), ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::vector<std::optional<std::int64_t>>& item) {
             return ::jobwatch::detail::read_array(ctx, jv_item, item, ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
@@ -324,7 +325,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                     return ctx.at(key);
                 continue;
             }
-            if (key == "jobs") {
+            if (std::memcmp(key.data(), "jobs", 4) == 0) {
                 if (!::jobwatch::detail::read_array(ctx, kv.value(), out.jobs.emplace(), ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::job_ref& item) {
             return jobwatch_read(ctx, jv_item, item);
@@ -334,7 +335,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             }
             break;
         case 6:
-            if (key == "matrix") {
+            if (std::memcmp(key.data(), "matrix", 6) == 0) {
                 if (!::jobwatch::detail::read_array(ctx, kv.value(), out.matrix, ::jobwatch::detail::array_rules{1, 3},
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::vector<double>& item) {
             return ::jobwatch::detail::read_array(ctx, jv_item, item, ::jobwatch::detail::array_rules{2, 3},
@@ -346,7 +347,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                 seen |= std::uint64_t{1} << 1;
                 continue;
             }
-            if (key == "points") {
+            if (std::memcmp(key.data(), "points", 6) == 0) {
                 if (!::jobwatch::detail::read_array(ctx, kv.value(), out.points, ::jobwatch::detail::array_rules{1, std::numeric_limits<std::size_t>::max()},
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::collections_points_item& item) {
             return jobwatch_read(ctx, jv_item, item);
@@ -355,7 +356,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                 seen |= std::uint64_t{1} << 3;
                 continue;
             }
-            if (key == "states") {
+            if (std::memcmp(key.data(), "states", 6) == 0) {
                 if (!::jobwatch::detail::read_array(ctx, kv.value(), out.states, ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::job_state& item) {
             return jobwatch_read(ctx, jv_item, item);
@@ -363,7 +364,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                     return ctx.at(key);
                 continue;
             }
-            if (key == "labels") {
+            if (std::memcmp(key.data(), "labels", 6) == 0) {
                 if (!::jobwatch::detail::read_map(ctx, kv.value(), out.labels.emplace(),
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::string& item) {
             return ::jobwatch::detail::read_string(ctx, jv_item, item, ::jobwatch::detail::string_rules{0, 16, false, nullptr, nullptr});
@@ -371,7 +372,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                     return ctx.at(key);
                 continue;
             }
-            if (key == "groups") {
+            if (std::memcmp(key.data(), "groups", 6) == 0) {
                 if (!::jobwatch::detail::read_map(ctx, kv.value(), out.groups.emplace(),
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::vector<::fixtures::identifier>& item) {
             return ::jobwatch::detail::read_array(ctx, jv_item, item, ::jobwatch::detail::array_rules{0, 4},
@@ -382,7 +383,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                     return ctx.at(key);
                 continue;
             }
-            if (key == "limits") {
+            if (std::memcmp(key.data(), "limits", 6) == 0) {
                 if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.limits,
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::collections_limits& item) {
             return jobwatch_read(ctx, jv_item, item);
@@ -393,7 +394,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             }
             break;
         case 7:
-            if (key == "history") {
+            if (std::memcmp(key.data(), "history", 7) == 0) {
                 if (!::jobwatch::detail::read_array(ctx, kv.value(), out.history, ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::timestamp& item) {
             return ::jobwatch::detail::read_string(ctx, jv_item, item, ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), true, nullptr, nullptr});
@@ -401,14 +402,14 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                     return ctx.at(key);
                 continue;
             }
-            if (key == "options") {
+            if (std::memcmp(key.data(), "options", 7) == 0) {
                 if (!jobwatch_read(ctx, kv.value(), out.options.emplace()))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 8:
-            if (key == "anything") {
+            if (std::memcmp(key.data(), "anything", 8) == 0) {
                 if (!::jobwatch::detail::read_array(ctx, kv.value(), out.anything.emplace(), ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::boost::json::value& item) {
             return ::jobwatch::detail::read_any(ctx, jv_item, item);
@@ -416,7 +417,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                     return ctx.at(key);
                 continue;
             }
-            if (key == "counters") {
+            if (std::memcmp(key.data(), "counters", 8) == 0) {
                 if (!::jobwatch::detail::read_map(ctx, kv.value(), out.counters,
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::int64_t& item) {
             return ::jobwatch::detail::read_integer(ctx, jv_item, item, ::jobwatch::detail::number_rules{0.0, 1000000.0, std::nullopt, std::nullopt});
@@ -426,7 +427,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             }
             break;
         case 10:
-            if (key == "attributes") {
+            if (std::memcmp(key.data(), "attributes", 10) == 0) {
                 if (!(kv.value().is_object() ? (out.attributes.emplace() = kv.value().get_object(), true) : ::jobwatch::detail::type_error(ctx, kv.value(), "object")))
                     return ctx.at(key);
                 continue;

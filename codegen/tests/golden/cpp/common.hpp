@@ -7,6 +7,7 @@
 #include <boost/json/value.hpp>
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <optional>
@@ -250,33 +251,33 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         std::string_view const key{kv.key().data(), kv.key().size()};
         switch (key.size()) {
         case 2:
-            if (key == "id") {
+            if (std::memcmp(key.data(), "id", 2) == 0) {
                 if (!::jobwatch::detail::read_string(ctx, kv.value(), out.id, ::jobwatch::detail::string_rules{1, 64, false, &codegen_detail::common_pattern_0, "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
                 continue;
             }
-            if (key == "at") {
+            if (std::memcmp(key.data(), "at", 2) == 0) {
                 if (!::jobwatch::detail::read_string(ctx, kv.value(), out.at.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), true, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 4:
-            if (key == "tier") {
+            if (std::memcmp(key.data(), "tier", 4) == 0) {
                 if (!jobwatch_read(ctx, kv.value(), out.tier))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 5:
-            if (key == "state") {
+            if (std::memcmp(key.data(), "state", 5) == 0) {
                 if (!jobwatch_read(ctx, kv.value(), out.state))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 1;
                 continue;
             }
-            if (key == "owner") {
+            if (std::memcmp(key.data(), "owner", 5) == 0) {
                 if (!::jobwatch::detail::read_string(ctx, kv.value(), out.owner.emplace(), ::jobwatch::detail::string_rules{1, 40, false, &codegen_detail::common_pattern_1, "^[A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245][A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245 '-]*$(\077!\\n)"}))
                     return ctx.at(key);
                 continue;

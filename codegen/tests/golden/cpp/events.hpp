@@ -8,6 +8,7 @@
 #include <boost/json/value.hpp>
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <optional>
@@ -111,7 +112,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         std::string_view const key{kv.key().data(), kv.key().size()};
         switch (key.size()) {
         case 3:
-            if (key == "job") {
+            if (std::memcmp(key.data(), "job", 3) == 0) {
                 if (!jobwatch_read(ctx, kv.value(), out.job))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 1;
@@ -119,7 +120,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             }
             break;
         case 4:
-            if (key == "type") {
+            if (std::memcmp(key.data(), "type", 4) == 0) {
                 if (!::jobwatch::detail::read_const(ctx, kv.value(), "job.started"))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
@@ -127,7 +128,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             }
             break;
         case 7:
-            if (key == "attempt") {
+            if (std::memcmp(key.data(), "attempt", 7) == 0) {
                 if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.attempt, ::jobwatch::detail::number_rules{1.0, 100.0, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 continue;
@@ -197,7 +198,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         std::string_view const key{kv.key().data(), kv.key().size()};
         switch (key.size()) {
         case 4:
-            if (key == "type") {
+            if (std::memcmp(key.data(), "type", 4) == 0) {
                 if (!::jobwatch::detail::read_const(ctx, kv.value(), "job.progress"))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
@@ -205,7 +206,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             }
             break;
         case 6:
-            if (key == "job_id") {
+            if (std::memcmp(key.data(), "job_id", 6) == 0) {
                 if (!::jobwatch::detail::read_string(ctx, kv.value(), out.job_id, ::jobwatch::detail::string_rules{1, 64, false, &codegen_detail::common_pattern_0, "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 1;
@@ -213,13 +214,13 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             }
             break;
         case 7:
-            if (key == "percent") {
+            if (std::memcmp(key.data(), "percent", 7) == 0) {
                 if (!::jobwatch::detail::read_number(ctx, kv.value(), out.percent, ::jobwatch::detail::number_rules{0.0, 100.0, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 2;
                 continue;
             }
-            if (key == "message") {
+            if (std::memcmp(key.data(), "message", 7) == 0) {
                 if (!::jobwatch::detail::read_string(ctx, kv.value(), out.message.emplace(), ::jobwatch::detail::string_rules{0, 80, false, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
@@ -331,7 +332,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         std::string_view const key{kv.key().data(), kv.key().size()};
         switch (key.size()) {
         case 2:
-            if (key == "at") {
+            if (std::memcmp(key.data(), "at", 2) == 0) {
                 if (!::jobwatch::detail::read_string(ctx, kv.value(), out.at, ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), true, nullptr, nullptr}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 4;
@@ -339,7 +340,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             }
             break;
         case 4:
-            if (key == "type") {
+            if (std::memcmp(key.data(), "type", 4) == 0) {
                 if (!::jobwatch::detail::read_const(ctx, kv.value(), "job.finished"))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 1;
@@ -347,7 +348,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             }
             break;
         case 6:
-            if (key == "job_id") {
+            if (std::memcmp(key.data(), "job_id", 6) == 0) {
                 if (!::jobwatch::detail::read_string(ctx, kv.value(), out.job_id, ::jobwatch::detail::string_rules{1, 64, false, &codegen_detail::common_pattern_0, "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
@@ -355,7 +356,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             }
             break;
         case 7:
-            if (key == "outcome") {
+            if (std::memcmp(key.data(), "outcome", 7) == 0) {
                 if (!jobwatch_read(ctx, kv.value(), out.outcome))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 2;
@@ -363,7 +364,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             }
             break;
         case 9:
-            if (key == "exit_code") {
+            if (std::memcmp(key.data(), "exit_code", 9) == 0) {
                 if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.exit_code,
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::int64_t& item) {
             return ::jobwatch::detail::read_integer(ctx, jv_item, item, ::jobwatch::detail::number_rules{-255.0, 255.0, std::nullopt, std::nullopt});

@@ -8,6 +8,7 @@
 #include <boost/json/value.hpp>
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <optional>
@@ -86,20 +87,20 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         std::string_view const key{kv.key().data(), kv.key().size()};
         switch (key.size()) {
         case 3:
-            if (key == "big") {
+            if (std::memcmp(key.data(), "big", 3) == 0) {
                 if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.big.emplace(), ::jobwatch::detail::number_rules{-9007199254740991.0, 9007199254740991.0, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 4:
-            if (key == "name") {
+            if (std::memcmp(key.data(), "name", 4) == 0) {
                 if (!::jobwatch::detail::read_string(ctx, kv.value(), out.name, ::jobwatch::detail::string_rules{1, 8, false, nullptr, nullptr}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 1;
                 continue;
             }
-            if (key == "note") {
+            if (std::memcmp(key.data(), "note", 4) == 0) {
                 if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.note.emplace(),
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::string& item) {
             return ::jobwatch::detail::read_string(ctx, jv_item, item, ::jobwatch::detail::string_rules{0, 16, false, nullptr, nullptr});
@@ -107,45 +108,45 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                     return ctx.at(key);
                 continue;
             }
-            if (key == "code") {
+            if (std::memcmp(key.data(), "code", 4) == 0) {
                 if (!::jobwatch::detail::read_string(ctx, kv.value(), out.code.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, &codegen_detail::scalars_pattern_0, "^-\077[0-9]+(\077:[.,][0-9]{1,2})\077 \077[\342\202\254\302\243\302\245$]$(\077!\\n)"}))
                     return ctx.at(key);
                 continue;
             }
-            if (key == "slug") {
+            if (std::memcmp(key.data(), "slug", 4) == 0) {
                 if (!::jobwatch::detail::read_string(ctx, kv.value(), out.slug.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, &codegen_detail::scalars_pattern_1, "^[a-z0-9_-]{3,16}$(\077!\\n)"}))
                     return ctx.at(key);
                 continue;
             }
-            if (key == "tier") {
+            if (std::memcmp(key.data(), "tier", 4) == 0) {
                 if (!jobwatch_read(ctx, kv.value(), out.tier))
                     return ctx.at(key);
                 continue;
             }
-            if (key == "blob") {
+            if (std::memcmp(key.data(), "blob", 4) == 0) {
                 if (!::jobwatch::detail::read_any(ctx, kv.value(), out.blob.emplace()))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 5:
-            if (key == "owner") {
+            if (std::memcmp(key.data(), "owner", 5) == 0) {
                 if (!::jobwatch::detail::read_string(ctx, kv.value(), out.owner.emplace(), ::jobwatch::detail::string_rules{1, 40, false, &codegen_detail::common_pattern_1, "^[A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245][A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245 '-]*$(\077!\\n)"}))
                     return ctx.at(key);
                 continue;
             }
-            if (key == "count") {
+            if (std::memcmp(key.data(), "count", 5) == 0) {
                 if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.count, ::jobwatch::detail::number_rules{0.0, 100.0, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 3;
                 continue;
             }
-            if (key == "ratio") {
+            if (std::memcmp(key.data(), "ratio", 5) == 0) {
                 if (!::jobwatch::detail::read_number(ctx, kv.value(), out.ratio.emplace(), ::jobwatch::detail::number_rules{0.0, 1.0, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
-            if (key == "score") {
+            if (std::memcmp(key.data(), "score", 5) == 0) {
                 if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.score.emplace(),
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, double& item) {
             return ::jobwatch::detail::read_number(ctx, jv_item, item, ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt, std::nullopt});
@@ -153,71 +154,71 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                     return ctx.at(key);
                 continue;
             }
-            if (key == "a/b~c") {
+            if (std::memcmp(key.data(), "a/b~c", 5) == 0) {
                 if (!::jobwatch::detail::read_string(ctx, kv.value(), out.a_b_c.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
-            if (key == "extra") {
+            if (std::memcmp(key.data(), "extra", 5) == 0) {
                 if (!::jobwatch::detail::read_any(ctx, kv.value(), out.extra.emplace()))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 6:
-            if (key == "offset") {
+            if (std::memcmp(key.data(), "offset", 6) == 0) {
                 if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.offset.emplace(), ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, -10.0, 10.0}))
                     return ctx.at(key);
                 continue;
             }
-            if (key == "weight") {
+            if (std::memcmp(key.data(), "weight", 6) == 0) {
                 if (!::jobwatch::detail::read_number(ctx, kv.value(), out.weight, ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 7:
-            if (key == "version") {
+            if (std::memcmp(key.data(), "version", 7) == 0) {
                 if (!::jobwatch::detail::read_const(ctx, kv.value(), "v1"))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
                 continue;
             }
-            if (key == "enabled") {
+            if (std::memcmp(key.data(), "enabled", 7) == 0) {
                 if (!::jobwatch::detail::read_boolean(ctx, kv.value(), out.enabled))
                     return ctx.at(key);
                 continue;
             }
-            if (key == "verbose") {
+            if (std::memcmp(key.data(), "verbose", 7) == 0) {
                 if (!::jobwatch::detail::read_boolean(ctx, kv.value(), out.verbose.emplace()))
                     return ctx.at(key);
                 continue;
             }
-            if (key == "default") {
+            if (std::memcmp(key.data(), "default", 7) == 0) {
                 if (!::jobwatch::detail::read_string(ctx, kv.value(), out.default_.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
-            if (key == "gr\303\266\303\237e") {
+            if (std::memcmp(key.data(), "gr\303\266\303\237e", 7) == 0) {
                 if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.gr_e.emplace(), ::jobwatch::detail::number_rules{0.0, 1000.0, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 8:
-            if (key == "greeting") {
+            if (std::memcmp(key.data(), "greeting", 8) == 0) {
                 if (!::jobwatch::detail::read_string(ctx, kv.value(), out.greeting, ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
-            if (key == "metadata") {
+            if (std::memcmp(key.data(), "metadata", 8) == 0) {
                 if (!(kv.value().is_object() ? (out.metadata = kv.value().get_object(), true) : ::jobwatch::detail::type_error(ctx, kv.value(), "object")))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 9:
-            if (key == "maybe_any") {
+            if (std::memcmp(key.data(), "maybe_any", 9) == 0) {
                 if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.maybe_any.emplace(),
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::boost::json::object& item) {
             return (jv_item.is_object() ? (item = jv_item.get_object(), true) : ::jobwatch::detail::type_error(ctx, jv_item, "object"));
@@ -227,13 +228,13 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             }
             break;
         case 10:
-            if (key == "created_at") {
+            if (std::memcmp(key.data(), "created_at", 10) == 0) {
                 if (!::jobwatch::detail::read_string(ctx, kv.value(), out.created_at, ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), true, nullptr, nullptr}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 8;
                 continue;
             }
-            if (key == "deleted_at") {
+            if (std::memcmp(key.data(), "deleted_at", 10) == 0) {
                 if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.deleted_at,
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::string& item) {
             return ::jobwatch::detail::read_string(ctx, jv_item, item, ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), true, nullptr, nullptr});
@@ -242,14 +243,14 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                 seen |= std::uint64_t{1} << 9;
                 continue;
             }
-            if (key == "retryCount") {
+            if (std::memcmp(key.data(), "retryCount", 10) == 0) {
                 if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.retry_count, ::jobwatch::detail::number_rules{0.0, 10.0, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 11:
-            if (key == "temperature") {
+            if (std::memcmp(key.data(), "temperature", 11) == 0) {
                 if (!::jobwatch::detail::read_number(ctx, kv.value(), out.temperature.emplace(), ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, -273.15, 1000000.0}))
                     return ctx.at(key);
                 continue;

@@ -8,6 +8,7 @@
 #include <boost/json/value.hpp>
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <optional>
@@ -91,13 +92,13 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         std::string_view const key{kv.key().data(), kv.key().size()};
         switch (key.size()) {
         case 4:
-            if (key == "type") {
+            if (std::memcmp(key.data(), "type", 4) == 0) {
                 if (!::jobwatch::detail::read_const(ctx, kv.value(), "shape"))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
                 continue;
             }
-            if (key == "kind") {
+            if (std::memcmp(key.data(), "kind", 4) == 0) {
                 if (!::jobwatch::detail::read_const(ctx, kv.value(), "circle"))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 1;
@@ -105,7 +106,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             }
             break;
         case 6:
-            if (key == "radius") {
+            if (std::memcmp(key.data(), "radius", 6) == 0) {
                 if (!::jobwatch::detail::read_number(ctx, kv.value(), out.radius, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, 0.0, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 2;
@@ -178,13 +179,13 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         std::string_view const key{kv.key().data(), kv.key().size()};
         switch (key.size()) {
         case 4:
-            if (key == "kind") {
+            if (std::memcmp(key.data(), "kind", 4) == 0) {
                 if (!::jobwatch::detail::read_const(ctx, kv.value(), "rect"))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
                 continue;
             }
-            if (key == "type") {
+            if (std::memcmp(key.data(), "type", 4) == 0) {
                 if (!::jobwatch::detail::read_const(ctx, kv.value(), "shape"))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 1;
@@ -192,7 +193,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             }
             break;
         case 5:
-            if (key == "width") {
+            if (std::memcmp(key.data(), "width", 5) == 0) {
                 if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.width, ::jobwatch::detail::number_rules{1.0, 4096.0, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 2;
@@ -200,7 +201,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             }
             break;
         case 6:
-            if (key == "height") {
+            if (std::memcmp(key.data(), "height", 6) == 0) {
                 if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.height, ::jobwatch::detail::number_rules{1.0, 4096.0, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 3;
@@ -279,26 +280,26 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         std::string_view const key{kv.key().data(), kv.key().size()};
         switch (key.size()) {
         case 4:
-            if (key == "type") {
+            if (std::memcmp(key.data(), "type", 4) == 0) {
                 if (!::jobwatch::detail::read_const(ctx, kv.value(), "shape"))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
                 continue;
             }
-            if (key == "kind") {
+            if (std::memcmp(key.data(), "kind", 4) == 0) {
                 if (!::jobwatch::detail::read_const(ctx, kv.value(), "polygon"))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 1;
                 continue;
             }
-            if (key == "fill") {
+            if (std::memcmp(key.data(), "fill", 4) == 0) {
                 if (!::jobwatch::detail::read_string(ctx, kv.value(), out.fill, ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, &codegen_detail::shapes_pattern_0, "^#[0-9a-f]{6}$(\077!\\n)"}))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 8:
-            if (key == "vertices") {
+            if (std::memcmp(key.data(), "vertices", 8) == 0) {
                 if (!::jobwatch::detail::read_array(ctx, kv.value(), out.vertices, ::jobwatch::detail::array_rules{3, std::numeric_limits<std::size_t>::max()},
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::vector<double>& item) {
             return ::jobwatch::detail::read_array(ctx, jv_item, item, ::jobwatch::detail::array_rules{2, 2},
@@ -435,7 +436,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         std::string_view const key{kv.key().data(), kv.key().size()};
         switch (key.size()) {
         case 5:
-            if (key == "title") {
+            if (std::memcmp(key.data(), "title", 5) == 0) {
                 if (!::jobwatch::detail::read_string(ctx, kv.value(), out.title, ::jobwatch::detail::string_rules{1, 40, false, nullptr, nullptr}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
@@ -443,7 +444,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             }
             break;
         case 6:
-            if (key == "shapes") {
+            if (std::memcmp(key.data(), "shapes", 6) == 0) {
                 if (!::jobwatch::detail::read_array(ctx, kv.value(), out.shapes, ::jobwatch::detail::array_rules{0, 4},
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::shape& item) {
             return jobwatch_read(ctx, jv_item, item);
@@ -453,7 +454,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             }
             break;
         case 7:
-            if (key == "primary") {
+            if (std::memcmp(key.data(), "primary", 7) == 0) {
                 if (!jobwatch_read(ctx, kv.value(), out.primary))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 1;
@@ -461,7 +462,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             }
             break;
         case 10:
-            if (key == "last_event") {
+            if (std::memcmp(key.data(), "last_event", 10) == 0) {
                 if (!jobwatch_read(ctx, kv.value(), out.last_event.emplace()))
                     return ctx.at(key);
                 continue;
