@@ -480,6 +480,26 @@ class SchemaFile:
     def display(self) -> str:
         return self.path.name
 
+    @property
+    def field_docs(self) -> list[tuple[str, str]]:
+        """(JSON Pointer, description) of every property reachable from the root
+        through nested objects (not through arrays or maps), in schema order:
+        what a settings listing such as `--help` needs."""
+        root = next((d for d in self.decls if d.name == self.root_name), None)
+        out: list[tuple[str, str]] = []
+
+        def walk(decl, prefix, seen):
+            if decl is None or decl.kind != "struct" or id(decl) in seen:
+                return
+            for f in decl.fields:
+                pointer = prefix + "/" + f.name.replace("~", "~0").replace("/", "~1")
+                out.append((pointer, " ".join(f.description.split())))
+                if f.shape.kind == "named":
+                    walk(f.shape.decl, pointer, seen | {id(decl)})
+
+        walk(root, "", frozenset())
+        return out
+
     def _ts_walk(self, visit_ref) -> None:
         """Calls visit_ref(decl) for each named type or alias that this file's
         declarations refer to by name, and visit_ref(shape) for each other

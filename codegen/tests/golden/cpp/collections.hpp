@@ -671,6 +671,29 @@ namespace codegen_roots {
 using collections = ::fixtures::collections;
 }  // namespace codegen_roots
 
+/// The description of every property reachable from the root through nested
+/// objects, by JSON Pointer (used for settings listings such as `--help`).
+namespace codegen_docs {
+inline constexpr std::pair<std::string_view, std::string_view> collections[] = {
+    {"/tags", "0 to 5 non-empty strings of up to 12 code points; defaults to [\"a\"]."},
+    {"/matrix", "Nested arrays: 1 to 3 rows of 2 or 3 numbers each."},
+    {"/grid", "Nested arrays of nullable integers (holes are null)."},
+    {"/points", "An array of inline closed objects."},
+    {"/jobs", "An array of a struct from another file, by a whole-file $ref."},
+    {"/states", "An array of cross-file enums with an enum default."},
+    {"/history", "Starts empty: [] as the default."},
+    {"/anything", "An array whose items are true: anything goes."},
+    {"/labels", "A map through a cross-file $ref to an alias."},
+    {"/counters", "An inline map of bounded integers, {} by default."},
+    {"/groups", "A map of arrays of identifiers."},
+    {"/attributes", "additionalProperties {}: an object of anything."},
+    {"/options", "An open object: additionalProperties is absent, so unknown members are allowed and ignored."},
+    {"/options/depth", "How deep to go."},
+    {"/options/follow", "Whether to follow links."},
+    {"/limits", "A nullable closed object, required."},
+};
+}  // namespace codegen_docs
+
 }  // namespace fixtures
 
 #endif

@@ -356,6 +356,18 @@ namespace codegen_roots {
 using common = ::fixtures::job_ref;
 }  // namespace codegen_roots
 
+/// The description of every property reachable from the root through nested
+/// objects, by JSON Pointer (used for settings listings such as `--help`).
+namespace codegen_docs {
+inline constexpr std::pair<std::string_view, std::string_view> common[] = {
+    {"/id", "Which job."},
+    {"/state", "Where the job is in its life cycle."},
+    {"/tier", "Service tier; an enum default through a local $ref."},
+    {"/owner", "Who submitted the job, as a display name."},
+    {"/at", "When the job reached this state."},
+};
+}  // namespace codegen_docs
+
 }  // namespace fixtures
 
 #endif

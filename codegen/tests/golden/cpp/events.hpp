@@ -490,6 +490,14 @@ namespace codegen_roots {
 using events = ::fixtures::event;
 }  // namespace codegen_roots
 
+/// The description of every property reachable from the root through nested
+/// objects, by JSON Pointer (used for settings listings such as `--help`).
+namespace codegen_docs {
+inline constexpr std::pair<std::string_view, std::string_view> events[] = {
+    {"", ""},
+};
+}  // namespace codegen_docs
+
 }  // namespace fixtures
 
 #endif

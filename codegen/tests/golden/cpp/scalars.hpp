@@ -481,6 +481,40 @@ namespace codegen_roots {
 using scalars = ::fixtures::scalar_record;
 }  // namespace codegen_roots
 
+/// The description of every property reachable from the root through nested
+/// objects, by JSON Pointer (used for settings listings such as `--help`).
+namespace codegen_docs {
+inline constexpr std::pair<std::string_view, std::string_view> scalars[] = {
+    {"/version", "A const property that is not a union discriminator."},
+    {"/name", "1 to 8 code points (not bytes, not UTF-16 units)."},
+    {"/owner", "A display name through a cross-file $ref to an alias with a non-ASCII pattern."},
+    {"/count", "Inclusive integer bounds 0..100."},
+    {"/offset", "Exclusive integer bounds: -9..9."},
+    {"/big", "The JavaScript safe-integer range, inclusive."},
+    {"/ratio", "Inclusive number bounds 0..1."},
+    {"/temperature", "Exclusive number bounds with fractions: above absolute zero, below 1e6."},
+    {"/created_at", "A date-time."},
+    {"/deleted_at", "Required but nullable: present, and either a date-time or null."},
+    {"/note", "Optional and nullable, null listed first: absent, null or up to 16 code points."},
+    {"/score", "Optional nullable number with a bound."},
+    {"/code", "A pattern with classes and non-ASCII literals: an amount with an optional fraction and a currency sign."},
+    {"/slug", "One ASCII class repeated 3 to 16 times: the generator checks this with a table, not a regex engine."},
+    {"/greeting", "A default with non-ASCII text."},
+    {"/retryCount", "camelCase on the wire, snake_case in C++; an integer default."},
+    {"/weight", "A number default."},
+    {"/enabled", "A boolean default."},
+    {"/verbose", "A boolean without a default: optional."},
+    {"/tier", "An enum default through a cross-file $ref."},
+    {"/default", "A property named after a C++ keyword."},
+    {"/a~1b~0c", "A name that JSON Pointer must escape (a~1b~0c)."},
+    {"/gr\303\266\303\237e", "A non-ASCII property name."},
+    {"/extra", "true: any JSON value."},
+    {"/blob", "{} (empty schema but for annotations): any JSON value as well."},
+    {"/metadata", "An object of anything, with {} as its default."},
+    {"/maybe_any", "Nullable object of anything."},
+};
+}  // namespace codegen_docs
+
 }  // namespace fixtures
 
 #endif

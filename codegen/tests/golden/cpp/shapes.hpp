@@ -541,6 +541,17 @@ namespace codegen_roots {
 using shapes = ::fixtures::drawing;
 }  // namespace codegen_roots
 
+/// The description of every property reachable from the root through nested
+/// objects, by JSON Pointer (used for settings listings such as `--help`).
+namespace codegen_docs {
+inline constexpr std::pair<std::string_view, std::string_view> shapes[] = {
+    {"/title", "A property named title (not the schema's title)."},
+    {"/primary", "The main shape: a union in a property."},
+    {"/shapes", "Up to 4 shapes: a union as array items."},
+    {"/last_event", "A union from another file."},
+};
+}  // namespace codegen_docs
+
 }  // namespace fixtures
 
 #endif
