@@ -7,6 +7,7 @@
     accepted it.
 */
 
+#include <jobwatch/codec.hpp>
 #include <jobwatch/detail/rfc3339.hpp>
 #include <jobwatch/messages/job_event.hpp>
 
@@ -198,13 +199,36 @@ inline std::vector<std::string> rooms_of(job_event const& ev)
 }
 
 /** @brief An event as the event log accepted it: immutable, shared by every
-    room history and every consumer. */
+    room history and every consumer.
+
+    `time` is authoritative. When the producer gave no time, `event` has none
+    either (formatting one per event would cost an allocation on the hot path);
+    `json()` writes it in.
+*/
 struct logged_event
 {
     std::uint64_t seq = 0;  ///< position in the event log, from 1
-    job_event event;        ///< validated; `time` is always set
-    time_point time{};      ///< `event`'s time, parsed
-    std::string json;       ///< `event` serialized once, for every room message
+    job_event event;        ///< validated as sent
+    time_point time{};      ///< the event's time: the producer's, or the time of ingest
+
+    /// The event as JSON, with its time, serialized once on first use and
+    /// shared by every room message after that.
+    std::string const& json() const
+    {
+        if (json_.empty()) {
+            json_ = to_json(event);
+            if (!time_of(event)) {
+                // Insert the ingest time before the closing brace of the object.
+                json_.pop_back();
+                json_ += ",\"time\":\"" + format_time(time) + "\"}";
+            }
+        }
+        return json_;
+    }
+
+    // Public only so that logged_event stays an aggregate (designated
+    // initializers); not part of the interface. The core thread fills it once.
+    mutable std::string json_{};
 };
 
 }  // namespace jobwatch

@@ -35,8 +35,8 @@ struct room_entry
     @li validates events that arrive as text with the generated parser;
     @li drops a second event with the same producer `id` seen within the last
         `dedup_window` ids;
-    @li gives every accepted event the next sequence number and fills in its
-        time when absent;
+    @li gives every accepted event the next sequence number and its time
+        (the producer's, or `now` when absent; see `logged_event::json`);
     @li keeps, per room, the last `history_per_room` messages, so that a
         subscriber asking for `since = N` gets exactly what it missed, in
         order, or a reset when part of it is gone.
@@ -109,7 +109,8 @@ public:
     /** @brief Appends a job event that is already a typed value.
 
         Typed events from in-process producers are trusted to satisfy the
-        schema's types; their time is checked and filled in here.
+        schema's types; their time is checked here, and taken from `now`
+        when absent.
     */
     append_result append(job_event ev, time_point now)
     {
@@ -120,8 +121,7 @@ public:
             }
         }
         auto logged = std::make_shared<logged_event>();
-        auto& t = time_of(ev);
-        if (t) {
+        if (auto const& t = time_of(ev)) {
             auto const parsed = parse_time(*t);
             if (!parsed) {
                 ++stats_.invalid;
@@ -130,7 +130,6 @@ public:
             logged->time = *parsed;
         } else {
             logged->time = now;
-            t = format_time(now);
         }
         logged->seq = ++seq_;
         logged->event = std::move(ev);
