@@ -29,7 +29,7 @@ struct logger
     };
 
     level lvl = level::info;  ///< lines below this level are dropped
-    std::function<void(level, std::string_view)> fn;  ///< empty: write to stderr
+    std::function<void(level, std::string_view)> fn{};  ///< empty: write to stderr
 
     static constexpr std::string_view name(level l) noexcept
     {

@@ -1,0 +1,236 @@
+#ifndef JOBWATCH_APP_HPP
+#define JOBWATCH_APP_HPP
+
+#include <jobwatch/config.hpp>
+#include <jobwatch/core.hpp>
+#include <jobwatch/detail/asio.hpp>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <csignal>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+namespace jobwatch {
+
+/** @brief The composition root: owns the core `io_context`, the core state and
+    the components, and runs them until SIGINT or SIGTERM.
+
+    @code
+    jobwatch::app app{jobwatch::load_config(argc, argv)};
+    app.add<jobwatch::aggregator>({.interval = std::chrono::seconds{1}});
+    return app.run();
+    @endcode
+
+    A component `C` is constructed as `C(core&, C::config)` and has one
+    `asio::awaitable<void> run()` that returns when cancelled; the app owns
+    the component, so it outlives its `run()`.
+
+    @par Thread Safety
+    `add` before `run`, from the thread that constructed the app. `publish`
+    from any executor (it hops to the core). `stop` from any thread.
+*/
+class app
+{
+public:
+    /// Process-level options that are not settings of the config file.
+    struct options
+    {
+        logger log{};                              ///< where the app and its components log
+        core::clock_fn clock{};                    ///< wall clock; empty: the system clock
+        duration drain_timeout = std::chrono::seconds{10};  ///< graceful shutdown, then forced
+        bool handle_signals = true;                ///< stop on SIGINT/SIGTERM
+    };
+
+    app() : app(config{}, options{}) {}
+    explicit app(config cfg) : app(std::move(cfg), options{}) {}
+    app(config cfg, options opts)
+        : opts_(std::move(opts)), core_(io_.get_executor(), std::move(cfg), opts_.log, opts_.clock)
+    {
+    }
+
+    app(app const&) = delete;
+    app& operator=(app const&) = delete;
+
+    /// Adds a component, constructed from the core and its config.
+    template<class C>
+    C& add(typename C::config cfg = {})
+    {
+        auto holder = std::make_unique<component<C>>(core_, std::move(cfg));
+        auto& ref = holder->value;
+        components_.push_back(std::move(holder));
+        return ref;
+    }
+
+    /** @brief Publishes an event from any executor: validated, sequenced,
+        applied, fanned out on the core, then resumes the caller.
+
+        With GCC 12, name the event before the `co_await`
+        (`auto ev = job_progress{...}; co_await app.publish(ev);`): GCC 12
+        mis-destroys a temporary aggregate built inside a `co_await`
+        expression in the caller's coroutine (it frees a string's inline
+        buffer).
+    */
+    asio::awaitable<publish_result> publish(job_event ev)
+    {
+        // Not a coroutine itself: the event goes to the heap and only a
+        // pointer enters coroutine frames. GCC 12 mis-copies large aggregates
+        // (a std::variant of structs of strings) that are coroutine
+        // parameters or lambda captures, freeing a string's inline buffer.
+        return publish_owned(std::make_unique<job_event>(std::move(ev)));
+    }
+
+    /// Publishes a batch in one hop to the core; one result per event, in order.
+    asio::awaitable<std::vector<publish_result>> publish(std::vector<job_event> batch)
+    {
+        return publish_owned(std::make_unique<std::vector<job_event>>(std::move(batch)));
+    }
+
+    /** @brief Runs the components until SIGINT, SIGTERM or `stop()`, then
+        drains: `total` cancellation, up to `drain_timeout` for the components
+        to finish their unit of work, then `terminal` cancellation.
+        @return 0 after a clean shutdown, 1 when a component failed. */
+    int run()
+    {
+        asio::cancellation_signal cancel;
+        bool finished = false;
+        std::exception_ptr failure;
+        asio::co_spawn(io_, run_all(),
+                       asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e) {
+                           finished = true;
+                           failure = e;
+                           shutdown_timer_.cancel();
+                           signals_.cancel();
+                           // Work others left on the context (their timers) must not
+                           // keep run() from returning once the components are done.
+                           io_.stop();
+                       }));
+        begin_shutdown_ = [this, &cancel, &finished] {
+            if (shutting_down_ || finished)
+                return;
+            shutting_down_ = true;
+            core_.log().info("shutting down");
+            cancel.emit(asio::cancellation_type::total);
+            shutdown_timer_.expires_after(opts_.drain_timeout);
+            shutdown_timer_.async_wait([this, &cancel, &finished](boost::system::error_code ec) {
+                if (ec || finished)
+                    return;
+                core_.log().warn("drain timeout: forcing the remaining work to stop");
+                cancel.emit(asio::cancellation_type::terminal);
+                shutdown_timer_.expires_after(opts_.drain_timeout);
+                shutdown_timer_.async_wait([this, &finished](boost::system::error_code ec2) {
+                    if (!ec2 && !finished)
+                        io_.stop();
+                });
+            });
+        };
+        if (opts_.handle_signals) {
+            signals_.add(SIGINT);
+            signals_.add(SIGTERM);
+            signals_.async_wait([this](boost::system::error_code ec, int) {
+                if (!ec)
+                    begin_shutdown_();
+            });
+        }
+        io_.run();
+        begin_shutdown_ = nullptr;
+        if (failure) {
+            try {
+                std::rethrow_exception(failure);
+            } catch (std::exception const& e) {
+                core_.log().error(std::string("a component failed: ") + e.what());
+            }
+            return 1;
+        }
+        return 0;
+    }
+
+    /// Begins the graceful shutdown, as SIGTERM would.
+    void stop()
+    {
+        asio::post(io_, [this] {
+            if (begin_shutdown_)
+                begin_shutdown_();
+        });
+    }
+
+    core& get_core() noexcept { return core_; }
+    asio::io_context& context() noexcept { return io_; }
+
+private:
+    asio::awaitable<publish_result> publish_owned(std::unique_ptr<job_event> ev)
+    {
+        co_return co_await asio::co_spawn(io_.get_executor(), publish_on_core(ev.get()), asio::use_awaitable);
+    }
+
+    asio::awaitable<std::vector<publish_result>> publish_owned(std::unique_ptr<std::vector<job_event>> batch)
+    {
+        co_return co_await asio::co_spawn(io_.get_executor(), publish_on_core(batch.get()), asio::use_awaitable);
+    }
+
+    // Runs on the core executor; the caller's frame owns the event until it resumes.
+    asio::awaitable<publish_result> publish_on_core(job_event* ev) { co_return core_.publish(std::move(*ev)); }
+
+    asio::awaitable<std::vector<publish_result>> publish_on_core(std::vector<job_event>* batch)
+    {
+        std::vector<publish_result> out;
+        out.reserve(batch->size());
+        for (auto& ev : *batch)
+            out.push_back(core_.publish(std::move(ev)));
+        co_return out;
+    }
+
+    struct component_base
+    {
+        virtual ~component_base() = default;
+        virtual asio::awaitable<void> run() = 0;
+    };
+    template<class C>
+    struct component final : component_base
+    {
+        component(core& c, typename C::config cfg) : value(c, std::move(cfg)) {}
+        asio::awaitable<void> run() override { return value.run(); }
+        C value;
+    };
+
+    // Every component's run() in one parallel group: the first failure cancels the rest.
+    asio::awaitable<void> run_all()
+    {
+        // Let the app's `total` cancellation through to the group (a
+        // coroutine passes only `terminal` by default).
+        co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+        using op_type = decltype(asio::co_spawn(io_.get_executor(), std::declval<asio::awaitable<void>>(),
+                                                asio::deferred));
+        std::vector<op_type> ops;
+        ops.push_back(asio::co_spawn(io_.get_executor(), core_.tasks().run(), asio::deferred));
+        for (auto& c : components_)
+            ops.push_back(asio::co_spawn(io_.get_executor(), c->run(), asio::deferred));
+        auto [order, errors] = co_await asio::experimental::make_parallel_group(std::move(ops))
+                                   .async_wait(asio::experimental::wait_for_one_error(),
+                                               asio::use_awaitable);
+        (void)order;
+        for (auto const& e : errors)
+            if (e)
+                std::rethrow_exception(e);
+    }
+
+    options opts_;
+    asio::io_context io_{1};
+    core core_;
+    std::vector<std::unique_ptr<component_base>> components_;
+    asio::signal_set signals_{io_};
+    asio::steady_timer shutdown_timer_{io_};
+    std::function<void()> begin_shutdown_;
+    bool shutting_down_ = false;
+};
+
+}  // namespace jobwatch
+
+#endif

@@ -1,0 +1,61 @@
+#ifndef JOBWATCH_COMPONENTS_HEALTH_HPP
+#define JOBWATCH_COMPONENTS_HEALTH_HPP
+
+#include <jobwatch/components/wait_cancelled.hpp>
+#include <jobwatch/core.hpp>
+#include <jobwatch/monitor/health_core.hpp>
+
+#include <chrono>
+
+namespace jobwatch {
+
+/** @brief Queue health: per-queue counts, processing time, error rate and
+    stale jobs, an overall healthy | degraded | unhealthy with its reasons,
+    sent to room `health` whenever the report changes.
+
+    @par Thread Safety
+    Only from the core executor.
+*/
+class health
+{
+public:
+    /// Tuning. Every field has a working default.
+    struct config
+    {
+        /// How often the report is re-evaluated (stale jobs age without events);
+        /// 0 takes the app's `health.interval_ms`.
+        duration interval{0};
+    };
+
+    health(core& c, config cfg) : core_(c), cfg_(cfg), health_(health_core::config::from(c.settings().health))
+    {
+        if (cfg_.interval <= duration::zero())
+            cfg_.interval = duration{c.settings().health.interval_ms};
+        c.on_change([this](job_change const& change) { health_.on_change(change, core_.now()); });
+        c.tasks().add("health.tick", {.interval = cfg_.interval, .immediate = true}, [this] { tick(); });
+    }
+
+    /// Lives until cancelled; all work happens on events and ticks.
+    asio::awaitable<void> run() { co_await detail::wait_until_cancelled(); }
+
+    /// Publishes the report when it changed since the last one published.
+    void tick()
+    {
+        if (auto r = health_.tick(core_.now()))
+            core_.emit_health(std::move(*r));
+    }
+
+    /// The report as of now.
+    health_report report() const { return health_.report(core_.now()); }
+    /// Marks a queue paused or resumed (events do not carry it).
+    bool set_paused(std::string_view queue, bool paused) { return health_.set_paused(queue, paused); }
+
+private:
+    core& core_;
+    config cfg_;
+    health_core health_;
+};
+
+}  // namespace jobwatch
+
+#endif

@@ -1,0 +1,14 @@
+#ifndef JOBWATCH_JOBWATCH_HPP
+#define JOBWATCH_JOBWATCH_HPP
+
+/// The umbrella header: everything a monitor's `main()` needs.
+
+#include <jobwatch/app.hpp>
+#include <jobwatch/components/aggregator.hpp>
+#include <jobwatch/components/dlq_monitor.hpp>
+#include <jobwatch/components/health.hpp>
+#include <jobwatch/components/scheduler.hpp>
+#include <jobwatch/config.hpp>
+#include <jobwatch/core.hpp>
+
+#endif

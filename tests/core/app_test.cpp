@@ -1,0 +1,267 @@
+// Test that the header is self-contained.
+#include <jobwatch/app.hpp>
+
+#include <jobwatch/components/aggregator.hpp>
+#include <jobwatch/components/dlq_monitor.hpp>
+#include <jobwatch/components/health.hpp>
+
+#include "test_support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <csignal>
+#include <thread>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+jobwatch::time_point at(std::int64_t ms)
+{
+    return jobwatch::time_point{std::chrono::milliseconds{ms}};
+}
+
+/// An app for tests: no signal handling unless asked, a settable clock.
+struct test_app
+{
+    std::int64_t now_ms = 1'714'564'800'000;  // 2024-05-01T12:00:00Z
+    jobwatch::app app;
+    std::vector<jobwatch::room_message> messages;
+
+    explicit test_app(jobwatch::config cfg = {}, bool signals = false, jobwatch::duration drain = 2s)
+        : app(std::move(cfg), {.log = {.lvl = jobwatch::logger::level::warn},
+                               .clock = [this] { return at(now_ms); },
+                               .drain_timeout = drain,
+                               .handle_signals = signals})
+    {
+        app.get_core().on_room_message([this](jobwatch::room_message const& m) { messages.push_back(m); });
+    }
+
+    /// Runs the app with `body` as a test coroutine; stops the app when it
+    /// returns, and fails if the whole thing takes longer than `deadline`.
+    int run(std::function<jobwatch::asio::awaitable<void>()> body, std::chrono::seconds deadline = 10s)
+    {
+        auto& ioc = app.context();
+        jobwatch::asio::steady_timer watchdog(ioc, deadline);
+        bool fired = false;
+        watchdog.async_wait([&](boost::system::error_code ec) {
+            if (!ec) {
+                fired = true;
+                ioc.stop();
+            }
+        });
+        jobwatch::asio::co_spawn(ioc, body(), [&](std::exception_ptr e) {
+            if (e)
+                ADD_FAILURE() << "the test coroutine threw";
+            app.stop();
+        });
+        int const rc = app.run();
+        watchdog.cancel();
+        EXPECT_FALSE(fired) << "the app did not stop within the deadline";
+        return rc;
+    }
+
+    template<class T>
+    std::vector<T> of() const
+    {
+        std::vector<T> out;
+        for (auto const& m : messages)
+            if (auto const* x = std::get_if<T>(&m))
+                out.push_back(*x);
+        return out;
+    }
+};
+
+jobwatch::job_event queued(std::string job, std::string run = "r1", std::string queue = "emails")
+{
+    jobwatch::job_queued q{.job_id = std::move(job), .queue = std::move(queue)};
+    q.run_id = std::move(run);
+    return q;
+}
+
+TEST(AppTest, PublishGoesThroughLogStoreListenersAndRooms)
+{
+    test_app t;
+    auto& agg = t.app.add<jobwatch::aggregator>({.interval = 1h});
+    int const rc = t.run([&]() -> jobwatch::asio::awaitable<void> {
+        // Events are named before co_await (see app::publish: a GCC 12 bug).
+        auto q = queued("j1");
+        auto r1 = co_await t.app.publish(q);
+        EXPECT_TRUE(r1);
+        EXPECT_EQ(r1.seq, 1u);
+        jobwatch::job_event started = jobwatch::job_started{.job_id = "j1", .queue = "emails", .attempt = 1};
+        auto r2 = co_await t.app.publish(started);
+        EXPECT_EQ(r2.seq, 2u);
+        t.now_ms += 1500;
+        jobwatch::job_event completed = jobwatch::job_completed{.job_id = "j1", .queue = "emails"};
+        co_await t.app.publish(completed);
+        agg.tick();
+    });
+    EXPECT_EQ(rc, 0);
+    auto const& store = t.app.get_core().store();
+    auto const* job = store.find("j1");
+    ASSERT_NE(job, nullptr);
+    EXPECT_EQ(store.snapshot(*job).state, jobwatch::job_state::succeeded);
+    EXPECT_EQ(t.of<jobwatch::event_out>().size(), 3u);
+    // One summary per changed room: all, queue:emails, run:r1.
+    std::set<std::string> rooms;
+    for (auto const& s : t.of<jobwatch::summary_out>())
+        rooms.insert(s.room);
+    EXPECT_EQ(rooms, (std::set<std::string>{"all", "queue:emails", "run:r1"}));
+    auto s = agg.summary_of("run:r1");
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->counts.succeeded, 1);
+    EXPECT_EQ(s->executions, 1);
+    EXPECT_NEAR(s->latency.max_ms, 1500, 15);
+}
+
+TEST(AppTest, BatchPublishReportsEveryEventAndLosesNoGoodOne)
+{
+    test_app t;
+    t.run([&]() -> jobwatch::asio::awaitable<void> {
+        auto bad = queued("j2");
+        jobwatch::time_of(bad) = "not a time";
+        auto dup1 = queued("j3");
+        std::get<jobwatch::job_queued>(dup1).id = "once";
+        auto dup2 = dup1;
+        // Built before the co_await: GCC 12 miscompiles an initializer list
+        // inside a co_await expression ("array used as initializer").
+        std::vector<jobwatch::job_event> batch;
+        for (auto* ev : {&bad, &dup1, &dup2})
+            batch.push_back(*ev);
+        batch.insert(batch.begin(), queued("j1"));
+        auto results = co_await t.app.publish(std::move(batch));
+        EXPECT_EQ(results.size(), 4u);
+        EXPECT_EQ(results[0].status, jobwatch::event_log::status::accepted);
+        EXPECT_EQ(results[1].status, jobwatch::event_log::status::invalid);
+        EXPECT_EQ(results[1].error.path, "/time");
+        EXPECT_EQ(results[2].status, jobwatch::event_log::status::accepted);
+        EXPECT_EQ(results[3].status, jobwatch::event_log::status::duplicate);
+    });
+    EXPECT_NE(t.app.get_core().store().find("j1"), nullptr);
+    EXPECT_NE(t.app.get_core().store().find("j3"), nullptr);
+    EXPECT_EQ(t.app.get_core().store().find("j2"), nullptr);
+}
+
+TEST(AppTest, PublishFromAnotherThreadHopsToTheCore)
+{
+    test_app t;
+    std::atomic<bool> core_thread_saw_it{false};
+    auto const core_thread = std::make_shared<std::thread::id>();
+    t.app.get_core().on_change([&](jobwatch::job_change const&) {
+        core_thread_saw_it = std::this_thread::get_id() == *core_thread;
+    });
+    t.run([&]() -> jobwatch::asio::awaitable<void> {
+        *core_thread = std::this_thread::get_id();
+        jobwatch::asio::io_context producer;
+        std::optional<jobwatch::publish_result> result;
+        jobwatch::asio::co_spawn(producer, t.app.publish(queued("remote")),
+                                 [&](std::exception_ptr, jobwatch::publish_result r) { result = r; });
+        std::thread th([&] { producer.run(); });
+        // Let the core run while the producer thread waits for its answer.
+        for (int i = 0; i < 200 && !result; ++i)
+            co_await jobwatch::test::sleep_for(5ms);
+        th.join();
+        EXPECT_TRUE(result && *result);
+    });
+    EXPECT_TRUE(core_thread_saw_it);
+    EXPECT_NE(t.app.get_core().store().find("remote"), nullptr);
+}
+
+TEST(AppTest, DeadLetterAlertsReachTheAlertsRoom)
+{
+    jobwatch::config cfg;
+    cfg.dlq.threshold = 3;
+    test_app t(cfg);
+    t.app.add<jobwatch::dlq_monitor>({});
+    t.run([&]() -> jobwatch::asio::awaitable<void> {
+        for (int i = 0; i < 3; ++i) {
+            auto id = "f" + std::to_string(i);
+            jobwatch::job_event started = jobwatch::job_started{.job_id = id, .queue = "emails", .attempt = 1};
+            co_await t.app.publish(started);
+            jobwatch::job_event failed = jobwatch::job_failed{.job_id = id, .queue = "emails", .error = "SMTP 451",
+                                                              .attempt = 1, .will_retry = false};
+            co_await t.app.publish(failed);
+        }
+    });
+    auto alerts = t.of<jobwatch::alert_out>();
+    ASSERT_EQ(alerts.size(), 1u);
+    EXPECT_EQ(alerts[0].value->kind, jobwatch::alert_kind::failure_rate);
+    EXPECT_EQ(alerts[0].value->status, jobwatch::alert_status::firing);
+    EXPECT_EQ(alerts[0].value->context.queue, "emails");
+    EXPECT_EQ(t.app.get_core().events().replay(jobwatch::rooms::alerts, 0).entries.size(), 1u);
+}
+
+TEST(AppTest, HealthReportIsPublishedWhenItChanges)
+{
+    test_app t;
+    auto& h = t.app.add<jobwatch::health>({.interval = 1h});
+    t.run([&]() -> jobwatch::asio::awaitable<void> {
+        auto q = queued("j1");
+        co_await t.app.publish(q);
+        h.tick();
+        h.tick();  // unchanged: not published again
+        co_return;
+    });
+    auto reports = t.of<jobwatch::health_out>();
+    ASSERT_GE(reports.size(), 1u);
+    EXPECT_EQ(reports.back().value->queues.size(), 1u);
+    EXPECT_EQ(reports.back().value->queues[0].stats.waiting, 1);
+}
+
+TEST(AppTest, StopDrainsAndReturnsZero)
+{
+    test_app t;
+    t.app.add<jobwatch::aggregator>({});
+    t.app.add<jobwatch::dlq_monitor>({});
+    t.app.add<jobwatch::health>({});
+    auto const start = std::chrono::steady_clock::now();
+    EXPECT_EQ(t.run([]() -> jobwatch::asio::awaitable<void> { co_return; }), 0);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+}
+
+/// A component that ignores `total` cancellation, to exercise the forced stop.
+struct stubborn
+{
+    struct config
+    {
+    };
+    stubborn(jobwatch::core&, config) {}
+    jobwatch::asio::awaitable<void> run()
+    {
+        // Default state: only terminal cancellation gets through.
+        jobwatch::detail::tuple_timer timer(co_await jobwatch::asio::this_coro::executor, 1h);
+        co_await timer.async_wait();
+    }
+};
+
+TEST(AppTest, DrainTimeoutForcesStubbornWorkToStop)
+{
+    test_app t({}, false, 100ms);
+    t.app.add<stubborn>({});
+    auto const start = std::chrono::steady_clock::now();
+    EXPECT_EQ(t.run([]() -> jobwatch::asio::awaitable<void> { co_return; }), 0);
+    auto const took = std::chrono::steady_clock::now() - start;
+    EXPECT_GE(took, 100ms);
+    EXPECT_LT(took, 3s);
+}
+
+TEST(AppTest, SigtermStopsTheApp)
+{
+    test_app t({}, true);
+    t.app.add<jobwatch::aggregator>({});
+    jobwatch::asio::post(t.app.context(), [] { std::raise(SIGTERM); });
+    auto& ioc = t.app.context();
+    jobwatch::asio::steady_timer watchdog(ioc, 10s);
+    watchdog.async_wait([&](boost::system::error_code ec) {
+        if (!ec) {
+            ADD_FAILURE() << "SIGTERM did not stop the app";
+            ioc.stop();
+        }
+    });
+    EXPECT_EQ(t.app.run(), 0);
+    watchdog.cancel();
+}
+
+}  // namespace
