@@ -84,6 +84,7 @@ public:
         , lgr_(std::move(lgr))
         , clock_(clock ? std::move(clock) : clock_fn(system_now))
         , log_(event_log::config{.history_per_room = static_cast<std::size_t>(cfg_.event_log.history_per_room),
+                                 .history_size = 100'000,
                                  .dedup_window = static_cast<std::size_t>(cfg_.event_log.dedup_window),
                                  .max_rooms = 100'000})
         , store_(job_store::config{

@@ -71,7 +71,7 @@ TEST(EventLogTest, TextIsValidatedAndBadInputLosesNothingElse)
 
 TEST(EventLogTest, DropsRepeatedProducerIdsWithinTheWindow)
 {
-    event_log log{{.history_per_room = 10, .dedup_window = 2, .max_rooms = 100}};
+    event_log log{{.history_per_room = 10, .history_size = 100, .dedup_window = 2, .max_rooms = 100}};
     auto with_id = [](std::string id) {
         auto ev = progress("j", 1);
         std::get<jobwatch::job_progress>(ev).id = std::move(id);
@@ -120,7 +120,7 @@ TEST(EventLogTest, ReplayGivesExactlyWhatWasMissedInOrder)
 
 TEST(EventLogTest, ReplayOlderThanTheHistoryIsAReset)
 {
-    event_log log{{.history_per_room = 3, .dedup_window = 0, .max_rooms = 100}};
+    event_log log{{.history_per_room = 3, .history_size = 100, .dedup_window = 0, .max_rooms = 100}};
     for (int i = 0; i < 5; ++i)
         log.append(progress("a", i), at(0));  // seqs 1..5; the room keeps 3..5
     EXPECT_TRUE(log.replay("job:a", 0).reset);
@@ -133,15 +133,31 @@ TEST(EventLogTest, ReplayOlderThanTheHistoryIsAReset)
 
 TEST(EventLogTest, EvictedRoomsResetInsteadOfSkipping)
 {
-    event_log log{{.history_per_room = 10, .dedup_window = 0, .max_rooms = 2}};
+    event_log log{{.history_per_room = 10, .history_size = 100, .dedup_window = 0, .max_rooms = 3}};
     jobwatch::job_progress p{.job_id = "a", .queue = "q", .percent = 1};
-    log.append(p, at(0));  // rooms job:a, queue:q (seq 1)
+    log.append(p, at(0));  // job:a, queue:q (seq 1)
     p.job_id = "b";
-    log.append(p, at(0));  // job:b evicts job:a, the least recently used (seq 2)
+    log.append(p, at(0));  // job:b, queue:q (seq 2)
+    p.job_id = "c";
+    log.append(p, at(0));  // job:c evicts job:a, the least recently used (seq 3)
     EXPECT_EQ(log.counters().rooms_evicted, 1u);
+    EXPECT_EQ(log.room_seq("queue:q"), 3u);
     EXPECT_TRUE(log.replay("job:a", 0).reset);
     EXPECT_FALSE(log.replay("job:a", 1).reset);  // nothing after 1 can have been lost
     EXPECT_FALSE(log.replay("job:never", 1).reset);
+}
+
+TEST(EventLogTest, MessagesThatLeftTheGlobalRingAreAReset)
+{
+    event_log log{{.history_per_room = 10, .history_size = 4, .dedup_window = 0, .max_rooms = 100}};
+    log.append(progress("quiet", 1, "r-quiet"), at(0));  // seq 1
+    for (int i = 0; i < 3; ++i)
+        log.append(progress("busy", i, "r-busy"), at(0));  // seqs 2..4: the ring still holds 1
+    EXPECT_EQ(log.replay("run:r-quiet", 0).entries.size(), 1u);
+    log.append(progress("busy", 9, "r-busy"), at(0));  // seq 5 overwrites seq 1
+    EXPECT_TRUE(log.replay("run:r-quiet", 0).reset);
+    EXPECT_FALSE(log.replay("run:r-quiet", 1).reset);
+    EXPECT_EQ(log.replay("run:r-busy", 1).entries.size(), 4u);
 }
 
 TEST(EventLogTest, AlertsShareTheSequenceAndLiveInTheAlertsRoom)

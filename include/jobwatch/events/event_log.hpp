@@ -7,11 +7,13 @@
 
 #include <cstdint>
 #include <deque>
-#include <list>
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -37,9 +39,14 @@ struct room_entry
         `dedup_window` ids;
     @li gives every accepted event the next sequence number and its time
         (the producer's, or `now` when absent; see `logged_event::json`);
-    @li keeps, per room, the last `history_per_room` messages, so that a
-        subscriber asking for `since = N` gets exactly what it missed, in
-        order, or a reset when part of it is gone.
+    @li keeps the newest `history_size` messages in one ring, and per room
+        the sequence numbers of its last `history_per_room` messages, so
+        that a subscriber asking for `since = N` gets exactly what it missed,
+        in order, or a reset when part of it is gone.
+
+    A message is stored once, however many rooms it goes to: a room's
+    history is a list of sequence numbers into the ring (no reference
+    counting per room on the hot path).
 
     Plain class, no I/O: the caller passes `now`.
 
@@ -53,8 +60,9 @@ public:
     struct config
     {
         std::size_t history_per_room = 1000;  ///< messages kept per room for resume
+        std::size_t history_size = 100'000;   ///< messages kept in all (the newest); must be > 0
         std::size_t dedup_window = 10'000;    ///< producer ids remembered for duplicate detection; 0 disables
-        std::size_t max_rooms = 100'000;      ///< rooms with a history; the least recently used goes first
+        std::size_t max_rooms = 100'000;      ///< rooms with a history; the least recently used go first
     };
 
     /// What became of an event offered to the log.
@@ -93,7 +101,7 @@ public:
     // Two constructors rather than `config cfg = {}`: GCC cannot use a nested
     // aggregate's default member initializers in a default argument (PR 88165).
     event_log() : event_log(config{}) {}
-    explicit event_log(config cfg) : cfg_(cfg) {}
+    explicit event_log(config cfg) : cfg_(cfg), ring_(std::max<std::size_t>(cfg.history_size, 1)) {}
 
     /// Validates JSON text as a job event and appends it.
     append_result append_text(std::string_view text, time_point now)
@@ -135,7 +143,8 @@ public:
         logged->event = std::move(ev);
         ++stats_.accepted;
         std::shared_ptr<logged_event const> shared = std::move(logged);
-        route(*shared, room_entry{shared->seq, shared, nullptr});
+        store(room_entry{shared->seq, shared, nullptr});
+        route(*shared);
         return {status::accepted, std::move(shared), {}};
     }
 
@@ -144,7 +153,8 @@ public:
     {
         room_entry entry{++seq_, nullptr, std::make_shared<alert const>(std::move(a))};
         ++stats_.accepted;
-        push(rooms::alerts, entry);
+        store(entry);
+        push(rooms::alerts, entry.seq);
         return entry;
     }
 
@@ -155,7 +165,7 @@ public:
     std::uint64_t room_seq(std::string_view room) const
     {
         auto it = rooms_.find(room);
-        return it == rooms_.end() || it->second.entries.empty() ? 0 : it->second.entries.back().seq;
+        return it == rooms_.end() || it->second.seqs.empty() ? 0 : it->second.seqs.back();
     }
 
     /** @brief What a subscriber of `room` that has seen everything up to `since` missed.
@@ -175,14 +185,22 @@ public:
             return out;
         }
         auto const& r = it->second;
-        out.seq = r.entries.empty() ? r.dropped_up_to : r.entries.back().seq;
+        out.seq = r.seqs.empty() ? r.dropped_up_to : r.seqs.back();
         if (since < r.dropped_up_to) {
             out.reset = true;
             return out;
         }
-        for (auto const& e : r.entries)
-            if (e.seq > since)
-                out.entries.push_back(e);
+        for (std::size_t i = r.seqs.first_after(since); i < r.seqs.size(); ++i) {
+            auto const seq = r.seqs[i];
+            auto const& e = ring_[seq % ring_.size()];
+            if (e.seq != seq) {
+                // It has left the ring: the room's history is no longer whole.
+                out.reset = true;
+                out.entries.clear();
+                return out;
+            }
+            out.entries.push_back(e);
+        }
         return out;
     }
 
@@ -191,11 +209,53 @@ public:
     config const& settings() const noexcept { return cfg_; }
 
 private:
+    /// The sequence numbers of one room's history: a ring in one vector that
+    /// grows to its bound (one indirection per message, unlike a deque).
+    class seq_ring
+    {
+    public:
+        bool empty() const noexcept { return buf_.empty(); }
+        std::size_t size() const noexcept { return buf_.size(); }
+        std::uint64_t operator[](std::size_t i) const noexcept { return buf_[(head_ + i) % buf_.size()]; }
+        std::uint64_t back() const noexcept { return (*this)[buf_.size() - 1]; }
+
+        /// Appends `seq`; returns the sequence number it pushed out, or 0.
+        std::uint64_t push(std::uint64_t seq, std::size_t cap)
+        {
+            if (buf_.size() < cap) {
+                buf_.push_back(seq);  // head_ stays 0 until the ring is full
+                return 0;
+            }
+            auto const dropped = buf_[head_];
+            buf_[head_] = seq;
+            head_ = (head_ + 1) % buf_.size();
+            return dropped;
+        }
+
+        /// Index of the first entry greater than `seq` (entries ascend).
+        std::size_t first_after(std::uint64_t seq) const noexcept
+        {
+            std::size_t lo = 0, hi = buf_.size();
+            while (lo < hi) {
+                auto const mid = lo + (hi - lo) / 2;
+                if ((*this)[mid] <= seq)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            return lo;
+        }
+
+    private:
+        std::vector<std::uint64_t> buf_;
+        std::size_t head_ = 0;  // index of the oldest entry once full
+    };
+
     struct room
     {
-        std::deque<room_entry> entries;
+        seq_ring seqs;                    // ascending
         std::uint64_t dropped_up_to = 0;  // newest seq no longer kept
-        std::list<std::string>::iterator lru;
+        std::uint64_t last_used = 0;      // seq of the newest message, for eviction
     };
 
     struct string_hash
@@ -203,6 +263,8 @@ private:
         using is_transparent = void;
         std::size_t operator()(std::string_view s) const noexcept
         {
+            // libstdc++'s murmur hash: much faster on strings than Boost 1.81's
+            // byte-wise hash_range, and well mixed for open addressing.
             return std::hash<std::string_view>{}(s);
         }
     };
@@ -220,14 +282,16 @@ private:
         return true;
     }
 
-    void route(logged_event const& ev, room_entry const& entry)
+    void store(room_entry const& entry) { ring_[entry.seq % ring_.size()] = entry; }
+
+    void route(logged_event const& ev)
     {
         // Room names are composed in one reused buffer: no allocation per
         // event for rooms that already exist.
         auto with_prefix = [&](std::string_view prefix, std::string_view id) {
             key_.assign(prefix);
             key_.append(id);
-            push(key_, entry);
+            push(key_, ev.seq);
         };
         auto const& e = ev.event;
         with_prefix("job:", job_id_of(e));
@@ -240,45 +304,46 @@ private:
             with_prefix("user:", *u);
     }
 
-    void push(std::string_view name, room_entry const& entry)
+    void push(std::string_view name, std::uint64_t seq)
     {
         auto it = rooms_.find(name);
         if (it == rooms_.end()) {
             if (cfg_.max_rooms > 0 && rooms_.size() >= cfg_.max_rooms)
-                evict_one();
-            lru_.emplace_front(name);
-            it = rooms_.emplace(lru_.front(), room{}).first;
-            it->second.lru = lru_.begin();
-        } else if (it->second.lru != lru_.begin()) {
-            lru_.splice(lru_.begin(), lru_, it->second.lru);
+                evict_oldest();
+            it = rooms_.emplace(std::string(name), room{}).first;
         }
         auto& r = it->second;
-        r.entries.push_back(entry);
-        if (r.entries.size() > cfg_.history_per_room) {
-            r.dropped_up_to = r.entries.front().seq;
-            r.entries.pop_front();
-        }
+        r.last_used = seq;
+        if (auto const dropped = r.seqs.push(seq, std::max<std::size_t>(cfg_.history_per_room, 1)))
+            r.dropped_up_to = dropped;
     }
 
-    void evict_one()
+    // Drops the least recently used tenth of the rooms at once: O(rooms) every
+    // max_rooms/10 new rooms, so O(1) per new room, and nothing to maintain
+    // per message (an exact LRU list costs a splice per message).
+    void evict_oldest()
     {
-        auto const& name = lru_.back();
-        auto it = rooms_.find(name);
-        if (it != rooms_.end()) {
-            auto const newest = it->second.entries.empty() ? it->second.dropped_up_to
-                                                           : it->second.entries.back().seq;
-            evicted_up_to_ = std::max(evicted_up_to_, newest);
-            rooms_.erase(it);
+        std::vector<std::pair<std::uint64_t, decltype(rooms_)::iterator>> by_age;
+        by_age.reserve(rooms_.size());
+        for (auto it = rooms_.begin(); it != rooms_.end(); ++it)
+            by_age.emplace_back(it->second.last_used, it);
+        auto const n = std::max<std::size_t>(1, by_age.size() / 10);
+        std::nth_element(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(n - 1), by_age.end(),
+                         [](auto const& a, auto const& b) { return a.first < b.first; });
+        for (std::size_t i = 0; i < n; ++i) {
+            evicted_up_to_ = std::max(evicted_up_to_, by_age[i].first);
+            rooms_.erase(by_age[i].second);
+            ++stats_.rooms_evicted;
         }
-        lru_.pop_back();
-        ++stats_.rooms_evicted;
     }
 
     config cfg_;
     std::uint64_t seq_ = 0;
     std::uint64_t evicted_up_to_ = 0;  // newest seq of any evicted room
-    std::unordered_map<std::string, room, string_hash, std::equal_to<>> rooms_;
-    std::list<std::string> lru_;  // room names, most recently used first
+    std::vector<room_entry> ring_;  // the newest messages, by seq % size
+    // Open addressing (Boost 1.81's flat map): the room lookups per event are
+    // the event log's main cost, and chained buckets miss the cache.
+    boost::unordered_flat_map<std::string, room, string_hash, std::equal_to<>> rooms_;
     std::unordered_set<std::string> ids_;
     std::deque<std::string> id_order_;
     std::string key_;

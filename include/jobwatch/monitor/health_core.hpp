@@ -22,6 +22,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
+
 #include <unordered_map>
 #include <unordered_set>
 
@@ -169,8 +172,10 @@ private:
 
     config cfg_;
     std::map<std::string, queue_state, std::less<>> queues_;  // sorted: reports list queues by name
-    std::unordered_map<std::string, running_job> running_;    // by job key
-    std::unordered_set<std::string> delayed_;                 // job keys counted in `delayed`
+    // Open addressing: looked up for every event of a running job.
+    // std::hash: Boost 1.81's string hash is byte-wise and much slower.
+    boost::unordered_flat_map<std::string, running_job, std::hash<std::string>> running_;  // by job key
+    boost::unordered_flat_set<std::string, std::hash<std::string>> delayed_;  // job keys counted in `delayed`
     std::optional<health_report> last_published_;
     std::uint64_t untracked_changes_ = 0;
     std::uint64_t untracked_jobs_ = 0;

@@ -332,6 +332,11 @@ inline alert dlq_core::failure_rate_alert(std::string_view queue, queue_state co
 inline std::vector<alert> dlq_core::on_change(job_change const& c, time_point now)
 {
     std::vector<alert> out;
+    // Hot path: the same attempt goes on (progress, a log line): nothing to
+    // count, nothing begins or ends (see track_attempt).
+    if (c.before == job_state::running && c.after == job_state::running && !c.attempt_started &&
+        !c.attempt_failed && !c.finished)
+        return out;
     // Event time places the failure; a clock ahead of ours must not keep a
     // failure in the window for longer than the window.
     time_point const t = std::min(c.cause.time, now);

@@ -99,6 +99,16 @@ inline std::uint64_t& health_core::counter(queue_state& q, bucket b)
 
 inline void health_core::on_change(job_change const& c, time_point now)
 {
+    // Hot path: progress or a log line of a job that keeps running changes no
+    // count; it only shows the job is alive.
+    if (c.before == job_state::running && c.after == job_state::running && !c.finished &&
+        !c.attempt_started) {
+        detail::job_key(key_buf_, c.queue, c.job_id);
+        if (auto it = running_.find(key_buf_); it != running_.end()) {
+            it->second.last_event = std::max(it->second.last_event, std::min(c.cause.time, now));
+            return;
+        }
+    }
     queue_state* q = find_or_add_queue(c.queue);
     if (!q) {
         ++untracked_changes_;
