@@ -454,6 +454,17 @@ TEST(JobStoreTest, OlderProgressIsStale)
     EXPECT_EQ(f.store.counters().stale, 1u);
 }
 
+TEST(JobStoreTest, LateProgressOfAPreviousAttemptIsStale)
+{
+    fixture f;
+    f.apply_at(started("j", 1), 0);
+    f.apply_at(started("j", 2), 5000);  // the failure of attempt 1 was lost
+    EXPECT_FALSE(f.apply_at(progress("j", 90), 4000)) << "reported by attempt 1";
+    EXPECT_EQ(f.job("j").percent(), 0);
+    EXPECT_TRUE(f.apply_at(progress("j", 10), 6000));
+    EXPECT_EQ(f.store.counters().stale, 1u);
+}
+
 TEST(JobStoreTest, ProgressOnAJobAwaitingARetryIsStale)
 {
     fixture f;
@@ -707,6 +718,15 @@ TEST(JobStoreTest, AbsentProgressFieldsKeepTheirLastValue)
     s = f.store.snapshot(f.job("j"));
     EXPECT_EQ(s.progress.counters, (counter_map{{"b", 2}}));
     EXPECT_EQ(s.progress.percent, 40);
+    job_progress more_keys{.job_id = "j",
+                           .queue = "emails",
+                           .percent = 50,
+                           .counters = counter_map{{"a", 1}, {"b", 3}, {"c", 4}}};
+    f.apply(more_keys);
+    EXPECT_EQ(f.store.snapshot(f.job("j")).progress.counters, (counter_map{{"a", 1}, {"b", 3}, {"c", 4}}));
+    job_progress fewer_keys{.job_id = "j", .queue = "emails", .percent = 60, .counters = counter_map{}};
+    f.apply(fewer_keys);
+    EXPECT_EQ(f.store.snapshot(f.job("j")).progress.counters, counter_map{});
 }
 
 TEST(JobStoreTest, UpdatedAtIsTheLatestEventTime)

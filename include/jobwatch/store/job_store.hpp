@@ -206,15 +206,19 @@ private:
 /// per store so that ids cannot be chosen in advance to collide.
 std::uint64_t hash_id(std::string_view s, std::uint64_t seed) noexcept;
 
-/// What few jobs have, kept out of the record: progress words and counters,
-/// the last error, the result and the log.
+/// What some jobs have, kept out of the record: progress words and counters,
+/// the last error, the result and the log. Small (about 120 bytes), since
+/// every failed job has one for its error.
 struct job_extras
 {
-    std::optional<std::string> step;
-    std::optional<counter_map> counters;
-    std::optional<std::string> last_error;
-    std::optional<boost::json::value> result;
+    std::string step;                           // when has_step
+    std::string last_error;                     // empty: none
+    // Flat, in key order: one block to touch per progress, not a node per key.
+    std::vector<std::pair<std::string, std::int64_t>> counters;  // when has_counters
+    std::unique_ptr<boost::json::value> result;
     std::unique_ptr<log_ring> logs;
+    bool has_step = false;
+    bool has_counters = false;
 };
 
 }  // namespace detail

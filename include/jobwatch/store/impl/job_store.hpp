@@ -186,21 +186,30 @@ inline std::uint64_t hash_id(std::string_view s, std::uint64_t seed) noexcept
     return h;
 }
 
-/// Applies `from` to `to` in place when both have the same keys (the common
-/// case of a job updating its counters), so no node is allocated. False when
-/// the keys differ; `to` may then hold some new values and must be reassigned.
-inline bool update_same_keys(counter_map& to, counter_map const& from) noexcept
+/// The counters of a job, flat and in key order.
+using counter_list = std::vector<std::pair<std::string, std::int64_t>>;
+
+/// Replaces `to` with `from`. When the keys are the same (the common case of a
+/// job updating its counters) only the values are written, so nothing allocates.
+inline void assign_counters(counter_list& to, counter_map const& from)
 {
-    if (to.size() != from.size())
-        return false;
-    auto it = to.begin();
-    for (auto const& [key, value] : from) {
-        if (it->first != key)
-            return false;
-        it->second = value;
-        ++it;
+    if (to.size() == from.size()) {
+        auto it = to.begin();
+        bool same = true;
+        for (auto const& kv : from) {
+            if (it->first != kv.first) {
+                same = false;
+                break;
+            }
+            (it++)->second = kv.second;
+        }
+        if (same)
+            return;
     }
-    return true;
+    to.clear();
+    to.reserve(from.size());
+    for (auto const& kv : from)
+        to.emplace_back(kv.first, kv.second);
 }
 
 /// True when `v` serializes to at most `max_bytes`; stops reading as soon as it is over.
@@ -476,17 +485,13 @@ inline void job_store::apply_progress(job_record& r, job_progress const& p, std:
         r.total_ = *p.total;
     if (p.step) {
         auto& x = extras(r);
-        if (x.step)
-            x.step->assign(*p.step);  // reuses the capacity: no allocation unless it grows
-        else
-            x.step.emplace(*p.step);
+        x.step.assign(*p.step);  // reuses the capacity: no allocation unless it grows
+        x.has_step = true;
     }
     if (p.counters) {
         auto& x = extras(r);
-        if (!x.counters)
-            x.counters.emplace(*p.counters);
-        else if (!detail::update_same_keys(*x.counters, *p.counters))
-            *x.counters = *p.counters;
+        detail::assign_counters(x.counters, *p.counters);
+        x.has_counters = true;
     }
 }
 
@@ -511,7 +516,7 @@ inline void job_store::keep_result(job_record& r, job_completed const& c)
         ++stats_.results_dropped;
         return;
     }
-    extras(r).result = *c.result;
+    extras(r).result = std::make_unique<boost::json::value>(*c.result);
 }
 
 inline void job_store::begin_attempt(job_record& r, std::int64_t n) noexcept
@@ -550,7 +555,7 @@ inline void job_store::finish(detail::job_slot s, job_state to, std::int64_t t, 
 //                                              start was never seen)     n<a: stale
 //                                         n<a: stale
 // job.progress       running a=1 *        a=0: running a=1 (implied)      progress; stale if older (event time)
-//                                         a>0: stale (awaiting a retry)        than the last progress applied
+//                                         a>0: stale (awaiting a retry)        than the last progress or the start
 // job.log            running a=1 *, kept  kept, stays queued              kept          (terminal: kept too)
 // job.completed      succeeded a=1 *      succeeded (a>=1), no duration   succeeded, duration if start seen
 // job.failed(n)      failed / queued      n<a: stale; n=a and failure seen: duplicate; otherwise a=max(a,n),
@@ -590,13 +595,16 @@ inline job_store::verdict job_store::transition(detail::job_slot s, logged_event
             begin_attempt(r, n);
             r.flags_ |= flag_started;
             r.started_ms_ = t;
-            // A new attempt reports its own progress, on its worker's clock.
+            // A new attempt reports its own progress, on its worker's clock:
+            // reports older than its start belong to an earlier attempt.
             r.percent_ = 0;
             r.current_ = r.total_ = -1;
-            r.progress_ms_ = job_record::unknown;
+            r.progress_ms_ = t;
             if (r.extras_) {
-                r.extras_->step.reset();
-                r.extras_->counters.reset();
+                r.extras_->step.clear();
+                r.extras_->has_step = false;
+                r.extras_->counters.clear();
+                r.extras_->has_counters = false;
             }
             set_state(s, job_state::running);
         }
@@ -670,7 +678,7 @@ inline job_store::verdict job_store::transition(detail::job_slot s, logged_event
         r.flags_ |= flag_failed;
         fx.attempt_failed = true;
         fx.error = f.error;
-        extras(r).last_error = f.error;
+        extras(r).last_error.assign(f.error);
         if (f.will_retry) {
             if (!(r.flags_ & flag_retry)) {
                 r.flags_ |= flag_retry;
@@ -702,7 +710,7 @@ inline job_store::verdict job_store::transition(detail::job_slot s, logged_event
         if (fresh || e > a)
             begin_attempt(r, e);
         if (y.error && !y.error->empty()) {
-            extras(r).last_error = *y.error;
+            extras(r).last_error.assign(*y.error);
             fx.error = *y.error;
         }
         r.flags_ |= flag_retry;
@@ -867,10 +875,14 @@ inline job_snapshot job_store::snapshot(job_record const& r) const
     if (r.wait_ms_ != job_record::unknown)
         s.wait_ms = static_cast<double>(r.wait_ms_);
     if (auto const* x = r.extras_.get()) {
-        s.progress.step = x->step;
-        s.progress.counters = x->counters;
-        s.last_error = x->last_error;
-        s.result = x->result;
+        if (x->has_step)
+            s.progress.step = x->step;
+        if (x->has_counters)
+            s.progress.counters.emplace(x->counters.begin(), x->counters.end());
+        if (!x->last_error.empty())
+            s.last_error = x->last_error;
+        if (x->result)
+            s.result = *x->result;
     }
     s.seq = static_cast<std::int64_t>(r.seq_);
     return s;
