@@ -12,6 +12,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -247,13 +248,15 @@ inline config_result try_load_config(std::vector<std::string> const& args,
         if (auto v = env(var); v && !apply(s, *v, "environment variable " + var))
             return result;
     }
-    for (auto const& [name, text] : flags) {
+    // No structured binding here: clang 14 cannot capture one in a lambda.
+    for (auto const& flag : flags) {
+        auto const& name = flag.first;
         auto it = std::find_if(all.begin(), all.end(), [&](auto const& s) { return s.name == name; });
         if (it == all.end()) {
             result.error = "unknown setting --" + name + " (see --help)";
             return result;
         }
-        if (!apply(*it, text, "flag --" + name))
+        if (!apply(*it, flag.second, "flag --" + name))
             return result;
     }
 
