@@ -2,6 +2,7 @@
 #define JOBWATCH_EVENTS_EVENT_LOG_HPP
 
 #include <jobwatch/codec.hpp>
+#include <jobwatch/detail/hash.hpp>
 #include <jobwatch/events/event.hpp>
 #include <jobwatch/messages/alert.hpp>
 
@@ -258,16 +259,6 @@ private:
         std::uint64_t last_used = 0;      // seq of the newest message, for eviction
     };
 
-    struct string_hash
-    {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept
-        {
-            // libstdc++'s murmur hash: much faster on strings than Boost 1.81's
-            // byte-wise hash_range, and well mixed for open addressing.
-            return std::hash<std::string_view>{}(s);
-        }
-    };
 
     // False when `id` is already in the window.
     bool remember_id(std::string const& id)
@@ -343,7 +334,7 @@ private:
     std::vector<room_entry> ring_;  // the newest messages, by seq % size
     // Open addressing (Boost 1.81's flat map): the room lookups per event are
     // the event log's main cost, and chained buckets miss the cache.
-    boost::unordered_flat_map<std::string, room, string_hash, std::equal_to<>> rooms_;
+    boost::unordered_flat_map<std::string, room, detail::short_string_hash, detail::short_string_equal> rooms_;
     std::unordered_set<std::string> ids_;
     std::deque<std::string> id_order_;
     std::string key_;

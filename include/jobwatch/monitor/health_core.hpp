@@ -22,6 +22,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <jobwatch/detail/hash.hpp>
+
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <boost/unordered/unordered_flat_set.hpp>
 
@@ -173,9 +175,10 @@ private:
     config cfg_;
     std::map<std::string, queue_state, std::less<>> queues_;  // sorted: reports list queues by name
     // Open addressing: looked up for every event of a running job.
-    // std::hash: Boost 1.81's string hash is byte-wise and much slower.
-    boost::unordered_flat_map<std::string, running_job, std::hash<std::string>> running_;  // by job key
-    boost::unordered_flat_set<std::string, std::hash<std::string>> delayed_;  // job keys counted in `delayed`
+    boost::unordered_flat_map<std::string, running_job, detail::short_string_hash, detail::short_string_equal>
+        running_;  // by job key
+    boost::unordered_flat_set<std::string, detail::short_string_hash, detail::short_string_equal>
+        delayed_;  // job keys counted in `delayed`
     std::optional<health_report> last_published_;
     std::uint64_t untracked_changes_ = 0;
     std::uint64_t untracked_jobs_ = 0;
