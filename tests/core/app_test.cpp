@@ -210,6 +210,30 @@ TEST(AppTest, HealthReportIsPublishedWhenItChanges)
     EXPECT_EQ(reports.back().value->queues[0].stats.waiting, 1);
 }
 
+TEST(AppTest, HealthReadsStaleJobsFromTheStore)
+{
+    jobwatch::config cfg;
+    cfg.health.stale_after_ms = 1000;
+    test_app t(cfg);
+    auto& h = t.app.add<jobwatch::health>({.interval = 1h});
+    t.run([&]() -> jobwatch::asio::awaitable<void> {
+        for (auto id : {"quiet", "busy"}) {
+            auto q = queued(id);
+            co_await t.app.publish(q);
+            jobwatch::job_event started = jobwatch::job_started{.job_id = id, .queue = "emails", .attempt = 1};
+            co_await t.app.publish(started);
+        }
+        t.now_ms += 1500;
+        // Progress keeps "busy" fresh; "quiet" has had no event for 1.5 s.
+        jobwatch::job_event p = jobwatch::job_progress{.job_id = "busy", .queue = "emails", .percent = 50};
+        co_await t.app.publish(p);
+    });
+    auto const r = h.report();
+    ASSERT_EQ(r.queues.size(), 1u);
+    EXPECT_EQ(r.queues[0].details.stale_jobs, 1);
+    EXPECT_EQ(r.queues[0].stats.active, 2);
+}
+
 TEST(AppTest, StopDrainsAndReturnsZero)
 {
     test_app t;

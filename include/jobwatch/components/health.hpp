@@ -32,6 +32,12 @@ public:
         if (cfg_.interval <= duration::zero())
             cfg_.interval = duration{c.settings().health.interval_ms};
         c.on_change([this](job_change const& change) { health_.on_change(change, core_.now()); });
+        // The store already knows every running job's last event: staleness is
+        // read from it at report time instead of tracked per event.
+        health_.use_last_event_source([this](auto const& visit) {
+            core_.store().for_each_running(
+                [&](std::string_view, std::string_view queue, auto const&, time_point last) { visit(queue, last); });
+        });
         c.tasks().add("health.tick", {.interval = cfg_.interval, .immediate = true}, [this] { tick(); });
     }
 

@@ -111,6 +111,15 @@ public:
     /// The health of every known queue and overall, as of `now`.
     health_report report(time_point now) const;
 
+    /// Calls its argument with (queue, last event time) for every running job.
+    using last_event_source =
+        std::function<void(std::function<void(std::string_view queue, time_point last_event)> const&)>;
+
+    /** @brief Takes running jobs' last event times from `src` (the job store)
+        when reporting, instead of tracking them per event: progress and log
+        lines of running jobs then cost nothing here. */
+    void use_last_event_source(last_event_source src) { last_events_ = std::move(src); }
+
     /** @brief The report as of `now` if it differs from the last one returned here.
 
         The timestamp is ignored when comparing, so a report goes out only
@@ -180,6 +189,7 @@ private:
     boost::unordered_flat_set<std::string, detail::short_string_hash, detail::short_string_equal>
         delayed_;  // job keys counted in `delayed`
     std::optional<health_report> last_published_;
+    last_event_source last_events_;
     std::uint64_t untracked_changes_ = 0;
     std::uint64_t untracked_jobs_ = 0;
     std::string key_buf_;  // reused for job keys

@@ -103,6 +103,10 @@ inline void health_core::on_change(job_change const& c, time_point now)
     // count; it only shows the job is alive.
     if (c.before == job_state::running && c.after == job_state::running && !c.finished &&
         !c.attempt_started) {
+        // With an outside source of last-event times (the job store) there is
+        // nothing to do at all.
+        if (last_events_)
+            return;
         detail::job_key(key_buf_, c.queue, c.job_id);
         if (auto it = running_.find(key_buf_); it != running_.end()) {
             it->second.last_event = std::max(it->second.last_event, std::min(c.cause.time, now));
@@ -234,9 +238,18 @@ inline bool health_core::set_paused(std::string_view queue, bool paused)
 inline health_report health_core::report(time_point now) const
 {
     std::unordered_map<queue_state const*, std::uint64_t> stale;
-    for (auto const& [key, job] : running_)
-        if (now - job.last_event > cfg_.stale_after)
-            ++stale[job.queue];
+    if (last_events_) {
+        last_events_([&](std::string_view queue, time_point last_event) {
+            if (now - std::min(last_event, now) <= cfg_.stale_after)
+                return;
+            if (auto it = queues_.find(queue); it != queues_.end())
+                ++stale[&it->second];
+        });
+    } else {
+        for (auto const& [key, job] : running_)
+            if (now - job.last_event > cfg_.stale_after)
+                ++stale[job.queue];
+    }
 
     auto const width = bucket_width().count();
     auto const window_start = (now - cfg_.error_rate_window).time_since_epoch().count();
