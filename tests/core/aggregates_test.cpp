@@ -654,10 +654,10 @@ TEST(AggregatesTest, ScopeThatMissedAJobAdoptsIt)
 
 TEST(AggregatesTest, LateRunIdConvergesOnceJobsFinish)
 {
-    // The store fills a job's run from a later event when its first event
-    // had none, and the change does not say so: the run's scope takes the
-    // transition as one of its own jobs'. Counts stay consistent, are off
-    // while jobs are queued or running, and are exact once they finish.
+    // The job store fixes a job's run by its first event, so this never
+    // reaches the aggregates from the store; fed directly, a job that joins
+    // a scope late is adopted: counts stay consistent (never negative, total
+    // the sum of the states) and are exact once the jobs finish.
     aggregates agg;
     feeder feed{agg};
     job const late{"a", "emails", "", "t1", "u1"};

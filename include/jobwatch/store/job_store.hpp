@@ -480,7 +480,7 @@ private:
     void set_state(detail::job_slot s, job_state to) noexcept;
 
     detail::job_extras& extras(job_record& r);
-    void fill_blanks(detail::job_slot s, job_event const& ev, std::int64_t t);
+    void fill_blanks(detail::job_slot s, job_event const& ev, std::int64_t t, bool is_new);
     void apply_progress(job_record& r, job_progress const& p, std::int64_t t);
     void push_log(job_record& r, logged_event const& ev, job_log const& l);
     void keep_result(job_record& r, job_completed const& c);

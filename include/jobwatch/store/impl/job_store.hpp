@@ -448,19 +448,22 @@ inline detail::job_extras& job_store::extras(job_record& r)
     return *r.extras_;
 }
 
-inline void job_store::fill_blanks(detail::job_slot s, job_event const& ev, std::int64_t t)
+inline void job_store::fill_blanks(detail::job_slot s, job_event const& ev, std::int64_t t, bool is_new)
 {
     // Metadata is about the job, not an attempt: the first value seen wins, later ones only fill blanks.
+    // Run, tenant and user are the job's scopes (rooms, aggregates): they are
+    // fixed by its first event, so every listener sees one membership for
+    // the job's whole life and no aggregate counts it in a scope it joined late.
     auto& r = rec(s);
     std::visit(
         [&](auto const& e) {
-            if (e.run_id && r.run_ == detail::symbol_table::none) {
+            if (is_new && e.run_id && r.run_ == detail::symbol_table::none) {
                 r.run_ = runs_.acquire(*e.run_id);
                 link_run(s);
             }
-            if (e.tenant_id && r.tenant_ == detail::symbol_table::none)
+            if (is_new && e.tenant_id && r.tenant_ == detail::symbol_table::none)
                 r.tenant_ = tenants_.acquire(*e.tenant_id);
-            if (e.user_id && r.user_ == detail::symbol_table::none)
+            if (is_new && e.user_id && r.user_ == detail::symbol_table::none)
                 r.user_ = users_.acquire(*e.user_id);
             if (e.job_type && r.type_ == detail::symbol_table::none)
                 r.type_ = types_.acquire(*e.job_type);
@@ -759,7 +762,7 @@ inline std::optional<job_change> job_store::apply(logged_event const& ev)
         }
     }
     if (!before || !is_terminal(*before))
-        fill_blanks(s, ev.event, t);
+        fill_blanks(s, ev.event, t, !before);
 
     effects fx;
     auto const v = transition(s, ev, fx);
