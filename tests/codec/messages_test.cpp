@@ -47,32 +47,6 @@ std::map<std::string, boost::json::array> load_samples()
     return out;
 }
 
-/// `big` has everything `small` has (defaults may add members); numbers compare by value.
-bool contains(boost::json::value const& big, boost::json::value const& small)
-{
-    if (small.is_number() && big.is_number())
-        return boost::json::value_to<double>(small) == boost::json::value_to<double>(big);
-    if (small.is_object() && big.is_object()) {
-        for (auto const& kv : small.get_object()) {
-            auto const* b = big.get_object().if_contains(kv.key());
-            if (!b || !contains(*b, kv.value()))
-                return false;
-        }
-        return true;
-    }
-    if (small.is_array() && big.is_array()) {
-        auto const& a = small.get_array();
-        auto const& b = big.get_array();
-        if (a.size() != b.size())
-            return false;
-        for (std::size_t i = 0; i < a.size(); ++i)
-            if (!contains(b[i], a[i]))
-                return false;
-        return true;
-    }
-    return big == small;
-}
-
 TEST(MessagesTest, EverySchemaHasSamples)
 {
     auto const samples = load_samples();
@@ -117,7 +91,7 @@ TEST(MessagesTest, WrittenDocumentsKeepEveryMemberOfTheSample)
 #include "schema_list.inc"
 #undef JOBWATCH_SCHEMA
             ASSERT_TRUE(ok) << stem << ": " << text;
-            EXPECT_TRUE(contains(boost::json::parse(written), doc)) << text << "\n -> " << written;
+            EXPECT_TRUE(jobwatch::test::json_contains(boost::json::parse(written), doc)) << text << "\n -> " << written;
         }
     }
 }

@@ -95,7 +95,9 @@ TEST(EventLogTest, RoutesEachEventToEveryRoomItBelongsTo)
     c.tenant_id = "acme";
     c.user_id = "u7";
     log.append(c, at(0));
-    for (auto room : {"job:j1", "queue:mail", "run:r1", "tenant:acme", "user:u7"})
+    EXPECT_EQ(jobwatch::rooms_of(c),
+              (std::vector<std::string>{"job:j1", "queue:mail", "run:r1", "tenant:acme", "user:u7"}));
+    for (auto const& room : jobwatch::rooms_of(c))
         EXPECT_EQ(log.room_seq(room), 1u) << room;
     EXPECT_EQ(log.room_seq("run:r2"), 0u);
     EXPECT_EQ(log.room_count(), 5u);

@@ -181,20 +181,30 @@ inline constexpr std::string_view alerts = "alerts";
 inline constexpr std::string_view health = "health";
 }  // namespace rooms
 
-/// Every room a job event is published to: its job, queue, and run, tenant
-/// and user when set.
+/** @brief Calls `f(prefix, id)` for every room a job event is published to:
+    its job and queue, and its run, tenant and user when set. The one place
+    that decides an event's rooms; the room's name is `prefix + id`. */
+template<class F>
+void for_each_room(job_event const& ev, F&& f)
+{
+    f(std::string_view{"job:"}, std::string_view{job_id_of(ev)});
+    f(std::string_view{"queue:"}, std::string_view{queue_of(ev)});
+    if (auto const& r = run_id_of(ev))
+        f(std::string_view{"run:"}, std::string_view{*r});
+    if (auto const& t = tenant_id_of(ev))
+        f(std::string_view{"tenant:"}, std::string_view{*t});
+    if (auto const& u = user_id_of(ev))
+        f(std::string_view{"user:"}, std::string_view{*u});
+}
+
+/// Every room a job event is published to, by name.
 inline std::vector<std::string> rooms_of(job_event const& ev)
 {
     std::vector<std::string> out;
     out.reserve(5);
-    out.push_back(rooms::job(job_id_of(ev)));
-    out.push_back(rooms::queue(queue_of(ev)));
-    if (auto const& r = run_id_of(ev))
-        out.push_back(rooms::run(*r));
-    if (auto const& t = tenant_id_of(ev))
-        out.push_back(rooms::tenant(*t));
-    if (auto const& u = user_id_of(ev))
-        out.push_back(rooms::user(*u));
+    for_each_room(ev, [&](std::string_view prefix, std::string_view id) {
+        out.push_back(std::string(prefix).append(id));
+    });
     return out;
 }
 

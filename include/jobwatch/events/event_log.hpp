@@ -279,20 +279,11 @@ private:
     {
         // Room names are composed in one reused buffer: no allocation per
         // event for rooms that already exist.
-        auto with_prefix = [&](std::string_view prefix, std::string_view id) {
+        for_each_room(ev.event, [&](std::string_view prefix, std::string_view id) {
             key_.assign(prefix);
             key_.append(id);
             push(key_, ev.seq);
-        };
-        auto const& e = ev.event;
-        with_prefix("job:", job_id_of(e));
-        with_prefix("queue:", queue_of(e));
-        if (auto const& r = run_id_of(e))
-            with_prefix("run:", *r);
-        if (auto const& t = tenant_id_of(e))
-            with_prefix("tenant:", *t);
-        if (auto const& u = user_id_of(e))
-            with_prefix("user:", *u);
+        });
     }
 
     void push(std::string_view name, std::uint64_t seq)
