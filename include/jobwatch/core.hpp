@@ -18,6 +18,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <typeindex>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -114,6 +116,35 @@ public:
     /// Calls `fn` for every message to rooms (events, summaries, alerts, health).
     void on_room_message(std::function<void(room_message const&)> fn) { room_listeners_.push_back(std::move(fn)); }
 
+    /// Calls `fn` with the new settings whenever `update_settings` changes them.
+    void on_settings(std::function<void(config const&)> fn) { settings_listeners_.push_back(std::move(fn)); }
+
+    /** @brief Replaces the settings at runtime and tells every listener (the
+        components re-read their intervals and thresholds). The caller has
+        validated them and kept the settings that need a restart. */
+    void update_settings(config cfg)
+    {
+        cfg_ = std::move(cfg);
+        for (auto const& fn : settings_listeners_)
+            fn(cfg_);
+    }
+
+    /** @brief Registers a component so that others (the gateway's REST API)
+        can find it by type; the component must outlive the core's users. */
+    template<class T>
+    void provide(T& component)
+    {
+        services_[std::type_index(typeid(T))] = &component;
+    }
+
+    /// The registered component of type `T`, or nullptr.
+    template<class T>
+    T* find() const
+    {
+        auto it = services_.find(std::type_index(typeid(T)));
+        return it == services_.end() ? nullptr : static_cast<T*>(it->second);
+    }
+
     /// Validates, sequences, applies and fans out one event.
     publish_result publish(job_event ev)
     {
@@ -186,6 +217,8 @@ private:
     scheduler tasks_;
     std::vector<std::function<void(job_change const&)>> change_listeners_;
     std::vector<std::function<void(room_message const&)>> room_listeners_;
+    std::vector<std::function<void(config const&)>> settings_listeners_;
+    std::unordered_map<std::type_index, void*> services_;
     std::shared_ptr<health_report const> latest_health_;
 };
 

@@ -38,10 +38,17 @@ public:
         , cfg_(cfg)
         , metrics_(aggregates::config{.max_scopes = cfg.max_scopes, .idle_scope_ttl = cfg.idle_scope_ttl})
     {
-        if (cfg_.interval <= duration::zero())
+        bool const from_settings = cfg_.interval <= duration::zero();
+        if (from_settings)
             cfg_.interval = duration{c.settings().aggregator.interval_ms};
         c.on_change([this](job_change const& change) { metrics_.on_change(change, core_.now()); });
-        c.tasks().add("aggregator.tick", {.interval = cfg_.interval}, [this] { tick(); });
+        tick_task_ = c.tasks().add("aggregator.tick", {.interval = cfg_.interval}, [this] { tick(); });
+        if (from_settings)
+            c.on_settings([this](jobwatch::config const& s) {
+                cfg_.interval = duration{s.aggregator.interval_ms};
+                core_.tasks().set_interval(tick_task_, cfg_.interval);
+            });
+        c.provide(*this);
         c.tasks().add("aggregator.evict", {.interval = std::chrono::minutes{1}},
                       [this] { metrics_.evict_idle(core_.now()); });
     }
@@ -77,6 +84,7 @@ private:
     core& core_;
     config cfg_;
     aggregates metrics_;
+    scheduler::task_id tick_task_{};
 };
 
 }  // namespace jobwatch

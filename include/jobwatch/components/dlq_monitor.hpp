@@ -36,12 +36,16 @@ public:
     {
         c.on_change([this](job_change const& change) { publish(dlq_.on_change(change, core_.now())); });
         c.tasks().add("dlq.tick", {.interval = cfg_.tick}, [this] { publish(dlq_.tick(core_.now())); });
+        c.on_settings([this](jobwatch::config const&) { dlq_.set_config(make_core_config(core_, cfg_)); });
+        c.provide(*this);
     }
 
     /// Lives until cancelled; all work happens on events and ticks.
     asio::awaitable<void> run() { co_await detail::wait_until_cancelled(); }
 
     dlq_core const& state() const noexcept { return dlq_; }
+    /// The dead-letter entries and failure statistics as of now.
+    dlq_stats stats() const { return dlq_.stats(core_.now()); }
 
 private:
     static dlq_core::config make_core_config(core& c, config const& cfg)

@@ -29,7 +29,8 @@ public:
 
     health(core& c, config cfg) : core_(c), cfg_(cfg), health_(health_core::config::from(c.settings().health))
     {
-        if (cfg_.interval <= duration::zero())
+        bool const from_settings = cfg_.interval <= duration::zero();
+        if (from_settings)
             cfg_.interval = duration{c.settings().health.interval_ms};
         c.on_change([this](job_change const& change) { health_.on_change(change, core_.now()); });
         // The store already knows every running job's last event: staleness is
@@ -38,7 +39,15 @@ public:
             core_.store().for_each_running(
                 [&](std::string_view, std::string_view queue, auto const&, time_point last) { visit(queue, last); });
         });
-        c.tasks().add("health.tick", {.interval = cfg_.interval, .immediate = true}, [this] { tick(); });
+        tick_task_ = c.tasks().add("health.tick", {.interval = cfg_.interval, .immediate = true}, [this] { tick(); });
+        c.on_settings([this, from_settings](jobwatch::config const& s) {
+            health_.set_config(health_core::config::from(s.health));
+            if (from_settings) {
+                cfg_.interval = duration{s.health.interval_ms};
+                core_.tasks().set_interval(tick_task_, cfg_.interval);
+            }
+        });
+        c.provide(*this);
     }
 
     /// Lives until cancelled; all work happens on events and ticks.
@@ -60,6 +69,7 @@ private:
     core& core_;
     config cfg_;
     health_core health_;
+    scheduler::task_id tick_task_{};
 };
 
 }  // namespace jobwatch

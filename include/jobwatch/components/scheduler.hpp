@@ -154,6 +154,17 @@ public:
         @throws std::invalid_argument if there is no such family. */
     touch_result touch(std::string_view family, std::string_view key);
 
+    /** @brief Changes a task's interval (a runtime setting changed); its next
+        run comes no later than one new interval from now.
+        @return false for an unknown task or an interval <= 0. */
+    bool set_interval(task_id id, duration interval)
+    {
+        bool const ok = core_.set_interval(id, interval, now());
+        if (ok)
+            wake();
+        return ok;
+    }
+
     /// Runs, overruns, failures and durations of every task and family.
     scheduler_metrics metrics() const { return core_.snapshot(); }
 

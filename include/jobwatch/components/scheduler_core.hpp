@@ -196,6 +196,11 @@ public:
         Unknown ids, and tasks not running, are ignored (returns false). */
     bool finish(task_id id, time_point started, time_point now, bool failed = false);
 
+    /** @brief Changes a task's interval from now on: its next run is due at
+        the earlier of the one already planned and `now + interval`.
+        @return false for an unknown id or `interval <= 0`. */
+    bool set_interval(task_id id, duration interval, time_point now);
+
     /** @brief Removes the keys idle for at least their family's
         `idle_timeout` at `now` and returns them, in expiry order. A key whose
         run is in flight is removed by the first `expire` after its `finish`. */

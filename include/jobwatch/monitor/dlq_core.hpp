@@ -230,6 +230,10 @@ public:
     /// The settings in use.
     config const& get_config() const noexcept { return cfg_; }
 
+    /** @brief Replaces the settings (a runtime change): thresholds, windows
+        and limits apply from the next event or tick; what is tracked stays. */
+    void set_config(config cfg) { cfg_ = std::move(cfg); }
+
 private:
     struct effective_limits
     {

@@ -128,6 +128,15 @@ public:
     */
     std::optional<health_report> tick(time_point now);
 
+    /** @brief Replaces the thresholds (a runtime change); they apply from the
+        next report. The error-rate window keeps its length (its buckets are
+        sized by it). */
+    void set_config(config cfg)
+    {
+        cfg.error_rate_window = cfg_.error_rate_window;
+        cfg_ = std::move(cfg);
+    }
+
     /// Changes ignored because max_tracked_queues was reached.
     std::uint64_t untracked_changes() const noexcept { return untracked_changes_; }
 

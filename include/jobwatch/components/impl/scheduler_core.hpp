@@ -132,6 +132,22 @@ inline std::vector<scheduler_core::task_id> scheduler_core::due(time_point now)
     return out;
 }
 
+inline bool scheduler_core::set_interval(task_id id, duration interval, time_point now)
+{
+    auto it = tasks_.find(raw(id));
+    if (it == tasks_.end() || interval <= duration::zero())
+        return false;
+    auto& t = it->second;
+    t.interval = interval;
+    if (!t.running && now + interval < t.next_due) {
+        due_.erase({t.next_due, t.id});
+        t.nominal = now + interval;
+        t.next_due = t.nominal;
+        due_.emplace(t.next_due, t.id);
+    }
+    return true;
+}
+
 inline bool scheduler_core::finish(task_id id, time_point started, time_point now, bool failed)
 {
     auto it = tasks_.find(raw(id));

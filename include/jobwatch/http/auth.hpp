@@ -1,0 +1,203 @@
+#ifndef JOBWATCH_HTTP_AUTH_HPP
+#define JOBWATCH_HTTP_AUTH_HPP
+
+#include <jobwatch/codec.hpp>
+#include <jobwatch/messages/client_message.hpp>
+#include <jobwatch/messages/config.hpp>
+#include <jobwatch/store/job_store.hpp>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace jobwatch::http {
+
+/// What a request offers to prove who it is (the parts an authenticator may read).
+struct credentials
+{
+    std::string_view authorization;  ///< the `Authorization` header, if any
+    std::string_view query_token;    ///< the `token` query parameter (browsers' WebSocket), if any
+    std::string_view remote;         ///< the peer address, for logs
+};
+
+/// Why an authenticator refused: `status` is 401 (who are you?) or 403.
+struct auth_failure
+{
+    unsigned status = 401;
+    std::string reason;
+};
+
+/// A principal, or why there is none.
+using auth_result = std::variant<principal, auth_failure>;
+
+/** @brief Decides who a connection or request is. Pluggable: implement it
+    (JWT, mTLS subject, a session cookie) and pass it in `gateway::config::auth`.
+
+    Called once per HTTP request and once per WebSocket upgrade, before any
+    data is read or sent.
+
+    @par Thread Safety
+    Called from the gateway's I/O threads at once when `gateway.threads > 0`:
+    `authenticate` must be safe to call concurrently (it is `const`).
+*/
+class authenticator
+{
+public:
+    virtual ~authenticator() = default;
+    virtual auth_result authenticate(credentials const& c) const = 0;
+    /// One line for the start-up log.
+    virtual std::string describe() const = 0;
+};
+
+/// Everyone is `anonymous` with every scope and no tenant. For local development.
+class open_authenticator final : public authenticator
+{
+public:
+    auth_result authenticate(credentials const&) const override
+    {
+        return principal{.subject = "anonymous",
+                         .tenant_id = std::nullopt,
+                         .scopes = {auth_scope::read, auth_scope::publish, auth_scope::admin}};
+    }
+    std::string describe() const override
+    {
+        return "auth mode OPEN: anyone who can reach this port may read everything, publish events "
+               "and change settings; use auth.mode=static_tokens outside local development";
+    }
+};
+
+/** @brief Bearer tokens from the config, each standing for a principal.
+
+    The token comes as `Authorization: Bearer <token>`, or as `?token=<token>`
+    (browsers cannot set headers on a WebSocket). Comparison takes the same
+    time whatever the token's content, so timing tells nothing about it.
+*/
+class static_token_authenticator final : public authenticator
+{
+public:
+    explicit static_token_authenticator(std::map<std::string, principal> tokens) : tokens_(std::move(tokens)) {}
+
+    auth_result authenticate(credentials const& c) const override
+    {
+        std::string_view token = c.query_token;
+        if (!c.authorization.empty()) {
+            constexpr std::string_view bearer = "Bearer ";
+            if (c.authorization.size() <= bearer.size() ||
+                !std::equal(bearer.begin(), bearer.end(), c.authorization.begin(),
+                            [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+                return auth_failure{401, "the Authorization header must be \"Bearer <token>\""};
+            token = c.authorization.substr(bearer.size());
+        }
+        if (token.empty())
+            return auth_failure{401, "a bearer token is required (Authorization header or ?token=)"};
+        principal const* found = nullptr;
+        for (auto const& [t, p] : tokens_)
+            if (equal_constant_time(t, token))
+                found = &p;
+        if (!found)
+            return auth_failure{401, "unknown token"};
+        return *found;
+    }
+
+    std::string describe() const override
+    {
+        return "auth mode static_tokens: " + std::to_string(tokens_.size()) + " token(s)";
+    }
+
+private:
+    static bool equal_constant_time(std::string_view a, std::string_view b) noexcept
+    {
+        unsigned diff = a.size() == b.size() ? 0u : 1u;
+        for (std::size_t i = 0; i < b.size(); ++i)
+            diff |= static_cast<unsigned>(static_cast<unsigned char>(a[i % std::max<std::size_t>(a.size(), 1)]) ^
+                                          static_cast<unsigned char>(b[i]));
+        return diff == 0 && !a.empty();
+    }
+
+    std::map<std::string, principal> tokens_;
+};
+
+/// The authenticator the `auth` section of the config asks for.
+inline std::shared_ptr<authenticator const> make_authenticator(auth_config const& cfg)
+{
+    if (cfg.mode == auth_mode::static_tokens)
+        return std::make_shared<static_token_authenticator>(
+            std::map<std::string, principal>(cfg.tokens.begin(), cfg.tokens.end()));
+    return std::make_shared<open_authenticator>();
+}
+
+/// True when `p` holds `scope`.
+inline bool has_scope(principal const& p, auth_scope scope) noexcept
+{
+    return std::find(p.scopes.begin(), p.scopes.end(), scope) != p.scopes.end();
+}
+
+/// True when `p` may see data of tenant `tenant` (absent: data of no tenant).
+inline bool may_see_tenant(principal const& p, std::optional<std::string> const& tenant) noexcept
+{
+    return !p.tenant_id || (tenant && *tenant == *p.tenant_id);
+}
+
+/** @brief True when `room` is a room name as the client schema defines it
+    (`job:`, `run:`, `queue:`, `tenant:`, `user:` + id, `alerts`, `health`).
+    Decided by the generated parser, so the schema stays the one definition. */
+inline bool valid_room(std::string_view room)
+{
+    boost::json::object o;
+    o["type"] = "unsubscribe";
+    o["room"] = room;
+    return parse_value<unsubscribe_request>(boost::json::value(std::move(o))).has_value();
+}
+
+/** @brief How a room request is answered. `not_found` also stands for "it
+    exists but belongs to another tenant", so existence does not leak. */
+enum class room_access
+{
+    allowed,
+    forbidden,  ///< the principal lacks the read scope, or the room kind is not open to tenants
+    not_found,
+};
+
+/** @brief May `p` subscribe to (or read the history of) `room`?
+
+    A principal without a tenant reads every room. A tenant's principal reads
+    `tenant:{its tenant}`, `job:{id}` of its tenant's jobs and `run:{id}` of
+    runs whose jobs are all its tenant's; queue, user, alerts and health rooms
+    mix tenants and are forbidden to it. Another tenant's job or run, like an
+    unknown one, is not found.
+*/
+inline room_access check_room(principal const& p, std::string_view room, job_store const& store)
+{
+    if (!has_scope(p, auth_scope::read))
+        return room_access::forbidden;
+    if (!p.tenant_id)
+        return room_access::allowed;
+    auto const colon = room.find(':');
+    auto const kind = room.substr(0, colon == std::string_view::npos ? room.size() : colon);
+    auto const id = colon == std::string_view::npos ? std::string_view{} : room.substr(colon + 1);
+    if (kind == "tenant")
+        return id == *p.tenant_id ? room_access::allowed : room_access::not_found;
+    if (kind == "job") {
+        auto const* job = store.find(id);
+        if (!job)
+            return room_access::not_found;
+        return may_see_tenant(p, store.snapshot(*job).tenant_id) ? room_access::allowed : room_access::not_found;
+    }
+    if (kind == "run") {
+        job_query all{.run_id = std::string(id), .limit = 1};
+        auto const total = store.query(all).total;
+        if (total == 0)
+            return room_access::not_found;
+        all.tenant_id = *p.tenant_id;
+        return store.query(all).total == total ? room_access::allowed : room_access::not_found;
+    }
+    return room_access::forbidden;
+}
+
+}  // namespace jobwatch::http
+
+#endif

@@ -1,0 +1,286 @@
+#ifndef JOBWATCH_TESTS_GATEWAY_SUPPORT_HPP
+#define JOBWATCH_TESTS_GATEWAY_SUPPORT_HPP
+
+// Helpers for the gateway's end-to-end tests: a real server on 127.0.0.1 in
+// its own thread, and blocking Beast clients whose every read has a deadline
+// (SO_RCVTIMEO), so a hang fails the test instead of stalling CI.
+
+#include <jobwatch/components/dlq_monitor.hpp>
+#include <jobwatch/components/gateway.hpp>
+#include <jobwatch/jobwatch.hpp>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace jobwatch::test {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
+using tcp = boost::asio::ip::tcp;
+
+/// Sets a receive and send timeout on a blocking socket.
+inline void set_timeouts(tcp::socket& s, std::chrono::milliseconds t)
+{
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(t.count() / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((t.count() % 1000) * 1000);
+    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+/// A server assembled from every component, on 127.0.0.1 and a free port, in its own thread.
+class test_server
+{
+public:
+    static config default_config()
+    {
+        config c;
+        c.gateway.port = 0;
+        c.gateway.heartbeat_ms = 0;
+        c.aggregator.interval_ms = 100;
+        return c;
+    }
+
+    explicit test_server(config cfg = default_config(), gateway::config gcfg = {})
+        : app_(std::move(cfg), app::options{.log = capture(), .drain_timeout = std::chrono::seconds{5},
+                                            .handle_signals = false})
+    {
+        app_.add<aggregator>();
+        app_.add<dlq_monitor>();
+        app_.add<health>();
+        if (!gcfg.port)
+            gcfg.port = 0;
+        gw_ = &app_.add<gateway>(std::move(gcfg));
+        thread_ = std::thread([this] { rc_ = app_.run(); });
+    }
+
+    ~test_server() { stop(); }
+
+    void stop()
+    {
+        if (!thread_.joinable())
+            return;
+        app_.stop();
+        thread_.join();
+    }
+
+    std::uint16_t port() const { return gw_->port(); }
+    gateway& gw() { return *gw_; }
+    app& get_app() { return app_; }
+    int exit_code() const { return rc_; }
+
+    /// Runs `f` on the core thread and waits for it (deadline 10 s).
+    template<class F>
+    auto on_core(F f) -> decltype(f())
+    {
+        std::promise<decltype(f())> p;
+        auto fut = p.get_future();
+        boost::asio::post(app_.context(), [&] {
+            if constexpr (std::is_void_v<decltype(f())>) {
+                f();
+                p.set_value();
+            } else {
+                p.set_value(f());
+            }
+        });
+        if (fut.wait_for(std::chrono::seconds{10}) != std::future_status::ready)
+            throw std::runtime_error("the core did not answer within 10 s");
+        return fut.get();
+    }
+
+    std::vector<std::string> log_lines()
+    {
+        std::lock_guard lock(log_->mutex);
+        return log_->lines;
+    }
+
+private:
+    struct log_store
+    {
+        std::mutex mutex;
+        std::vector<std::string> lines;
+    };
+    logger capture()
+    {
+        return logger{.lvl = logger::level::info, .fn = [store = log_](logger::level, std::string_view line) {
+                          std::lock_guard lock(store->mutex);
+                          store->lines.emplace_back(line);
+                      }};
+    }
+
+    std::shared_ptr<log_store> log_ = std::make_shared<log_store>();
+    app app_;
+    gateway* gw_ = nullptr;
+    std::thread thread_;
+    int rc_ = -1;
+};
+
+/// One HTTP/1.1 response, as the test sees it.
+struct http_reply
+{
+    unsigned status = 0;
+    std::string body;
+    bhttp::fields headers;
+    boost::json::value json() const { return boost::json::parse(body); }
+};
+
+/// A blocking HTTP/1.1 client on one keep-alive connection.
+class http_client
+{
+public:
+    explicit http_client(std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds{10})
+        : sock_(io_)
+    {
+        sock_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+        set_timeouts(sock_, timeout);
+    }
+
+    http_reply request(bhttp::verb method, std::string target, std::string body = {},
+                       std::string content_type = "application/json", std::string token = {})
+    {
+        bhttp::request<bhttp::string_body> req{method, target, 11};
+        req.set(bhttp::field::host, "127.0.0.1");
+        if (!body.empty() || method == bhttp::verb::post) {
+            req.set(bhttp::field::content_type, content_type);
+            req.body() = std::move(body);
+        }
+        if (!token.empty())
+            req.set(bhttp::field::authorization, "Bearer " + token);
+        req.prepare_payload();
+        bhttp::write(sock_, req);
+        return read();
+    }
+
+    http_reply get(std::string target, std::string token = {})
+    {
+        return request(bhttp::verb::get, std::move(target), {}, {}, std::move(token));
+    }
+    http_reply post(std::string target, std::string body, std::string content_type = "application/json",
+                    std::string token = {})
+    {
+        return request(bhttp::verb::post, std::move(target), std::move(body), std::move(content_type),
+                       std::move(token));
+    }
+
+    http_reply read()
+    {
+        bhttp::response<bhttp::string_body> res;
+        bhttp::read(sock_, buf_, res);
+        http_reply r;
+        r.status = res.result_int();
+        r.body = res.body();
+        for (auto const& f : res)
+            r.headers.set(f.name_string(), f.value());
+        return r;
+    }
+
+    tcp::socket& socket() { return sock_; }
+
+private:
+    boost::asio::io_context io_;
+    tcp::socket sock_;
+    beast::flat_buffer buf_;
+};
+
+/// A blocking WebSocket client; every read has a deadline.
+class ws_client
+{
+public:
+    explicit ws_client(std::uint16_t port, std::string target = "/ws",
+                       std::chrono::milliseconds timeout = std::chrono::seconds{10})
+        : io_(std::make_unique<boost::asio::io_context>()), ws_(*io_)
+    {
+        ws_.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port});
+        set_timeouts(ws_.next_layer(), timeout);
+        ws_.handshake("127.0.0.1", target);
+    }
+
+    /// Connects and reads the welcome.
+    static ws_client open(std::uint16_t port, std::string target = "/ws")
+    {
+        ws_client c(port, std::move(target));
+        auto w = c.read();
+        EXPECT_EQ(w.at("type"), "welcome");
+        return c;
+    }
+
+    ws_client(ws_client&&) = default;
+
+    void send(std::string const& text) { ws_.write(boost::asio::buffer(text)); }
+    void send(boost::json::object const& o) { send(boost::json::serialize(o)); }
+
+    /// The next message, as JSON (throws on timeout or close).
+    boost::json::object read()
+    {
+        beast::flat_buffer b;
+        ws_.read(b);
+        return boost::json::parse(beast::buffers_to_string(b.data())).as_object();
+    }
+
+    /// Reads until a message of `type` (others are kept in `skipped`).
+    boost::json::object read_until(std::string_view type)
+    {
+        for (int i = 0; i < 100000; ++i) {
+            auto m = read();
+            if (m.at("type").as_string() == type)
+                return m;
+            skipped.push_back(std::move(m));
+        }
+        throw std::runtime_error("no message of type " + std::string(type));
+    }
+
+    /// Subscribes and returns the `subscribed` reply (or the error).
+    boost::json::object subscribe(std::string const& room, std::optional<std::int64_t> since = {})
+    {
+        boost::json::object o{{"type", "subscribe"}, {"room", room}, {"id", "s-" + room}};
+        if (since)
+            o["since"] = *since;
+        send(o);
+        for (;;) {
+            auto m = read();
+            auto const t = m.at("type").as_string();
+            if (t == "subscribed" || t == "error")
+                return m;
+            skipped.push_back(std::move(m));
+        }
+    }
+
+    websocket::stream<tcp::socket>& stream() { return ws_; }
+    std::vector<boost::json::object> skipped;
+
+private:
+    std::unique_ptr<boost::asio::io_context> io_;
+    websocket::stream<tcp::socket> ws_;
+};
+
+/// A job event as NDJSON-ready text.
+inline std::string event_json(std::string_view type, std::string_view job, std::string_view queue,
+                              std::string extra = {})
+{
+    std::string s = R"({"type":")" + std::string(type) + R"(","job_id":")" + std::string(job) + R"(","queue":")" +
+                    std::string(queue) + "\"";
+    if (!extra.empty())
+        s += "," + extra;
+    return s + "}";
+}
+
+}  // namespace jobwatch::test
+
+#endif
