@@ -63,6 +63,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -380,6 +381,20 @@ std::string_view json_type(std::string_view m)
     if (end == std::string_view::npos)
         return {};
     return m.substr(pos + 1, end - pos - 1);
+}
+
+// The message of an exception; for a system error, without its source location.
+std::string describe(std::exception_ptr e)
+{
+    try {
+        std::rethrow_exception(e);
+    } catch (const boost::system::system_error& ex) {
+        return ex.code().message();
+    } catch (const std::exception& ex) {
+        return ex.what();
+    } catch (...) {
+        return "unknown exception";
+    }
 }
 
 // ---------------------------------------------------------------- /proc and rusage
@@ -1009,15 +1024,10 @@ public:
     {
         bool ok = false;
         asio::co_spawn(ioc_, connect(), [&](std::exception_ptr e) {
-            if (e) {
-                try {
-                    std::rethrow_exception(e);
-                } catch (const std::exception& ex) {
-                    stats_.error = std::string("publisher connect: ") + ex.what();
-                }
-            } else {
+            if (e)
+                stats_.error = "publisher connect: " + describe(e);
+            else
                 ok = true;
-            }
         });
         ioc_.run();
         connected.set_value(ok);
@@ -1036,13 +1046,8 @@ public:
         }
         ioc_.restart();
         asio::co_spawn(ioc_, publish(t0), [&](std::exception_ptr e) {
-            if (e) {
-                try {
-                    std::rethrow_exception(e);
-                } catch (const std::exception& ex) {
-                    stats_.error = std::string("publisher: ") + ex.what();
-                }
-            }
+            if (e)
+                stats_.error = "publisher: " + describe(e);
         });
         ioc_.run();
         stats_.finished = clock_type::now();
@@ -1243,9 +1248,17 @@ asio::awaitable<void> controller(client_context& ctx,
         while (st.subscribed + st.failed + st.disconnected < last &&
                clock_type::now() < deadline)
             co_await sleep_for(ctx.ioc, 2ms);
-        for (std::size_t i = first; i < last; ++i)
-            if (conns[i]->state() != phase::subscribed)
+        std::size_t batch_ok = 0;
+        for (std::size_t i = first; i < last; ++i) {
+            if (conns[i]->state() == phase::subscribed)
+                ++batch_ok;
+            else
                 conns[i]->abandon("not subscribed by the ramp deadline");
+        }
+        if (batch_ok == 0) {
+            st.note_error("a whole ramp batch failed: ramp stopped");
+            break;
+        }
     }
     r.ramp_s = seconds_between(ramp_start, clock_type::now());
     r.clients_subscribed = st.subscribed;
@@ -1405,13 +1418,8 @@ int main(int argc, char** argv)
     asio::co_spawn(ioc, controller(ctx, conns, pub.get(), opt.idle ? nullptr : &pub_start, r),
                    [&](std::exception_ptr e) {
                        controller_done = true;
-                       if (e) {
-                           try {
-                               std::rethrow_exception(e);
-                           } catch (const std::exception& ex) {
-                               r.error = std::string("controller: ") + ex.what();
-                           }
-                       }
+                       if (e)
+                           r.error = "controller: " + describe(e);
                        ioc.stop();
                    });
     ioc.run();

@@ -13,10 +13,11 @@
 # Environment:
 #   SERVERS="ws socketio jobwatch"        which servers
 #   SCENARIOS="throughput latency idle"   which scenarios:
-#       throughput  CLIENTS clients, 1000 events/s for DURATION s
-#       latency     CLIENTS clients,  100 events/s for DURATION s
+#       throughput  CLIENTS clients, THROUGHPUT_RATE (1000) events/s for DURATION s
+#       latency     CLIENTS clients, LATENCY_RATE (100) events/s for DURATION s
 #       idle        IDLE_CLIENTS idle clients: server RSS per connection
 #   CLIENTS=1000  IDLE_CLIENTS=10000  DURATION=10  RUNS=1
+#   THROUGHPUT_RATE=1000  LATENCY_RATE=100
 #   JOBWATCH_SERVER_CMD   command line that starts the jobwatch server on
 #       127.0.0.1 and prints `listening <port>` as its first line of stdout;
 #       "{port}" in it, if present, is replaced by 0. It is started with
@@ -38,6 +39,8 @@ SCENARIOS=${SCENARIOS:-"throughput latency idle"}
 CLIENTS=${CLIENTS:-1000}
 IDLE_CLIENTS=${IDLE_CLIENTS:-10000}
 DURATION=${DURATION:-10}
+THROUGHPUT_RATE=${THROUGHPUT_RATE:-1000}
+LATENCY_RATE=${LATENCY_RATE:-100}
 RUNS=${RUNS:-1}
 LOAD_ARGS=${LOAD_ARGS:-}
 RESULTS=${RESULTS:-build/release/bench/load-results.jsonl}
@@ -131,8 +134,8 @@ start_server() {
 run_scenario() {
     local server=$1 scenario=$2 run=$3 args=()
     case $scenario in
-    throughput) args=(--clients "$CLIENTS" --rate 1000 --duration "$DURATION") ;;
-    latency) args=(--clients "$CLIENTS" --rate 100 --duration "$DURATION") ;;
+    throughput) args=(--clients "$CLIENTS" --rate "$THROUGHPUT_RATE" --duration "$DURATION") ;;
+    latency) args=(--clients "$CLIENTS" --rate "$LATENCY_RATE" --duration "$DURATION") ;;
     idle)
         if [ "$fd_limit" != unlimited ] && [ "$fd_limit" -lt $((IDLE_CLIENTS + 100)) ]; then
             log "skipping idle: $IDLE_CLIENTS clients need $((IDLE_CLIENTS + 100)) fds, ulimit -Hn is $fd_limit"
@@ -205,8 +208,8 @@ pub = [(k, v) for k, v in groups.items() if v[0]["mode"] == "publish"]
 idle = [(k, v) for k, v in groups.items() if v[0]["mode"] == "idle"]
 if pub:
     print("| server | scenario | clients | rate asked | published ev/s | delivered msgs/s | loss % "
-          "| p50 ms | p99 ms | max ms | lagged | server CPU % | client CPU % | server RSS MiB | runs |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| p50 ms | p99 ms | max ms | lagged | server CPU % | client CPU % | other load % | server RSS MiB | runs |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (server, label), rs in pub:
         rss = [r["server_rss_end_kib"] / 1024 for r in rs if r.get("server_rss_end_kib")]
         rss = f"{statistics.median(rss):.0f}" if rss else "n/a"
@@ -214,6 +217,7 @@ if pub:
               f"| {med(rs, 'publish_rate')} | {med(rs, 'msgs_per_s_window', 0)} | {med(rs, 'loss_pct', 3)} "
               f"| {med(rs, 'lat_p50_ms', 2)} | {med(rs, 'lat_p99_ms', 2)} | {med(rs, 'lat_max_ms', 2)} "
               f"| {med(rs, 'lagged', 0)} | {med(rs, 'server_cpu_pct')} | {med(rs, 'client_cpu_pct')} "
+              f"| {med(rs, 'others_cpu_pct')} "
               f"| {rss} | {len(rs)} |")
 if idle:
     print()
@@ -225,6 +229,12 @@ if idle:
             return f"{statistics.median(vals):.1f}" if vals else "n/a"
         print(f"| {server} | {med(rs, 'clients', 0)} | {mib('server_rss_before_kib')} "
               f"| {mib('server_rss_end_kib')} | {med(rs, 'kib_per_idle_conn', 1)} | {len(rs)} |")
+if pub:
+    print()
+    print("published ev/s: events the server accepted per second (a server slower than the asked")
+    print("rate throttles the publisher); delivered msgs/s: deliveries that arrived within the")
+    print("publishing window, per second; CPU in % of one core over publish + drain; other load:")
+    print("machine busy time that is neither client nor server (softirq, other processes): noise.")
 if not rows:
     print("no results")
 EOF
