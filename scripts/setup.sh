@@ -27,11 +27,14 @@ if ((${#missing[@]})); then
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# npm ci only when the lock file changed since the last install.
-stamp=ts/node_modules/.jobwatch-lock.sha256
-want=$(sha256sum ts/package-lock.json | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    echo "setup: npm ci in ts/"
-    npm ci --prefix ts --no-audit --no-fund --loglevel=error
-    echo "$want" >"$stamp"
-fi
+# npm ci only when a lock file changed since the last install: the TypeScript
+# package (ts/) and the Node WebSocket client of the end-to-end tests.
+for dir in ts tests/node; do
+    stamp=$dir/node_modules/.jobwatch-lock.sha256
+    want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        echo "setup: npm ci in $dir/"
+        npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+        echo "$want" >"$stamp"
+    fi
+done

@@ -6,6 +6,7 @@
 #include <jobwatch/app.hpp>
 #include <jobwatch/components/aggregator.hpp>
 #include <jobwatch/components/dlq_monitor.hpp>
+#include <jobwatch/components/gateway.hpp>
 #include <jobwatch/components/health.hpp>
 #include <jobwatch/components/scheduler.hpp>
 #include <jobwatch/config.hpp>

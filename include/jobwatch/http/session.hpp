@@ -163,6 +163,7 @@ public:
     void detach() noexcept
     {
         hub_ = nullptr;
+        closed_ = finished_ = true;
         boost::system::error_code ec;
         socket().close(ec);
     }
@@ -173,15 +174,17 @@ protected:
     virtual tcp::socket& socket() noexcept = 0;
     /// The buffers of `m` for this framing: the WebSocket frame, or SSE lines.
     virtual bool is_sse() const noexcept = 0;
-    /// Called once when the connection is finished (closed by either side).
+    /// Called once, when the socket has been closed (the connection is gone).
     virtual void on_finished() {}
+    /// Everything queued, the close included, is written: end the connection.
+    virtual void after_close_flushed() { close_socket(); }
     /// Called when the send queue has been written out.
     virtual void on_drained() {}
 
     /// Sends a close (WebSocket: a close frame; SSE: end of stream) and drops
     /// the connection once it is written or `close_timeout` passed.
     void close(std::uint16_t code, std::string_view reason);
-    /// Unsubscribes everything, leaves the registry; the socket closes after the last write.
+    /// Stops delivering: unsubscribes from every room (the socket stays until closed).
     void finish();
     void mark_read(steady_time now) noexcept { last_read_ = now; }
 
@@ -190,11 +193,17 @@ protected:
     void on_written(boost::system::error_code ec, std::size_t n);
     void coalesce();
     bool lag();
-    void close_socket() noexcept
+    /// Closes the socket and leaves the gateway's registry; once.
+    void close_socket()
     {
+        if (closed_)
+            return;
+        closed_ = true;
+        finish();
         boost::system::error_code ec;
         socket().shutdown(tcp::socket::shutdown_both, ec);
         socket().close(ec);
+        on_finished();
     }
 
     hub* hub_;
@@ -213,6 +222,7 @@ protected:
     bool writing_ = false;
     bool closing_ = false;        ///< close sent or queued; nothing more is queued
     bool finished_ = false;
+    bool closed_ = false;
     bool close_after_flush_ = false;
     bool lag_notice_unsent_ = false;
 };
@@ -544,8 +554,8 @@ inline void stream_session::flush()
     if (writing_)
         return;
     if (head_ >= out_.size()) {
-        if (close_after_flush_)
-            close_socket();
+        if (close_after_flush_ && !closed_)
+            after_close_flushed();
         return;
     }
     writing_ = true;
@@ -649,8 +659,8 @@ inline void stream_session::on_written(boost::system::error_code ec, std::size_t
     }
     if (head_ < out_.size())
         flush();
-    else if (close_after_flush_)
-        close_socket();
+    else if (close_after_flush_ && !closed_)
+        after_close_flushed();
 }
 
 inline void stream_session::finish()
@@ -658,9 +668,10 @@ inline void stream_session::finish()
     if (finished_)
         return;
     finished_ = true;
+    if (close_deadline_ == steady_time{})
+        close_deadline_ = std::chrono::steady_clock::now() + limits_->close_timeout;
     if (hub_)
         hub_->unsubscribe_all(*this);
-    on_finished();
 }
 
 inline void stream_session::close(std::uint16_t code, std::string_view reason)

@@ -144,7 +144,8 @@ public:
             if (ec) {
                 self->finish();
                 self->close_after_flush_ = true;
-                self->flush();
+                if (!self->writing_)
+                    self->flush();
                 return;
             }
             self->send(std::move(welcome));
@@ -194,12 +195,7 @@ public:
 
     void shutdown() override { close(1001, "server shutting down"); }
 
-    void abort() override
-    {
-        finish();
-        close_after_flush_ = true;
-        close_socket();
-    }
+    void abort() override { close_socket(); }
 
     std::string_view kind() const noexcept override { return "ws"; }
 
@@ -215,6 +211,31 @@ private:
             host_->on_ws_finished(*this);
     }
 
+    // The close handshake's end: no more writes, then wait for the peer to
+    // close (its close reply, or EOF) before closing, so that it reads our
+    // close frame instead of a reset. The sweep's close deadline bounds it.
+    void after_close_flushed() override
+    {
+        boost::system::error_code ec;
+        socket().shutdown(tcp::socket::shutdown_send, ec);
+        if (ec)
+            return close_socket();
+        if (!reading_)
+            drain();
+        // Otherwise Beast's pending read ends with the peer's reply or EOF.
+    }
+
+    void drain()
+    {
+        thread_local char sink[256];
+        auto self = std::static_pointer_cast<ws_session>(shared_from_this());
+        socket().async_read_some(asio::buffer(sink), [self](boost::system::error_code ec, std::size_t) {
+            if (ec || self->closed_)
+                return self->close_socket();
+            self->drain();
+        });
+    }
+
     void on_drained() override
     {
         if (read_paused_ && !finished_) {
@@ -226,12 +247,16 @@ private:
     void read_next()
     {
         auto self = std::static_pointer_cast<ws_session>(shared_from_this());
+        reading_ = true;
         ws_.async_read(rbuf_, [self](boost::system::error_code ec, std::size_t) { self->on_read(ec); });
     }
 
     void on_read(boost::system::error_code ec)
     {
+        reading_ = false;
         if (ec) {
+            if (closed_)
+                return;
             // Beast has queued its close reply or 1009/1002 close where one is due.
             finish();
             close_after_flush_ = true;
@@ -272,6 +297,7 @@ private:
     principal who_;
     std::string id_;
     bool read_paused_ = false;
+    bool reading_ = false;
 };
 
 namespace detail {

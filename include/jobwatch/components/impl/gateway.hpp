@@ -108,12 +108,7 @@ public:
         }
     }
     void shutdown() override { close(1001, "server shutting down"); }
-    void abort() override
-    {
-        finish();
-        close_after_flush_ = true;
-        close_socket();
-    }
+    void abort() override { close_socket(); }
     std::string_view kind() const noexcept override { return "sse"; }
     void detach_gateway() noexcept { gw_ = nullptr; }
 

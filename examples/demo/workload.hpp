@@ -1,0 +1,161 @@
+#ifndef JOBWATCH_EXAMPLES_DEMO_WORKLOAD_HPP
+#define JOBWATCH_EXAMPLES_DEMO_WORKLOAD_HPP
+
+// A simulated workload for the demo server: several tenants, queues and runs;
+// jobs that are queued, start, report progress, log, complete, fail and retry;
+// and now and then a burst of failures on one queue that trips the dead-letter
+// alert, which resolves once the burst has aged out of the window.
+
+#include <jobwatch/components/wait_cancelled.hpp>
+#include <jobwatch/core.hpp>
+
+#include <array>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace demo {
+
+/// The simulated workload, as a component: it publishes straight into the core.
+class workload
+{
+public:
+    struct config
+    {
+        double jobs_per_second = 4;                        ///< new jobs per second
+        std::chrono::milliseconds tick{200};              ///< how often jobs advance
+        std::chrono::seconds burst_every{90};              ///< a failure burst this often (0: never)
+        std::uint32_t seed = 42;                           ///< the same seed gives the same workload
+    };
+
+    workload(jobwatch::core& c, config cfg) : core_(c), cfg_(cfg), rng_(cfg.seed)
+    {
+        c.tasks().add("demo.workload", {.interval = cfg_.tick}, [this] { step(); });
+    }
+
+    jobwatch::asio::awaitable<void> run() { co_await jobwatch::detail::wait_until_cancelled(); }
+
+private:
+    struct job
+    {
+        std::string id, queue, run, tenant, user;
+        int attempt = 0;
+        double progress = 0;
+        bool started = false;
+        bool doomed = false;  // part of a failure burst
+    };
+
+    static constexpr std::array<char const*, 3> tenants_ = {"acme", "globex", "initech"};
+    static constexpr std::array<char const*, 4> queues_ = {"emails", "thumbnails", "reports", "payments"};
+    static constexpr std::array<char const*, 4> users_ = {"alice", "bob", "carol", "dave"};
+
+    double uniform() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
+    template<class A>
+    char const* pick(A const& a)
+    {
+        return a[std::uniform_int_distribution<std::size_t>(0, a.size() - 1)(rng_)];
+    }
+
+    void publish(std::string text)
+    {
+        if (auto r = core_.publish_text(text); !r && r.status == jobwatch::event_log::status::invalid)
+            core_.log().warn("demo workload produced an invalid event: " + r.error.message);
+    }
+
+    std::string head(char const* type, job const& j)
+    {
+        return std::string(R"({"type":")") + type + R"(","job_id":")" + j.id + R"(","queue":")" + j.queue +
+               R"(","run_id":")" + j.run + R"(","tenant_id":")" + j.tenant + R"(","user_id":")" + j.user + "\"";
+    }
+
+    void step()
+    {
+        auto const dt = std::chrono::duration<double>(cfg_.tick).count();
+        elapsed_ += dt;
+        // A new run every minute per tenant.
+        if (run_no_ == 0 || elapsed_ - run_started_ >= 60) {
+            ++run_no_;
+            run_started_ = elapsed_;
+        }
+        bool const burst = cfg_.burst_every.count() > 0 &&
+                           static_cast<long>(elapsed_ / static_cast<double>(cfg_.burst_every.count())) != last_burst_;
+        if (burst) {
+            last_burst_ = static_cast<long>(elapsed_ / static_cast<double>(cfg_.burst_every.count()));
+            core_.log().info("demo workload: a burst of payment failures starts");
+        }
+        // New jobs, and a burst of doomed payments now and then.
+        acc_ += cfg_.jobs_per_second * dt;
+        for (int i = 0; i < (burst ? 15 : 0) || acc_ >= 1; ++i) {
+            bool const doomed = i < (burst ? 15 : 0);
+            if (!doomed)
+                acc_ -= 1;
+            job j;
+            j.id = "job-" + std::to_string(++job_no_);
+            j.tenant = pick(tenants_);
+            j.queue = doomed ? "payments" : pick(queues_);
+            j.run = std::string(j.tenant) + "-run-" + std::to_string(run_no_);
+            j.user = pick(users_);
+            j.doomed = doomed;
+            publish(head("job.queued", j) + R"(,"max_attempts":3})");
+            jobs_.push_back(std::move(j));
+        }
+        // Advance the jobs.
+        std::vector<job> next;
+        next.reserve(jobs_.size());
+        for (auto& j : jobs_) {
+            if (!j.started) {
+                if (uniform() < 0.5 || j.doomed) {
+                    j.started = true;
+                    ++j.attempt;
+                    publish(head("job.started", j) + R"(,"attempt":)" + std::to_string(j.attempt) + "}");
+                }
+                next.push_back(std::move(j));
+                continue;
+            }
+            if (j.doomed) {
+                publish(head("job.failed", j) + R"(,"attempt":)" + std::to_string(j.attempt) +
+                        R"(,"error":"card processor timed out after 30000 ms","will_retry":false})");
+                continue;
+            }
+            j.progress = std::min(100.0, j.progress + 10 + 30 * uniform());
+            publish(head("job.progress", j) + R"(,"percent":)" + std::to_string(static_cast<int>(j.progress)) + "}");
+            if (uniform() < 0.2)
+                publish(head("job.log", j) + R"(,"level":"info","message":"processed batch )" +
+                        std::to_string(static_cast<int>(j.progress / 10)) + R"("})");
+            if (j.progress < 100) {
+                next.push_back(std::move(j));
+                continue;
+            }
+            auto const roll = uniform();
+            if (roll < 0.85) {
+                publish(head("job.completed", j) + "}");
+            } else if (roll < 0.95 && j.attempt < 3) {
+                publish(head("job.failed", j) + R"(,"attempt":)" + std::to_string(j.attempt) +
+                        R"(,"error":"upstream returned 503","will_retry":true})");
+                j.started = false;
+                j.progress = 0;
+                next.push_back(std::move(j));
+            } else {
+                publish(head("job.failed", j) + R"(,"attempt":)" + std::to_string(j.attempt) +
+                        R"(,"error":"invalid input: field 'amount' is negative","will_retry":false})");
+            }
+        }
+        jobs_ = std::move(next);
+    }
+
+    jobwatch::core& core_;
+    config cfg_;
+    std::mt19937 rng_;
+    std::vector<job> jobs_;
+    double elapsed_ = 0;
+    double acc_ = 0;
+    double run_started_ = 0;
+    long last_burst_ = 0;
+    std::uint64_t job_no_ = 0;
+    std::uint64_t run_no_ = 0;
+};
+
+}  // namespace demo
+
+#endif
