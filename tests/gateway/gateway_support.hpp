@@ -35,14 +35,21 @@ namespace bhttp = boost::beast::http;
 namespace websocket = boost::beast::websocket;
 using tcp = boost::asio::ip::tcp;
 
-/// Sets a receive and send timeout on a blocking socket.
-inline void set_timeouts(tcp::socket& s, std::chrono::milliseconds t)
+/** @brief Runs the client's context until `done` or the deadline; on the
+    deadline, closes `sock` (cancelling the operation) and throws.
+    (Asio's blocking calls ignore SO_RCVTIMEO: they poll again on EAGAIN.) */
+inline void run_until(boost::asio::io_context& io, bool const& done, tcp::socket& sock,
+                      std::chrono::milliseconds timeout, char const* what)
 {
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(t.count() / 1000);
-    tv.tv_usec = static_cast<suseconds_t>((t.count() % 1000) * 1000);
-    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(s.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    io.restart();
+    io.run_for(timeout);
+    if (done)
+        return;
+    boost::system::error_code ec;
+    sock.close(ec);
+    io.restart();
+    io.run_for(std::chrono::seconds{1});
+    throw std::runtime_error(std::string(what) + ": no answer within " + std::to_string(timeout.count()) + " ms");
 }
 
 /// A server assembled from every component, on 127.0.0.1 and a free port, in its own thread.
@@ -146,10 +153,9 @@ class http_client
 {
 public:
     explicit http_client(std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds{10})
-        : sock_(io_)
+        : sock_(io_), timeout_(timeout)
     {
         sock_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-        set_timeouts(sock_, timeout);
     }
 
     http_reply request(bhttp::verb method, std::string target, std::string body = {},
@@ -164,7 +170,15 @@ public:
         if (!token.empty())
             req.set(bhttp::field::authorization, "Bearer " + token);
         req.prepare_payload();
-        bhttp::write(sock_, req);
+        bool done = false;
+        boost::system::error_code ec;
+        bhttp::async_write(sock_, req, [&](boost::system::error_code e, std::size_t) {
+            ec = e;
+            done = true;
+        });
+        run_until(io_, done, sock_, timeout_, "HTTP write");
+        if (ec)
+            throw boost::system::system_error(ec);
         return read();
     }
 
@@ -182,7 +196,15 @@ public:
     http_reply read()
     {
         bhttp::response<bhttp::string_body> res;
-        bhttp::read(sock_, buf_, res);
+        bool done = false;
+        boost::system::error_code ec;
+        bhttp::async_read(sock_, buf_, res, [&](boost::system::error_code e, std::size_t) {
+            ec = e;
+            done = true;
+        });
+        run_until(io_, done, sock_, timeout_, "HTTP read");
+        if (ec)
+            throw boost::system::system_error(ec);
         http_reply r;
         r.status = res.result_int();
         r.body = res.body();
@@ -196,6 +218,7 @@ public:
 private:
     boost::asio::io_context io_;
     tcp::socket sock_;
+    std::chrono::milliseconds timeout_;
     beast::flat_buffer buf_;
 };
 
@@ -205,11 +228,18 @@ class ws_client
 public:
     explicit ws_client(std::uint16_t port, std::string target = "/ws",
                        std::chrono::milliseconds timeout = std::chrono::seconds{10})
-        : io_(std::make_unique<boost::asio::io_context>()), ws_(*io_)
+        : io_(std::make_unique<boost::asio::io_context>()), ws_(*io_), timeout_(timeout)
     {
         ws_.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port});
-        set_timeouts(ws_.next_layer(), timeout);
-        ws_.handshake("127.0.0.1", target);
+        bool done = false;
+        boost::system::error_code ec;
+        ws_.async_handshake("127.0.0.1", target, [&](boost::system::error_code e) {
+            ec = e;
+            done = true;
+        });
+        run_until(*io_, done, ws_.next_layer(), timeout_, "WebSocket handshake");
+        if (ec)
+            throw boost::system::system_error(ec);
     }
 
     /// Connects and reads the welcome.
@@ -223,14 +253,39 @@ public:
 
     ws_client(ws_client&&) = default;
 
-    void send(std::string const& text) { ws_.write(boost::asio::buffer(text)); }
+    void send(std::string const& text)
+    {
+        bool done = false;
+        boost::system::error_code ec;
+        ws_.async_write(boost::asio::buffer(text), [&](boost::system::error_code e, std::size_t) {
+            ec = e;
+            done = true;
+        });
+        run_until(*io_, done, ws_.next_layer(), timeout_, "WebSocket write");
+        if (ec)
+            throw boost::system::system_error(ec);
+    }
+
+    /// Reads one message into `b`; the error code when the connection ends (throws on timeout).
+    boost::system::error_code read(beast::flat_buffer& b)
+    {
+        bool done = false;
+        boost::system::error_code ec;
+        ws_.async_read(b, [&](boost::system::error_code e, std::size_t) {
+            ec = e;
+            done = true;
+        });
+        run_until(*io_, done, ws_.next_layer(), timeout_, "WebSocket read");
+        return ec;
+    }
     void send(boost::json::object const& o) { send(boost::json::serialize(o)); }
 
     /// The next message, as JSON (throws on timeout or close).
     boost::json::object read()
     {
         beast::flat_buffer b;
-        ws_.read(b);
+        if (auto ec = read(b))
+            throw boost::system::system_error(ec);
         return boost::json::parse(beast::buffers_to_string(b.data())).as_object();
     }
 
@@ -268,6 +323,7 @@ public:
 private:
     std::unique_ptr<boost::asio::io_context> io_;
     websocket::stream<tcp::socket> ws_;
+    std::chrono::milliseconds timeout_;
 };
 
 /// A job event as NDJSON-ready text.

@@ -112,8 +112,7 @@ TEST(WsProtocolTest, AMessageOverTheLimitClosesWith1009)
     auto c = ws_client::open(srv.port());
     c.send(std::string(R"({"type":"ping","id":")") + std::string(2000, 'x') + "\"}");
     beast::flat_buffer b;
-    beast::error_code ec;
-    c.stream().read(b, ec);
+    auto ec = c.read(b);
     EXPECT_EQ(ec, websocket::error::closed) << ec.message();
     EXPECT_EQ(c.stream().reason().code, websocket::close_code::too_big);
 }
@@ -127,8 +126,7 @@ TEST(WsProtocolTest, AnUnmaskedClientFrameIsAProtocolError)
     unsigned char const frame[] = {0x81, 0x02, '{', '}'};
     boost::asio::write(c.stream().next_layer(), boost::asio::buffer(frame));
     beast::flat_buffer b;
-    beast::error_code ec;
-    c.stream().read(b, ec);
+    auto ec = c.read(b);
     EXPECT_TRUE(ec) << "the server must not accept an unmasked frame";
     EXPECT_EQ(c.stream().reason().code, websocket::close_code::protocol_error);
 }
@@ -298,7 +296,7 @@ TEST(WsProtocolTest, ShutdownClosesWebSocketsWith1001)
     beast::flat_buffer b;
     beast::error_code ec;
     for (int i = 0; i < 10 && !ec; ++i)
-        c.stream().read(b, ec);
+        ec = c.read(b);
     stopper.join();
     EXPECT_EQ(ec, websocket::error::closed) << ec.message();
     EXPECT_EQ(c.stream().reason().code, websocket::close_code::going_away);

@@ -1,0 +1,159 @@
+// Access: static tokens, scopes and tenant isolation on every path.
+#include "gateway/gateway_support.hpp"
+
+namespace jobwatch::test {
+namespace {
+
+config token_config()
+{
+    auto c = test_server::default_config();
+    c.auth.mode = auth_mode::static_tokens;
+    c.auth.tokens["admin-t"] = principal{.subject = "ops", .tenant_id = std::nullopt,
+                                         .scopes = {auth_scope::read, auth_scope::publish, auth_scope::admin}};
+    c.auth.tokens["acme-t"] = principal{.subject = "acme-app", .tenant_id = "acme",
+                                        .scopes = {auth_scope::read, auth_scope::publish}};
+    c.auth.tokens["globex-t"] = principal{.subject = "globex-app", .tenant_id = "globex",
+                                          .scopes = {auth_scope::read}};
+    c.auth.tokens["reader-t"] = principal{.subject = "viewer", .tenant_id = std::nullopt, .scopes = {auth_scope::read}};
+    return c;
+}
+
+void seed(http_client& h)
+{
+    std::string body = event_json("job.queued", "a1", "shared", R"("tenant_id":"acme","run_id":"ra")") + "\n" +
+                       event_json("job.queued", "g1", "shared", R"("tenant_id":"globex","run_id":"rg")") + "\n";
+    auto r = h.post("/api/v1/events", body, "application/x-ndjson", "admin-t");
+    ASSERT_EQ(r.status, 200u) << r.body;
+    ASSERT_EQ(r.json().at("accepted"), 2);
+}
+
+TEST(AccessTest, OpenModeWarnsLoudlyAtStart)
+{
+    test_server srv;
+    http_client h(srv.port());
+    ASSERT_EQ(h.get("/readyz").status, 200u);
+    bool warned = false;
+    for (auto const& l : srv.log_lines())
+        warned = warned || l.find("auth mode OPEN") != std::string::npos;
+    EXPECT_TRUE(warned);
+}
+
+TEST(AccessTest, RequestsWithoutAValidTokenAreRefused)
+{
+    test_server srv(token_config());
+    http_client h(srv.port());
+    auto none = h.get("/api/v1/jobs");
+    EXPECT_EQ(none.status, 401u);
+    EXPECT_EQ(none.headers[bhttp::field::www_authenticate], R"(Bearer realm="jobwatch")");
+    EXPECT_EQ(h.get("/api/v1/jobs", "wrong").status, 401u);
+    EXPECT_EQ(h.get("/api/v1/jobs", "admin-t").status, 200u);
+    EXPECT_EQ(h.get("/api/v1/jobs?token=admin-t").status, 200u);
+    // A WebSocket upgrade without a token is refused before the upgrade.
+    EXPECT_THROW(ws_client(srv.port(), "/ws"), std::exception);
+    auto ok = ws_client::open(srv.port(), "/ws?token=acme-t");
+    EXPECT_EQ(ok.skipped.size(), 0u);
+}
+
+TEST(AccessTest, ScopesGateWritesAndSettings)
+{
+    test_server srv(token_config());
+    http_client h(srv.port());
+    EXPECT_EQ(h.post("/api/v1/events", event_json("job.queued", "x", "q"), "application/json", "reader-t").status,
+              403u);
+    EXPECT_EQ(h.get("/api/v1/monitor/config", "reader-t").status, 403u);
+    EXPECT_EQ(h.get("/api/v1/monitor/connections", "acme-t").status, 403u);
+    EXPECT_EQ(h.get("/api/v1/monitor/config", "admin-t").status, 200u);
+    auto ws = ws_client::open(srv.port(), "/ws?token=reader-t");
+    ws.send(R"({"type":"publish","id":"p","event":{"type":"job.queued","job_id":"x","queue":"q"}})");
+    auto e = ws.read_until("error");
+    EXPECT_EQ(e.at("code"), "forbidden");
+    EXPECT_EQ(e.at("id"), "p");
+}
+
+TEST(AccessTest, ATenantSeesOnlyItsOwnJobsOverRest)
+{
+    test_server srv(token_config());
+    http_client h(srv.port());
+    seed(h);
+    auto mine = h.get("/api/v1/jobs", "acme-t").json().as_object();
+    ASSERT_EQ(mine.at("total"), 1);
+    EXPECT_EQ(mine.at("items").as_array()[0].at("job_id"), "a1");
+    EXPECT_EQ(h.get("/api/v1/jobs?tenant_id=globex", "acme-t").json().at("total"), 0);
+    EXPECT_EQ(h.get("/api/v1/jobs/a1", "acme-t").status, 200u);
+    // Another tenant's job is answered exactly as an unknown one.
+    auto theirs = h.get("/api/v1/jobs/g1", "acme-t");
+    auto unknown = h.get("/api/v1/jobs/zz", "acme-t");
+    EXPECT_EQ(theirs.status, 404u);
+    EXPECT_EQ(unknown.status, 404u);
+    EXPECT_EQ(theirs.json().at("title"), unknown.json().at("title"));
+    EXPECT_EQ(h.get("/api/v1/jobs/g1/logs", "acme-t").status, 404u);
+    EXPECT_EQ(h.get("/api/v1/jobs/g1/events", "acme-t").status, 404u);
+    EXPECT_EQ(h.get("/api/v1/runs/rg/summary", "acme-t").status, 404u);
+    EXPECT_EQ(h.get("/api/v1/runs/ra/summary", "acme-t").status, 200u);
+    EXPECT_EQ(h.get("/api/v1/queues", "acme-t").status, 403u);
+    EXPECT_EQ(h.get("/api/v1/health/queues", "acme-t").status, 403u);
+    EXPECT_EQ(h.get("/api/v1/jobs/failed/stats", "acme-t").status, 403u);
+    // Publishing for another tenant is refused.
+    auto other = h.post("/api/v1/events", event_json("job.queued", "a2", "q", R"("tenant_id":"globex")"),
+                        "application/json", "acme-t");
+    EXPECT_EQ(other.status, 403u);
+    EXPECT_EQ(other.json().at("pointer"), "/tenant_id");
+    auto batch = h.post("/api/v1/events",
+                        event_json("job.queued", "a3", "q", R"("tenant_id":"acme")") + "\n" +
+                            event_json("job.queued", "a4", "q") + "\n",
+                        "application/x-ndjson", "acme-t");
+    EXPECT_EQ(batch.json().at("accepted"), 1);
+    EXPECT_EQ(batch.json().at("rejected"), 1);
+}
+
+TEST(AccessTest, ATenantSubscribesOnlyToItsOwnRooms)
+{
+    test_server srv(token_config());
+    http_client h(srv.port());
+    seed(h);
+    auto ws = ws_client::open(srv.port(), "/ws?token=acme-t");
+    EXPECT_EQ(ws.subscribe("tenant:acme").at("type"), "subscribed");
+    EXPECT_EQ(ws.subscribe("job:a1").at("type"), "subscribed");
+    EXPECT_EQ(ws.subscribe("run:ra").at("type"), "subscribed");
+    auto other_job = ws.subscribe("job:g1");
+    auto unknown_job = ws.subscribe("job:zz");
+    EXPECT_EQ(other_job.at("code"), "not_found");
+    EXPECT_EQ(unknown_job.at("code"), "not_found");
+    EXPECT_EQ(ws.subscribe("tenant:globex").at("code"), "not_found");
+    EXPECT_EQ(ws.subscribe("run:rg").at("code"), "not_found");
+    EXPECT_EQ(ws.subscribe("queue:shared").at("code"), "forbidden");
+    EXPECT_EQ(ws.subscribe("alerts").at("code"), "forbidden");
+    // Only its own tenant's events arrive.
+    h.post("/api/v1/events", event_json("job.started", "g1", "shared", R"("tenant_id":"globex","attempt":1)"),
+           "application/json", "admin-t");
+    h.post("/api/v1/events", event_json("job.started", "a1", "shared", R"("tenant_id":"acme","attempt":1)"),
+           "application/json", "admin-t");
+    // a1's event reaches tenant:acme and job:a1 (it names no run); g1's reaches none of these.
+    for (int i = 0; i < 2; ++i) {
+        auto m = ws.read_until("event");
+        EXPECT_EQ(m.at("event").at("job_id"), "a1") << boost::json::serialize(m);
+    }
+    ws.send(R"({"type":"ping","id":"end"})");
+    EXPECT_EQ(ws.read_until("pong").at("id"), "end");
+    for (auto const& m : ws.skipped)
+        EXPECT_NE(m.at("type"), "event") << boost::json::serialize(m);
+}
+
+TEST(AccessTest, ATenantIsIsolatedOnSseAndLongPoll)
+{
+    test_server srv(token_config());
+    http_client h(srv.port());
+    seed(h);
+    EXPECT_EQ(h.get("/api/v1/stream?room=job:g1", "acme-t").status, 404u);
+    EXPECT_EQ(h.get("/api/v1/stream?room=tenant:globex", "acme-t").status, 404u);
+    EXPECT_EQ(h.get("/api/v1/stream?room=queue:shared", "acme-t").status, 403u);
+    EXPECT_EQ(h.get("/api/v1/poll?room=job:g1&since=0&timeout_ms=0", "acme-t").status, 404u);
+    EXPECT_EQ(h.get("/api/v1/poll?room=job:a1&room=job:g1&since=0&timeout_ms=0", "acme-t").status, 404u);
+    auto own = h.get("/api/v1/poll?room=job:a1&since=0&timeout_ms=0", "acme-t");
+    ASSERT_EQ(own.status, 200u);
+    EXPECT_EQ(own.json().at("messages").as_array().size(), 1u);
+    EXPECT_EQ(h.get("/api/v1/poll?room=job:a1&since=0&timeout_ms=0").status, 401u);
+}
+
+}  // namespace
+}  // namespace jobwatch::test
