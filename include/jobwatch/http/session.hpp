@@ -190,7 +190,10 @@ protected:
 
     void push(wire_ptr m);
     void schedule_flush();
-    void on_written(boost::system::error_code ec, std::size_t n);
+    void advance(std::size_t n);
+    void append_sse(wire_msg const& m);
+    /// Queue entries that must stay: a partly written frame, or SSE text already built.
+    std::size_t pinned_end() const noexcept { return is_sse() ? std::max(head_, sse_end_) : head_ + (offset_ > 0); }
     void coalesce();
     bool lag();
     /// Closes the socket and leaves the gateway's registry; once.
@@ -210,16 +213,17 @@ protected:
     session_limits const* limits_;
     gateway_counters* counters_;
     std::vector<subscription> subs_;
-    std::vector<wire_ptr> out_;  ///< [head_, end) unsent; [head_, inflight_end_) being written
+    std::vector<wire_ptr> out_;  ///< [head_, end) not yet written
     std::size_t head_ = 0;
-    std::size_t inflight_end_ = 0;
+    std::size_t sse_off_ = 0;  ///< SSE: bytes of sse_buf_ written
+    std::size_t sse_end_ = 0;  ///< SSE: out_[head_, sse_end_) are in sse_buf_
     std::size_t offset_ = 0;      ///< bytes of out_[head_] already written
     std::size_t queued_bytes_ = 0;
     std::string sse_buf_;         ///< SSE: the text being written
     steady_time last_read_ = std::chrono::steady_clock::now();
     steady_time last_ping_ = last_read_;
     steady_time close_deadline_{};
-    bool writing_ = false;
+    bool writing_ = false;        ///< waiting for the socket to take more
     bool closing_ = false;        ///< close sent or queued; nothing more is queued
     bool finished_ = false;
     bool closed_ = false;
@@ -467,6 +471,11 @@ inline void stream_session::deliver(wire_ptr const& m)
     if (closing_ || finished_)
         return;
     push(m);
+    // A burst (a large batch) is written as it comes, 64 frames at a time,
+    // while the socket takes it: the queue bounds only what the peer has not
+    // been able to take.
+    if (!writing_ && queued_messages() >= buffer_span::max)
+        flush();
     auto const over = [this] {
         return queued_messages() > limits_->max_send_queue_messages ||
                queued_bytes_ > limits_->max_send_queue_bytes;
@@ -497,7 +506,8 @@ inline void stream_session::coalesce()
     };
     std::unordered_set<std::pair<std::string_view, std::uint64_t>, key_hash> seen;
     std::size_t dropped = 0;
-    for (std::size_t i = out_.size(); i-- > inflight_end_;) {
+    auto const pinned = pinned_end();
+    for (std::size_t i = out_.size(); i-- > pinned;) {
         auto const& m = out_[i];
         if (m->kind != wire_kind::progress && m->kind != wire_kind::state)
             continue;
@@ -512,7 +522,7 @@ inline void stream_session::coalesce()
     if (dropped == 0)
         return;
     counters_->coalesced += dropped;
-    out_.erase(std::remove_if(out_.begin() + static_cast<std::ptrdiff_t>(inflight_end_), out_.end(),
+    out_.erase(std::remove_if(out_.begin() + static_cast<std::ptrdiff_t>(pinned), out_.end(),
                               [](wire_ptr const& m) { return !m; }),
                out_.end());
 }
@@ -524,9 +534,10 @@ inline bool stream_session::lag()
     std::vector<std::pair<std::string, std::uint64_t>> first_dropped;
     std::vector<wire_ptr> kept;
     kept.reserve(out_.size());
+    auto const pinned = pinned_end();
     for (std::size_t i = 0; i < out_.size(); ++i) {
         auto& m = out_[i];
-        if (i < inflight_end_ || m->kind == wire_kind::control) {
+        if (i < pinned || m->kind == wire_kind::control) {
             kept.push_back(std::move(m));
             continue;
         }
@@ -551,116 +562,119 @@ inline bool stream_session::lag()
 
 inline void stream_session::flush()
 {
-    if (writing_)
+    // `writing_`: waiting for the socket to become writable again.
+    if (writing_ || closed_)
         return;
-    if (head_ >= out_.size()) {
-        if (close_after_flush_ && !closed_)
-            after_close_flushed();
-        return;
+    auto& sock = socket();
+    if (!sock.non_blocking()) {
+        boost::system::error_code ignored;
+        sock.non_blocking(true, ignored);
     }
-    writing_ = true;
-    auto self = shared_from_this();
-    if (is_sse()) {
-        // SSE is the fallback transport: one copy into text lines is fine here.
-        sse_buf_.clear();
-        for (std::size_t i = head_; i < out_.size(); ++i) {
-            auto const& m = out_[i];
-            if (m->header_len == 0 && m->bytes.empty())
-                continue;
-            if (m->seq != 0 && m->kind != wire_kind::control) {
-                sse_buf_ += "id: ";
-                sse_buf_ += std::to_string(m->seq);
-                sse_buf_ += '\n';
+    while (head_ < out_.size()) {
+        boost::system::error_code ec;
+        std::size_t n = 0;
+        if (is_sse()) {
+            // SSE is the fallback transport: its records are built as text at write time.
+            if (sse_off_ == sse_buf_.size()) {
+                sse_buf_.clear();
+                sse_off_ = 0;
+                for (std::size_t i = head_; i < out_.size(); ++i)
+                    append_sse(*out_[i]);
+                sse_end_ = out_.size();
             }
-            if (m->sse_event.empty()) {  // a raw comment line (heartbeat)
-                sse_buf_.append(m->payload());
-                continue;
+            n = sock.write_some(asio::buffer(sse_buf_.data() + sse_off_, sse_buf_.size() - sse_off_), ec);
+            ++counters_->write_calls;
+            if (!ec) {
+                sse_off_ += n;
+                if (sse_off_ == sse_buf_.size()) {
+                    for (std::size_t i = head_; i < sse_end_; ++i) {
+                        queued_bytes_ -= out_[i]->bytes.size();
+                        out_[i].reset();
+                    }
+                    head_ = sse_end_;
+                }
             }
-            sse_buf_ += "event: ";
-            sse_buf_ += m->sse_event;
-            sse_buf_ += "\ndata: ";
-            sse_buf_.append(m->payload());
-            sse_buf_ += "\n\n";
+        } else {
+            // One gather write (sendmsg) of up to 64 frames.
+            buffer_span span;
+            for (std::size_t i = head_; i < out_.size() && span.n < buffer_span::max; ++i, ++span.n) {
+                auto const& b = out_[i]->bytes;
+                span.bufs[span.n] =
+                    i == head_ ? asio::buffer(b.data() + offset_, b.size() - offset_) : asio::buffer(b);
+            }
+            n = sock.write_some(span, ec);
+            ++counters_->write_calls;
+            if (!ec)
+                advance(n);
         }
-        inflight_end_ = out_.size();
-        offset_ = 0;
-        ++counters_->write_calls;
-        asio::async_write(socket(), asio::buffer(sse_buf_),
-                          [self](boost::system::error_code ec, std::size_t) {
-                              auto* s = self.get();
-                              if (!ec) {
-                                  // asio::async_write wrote it all.
-                                  for (std::size_t i = s->head_; i < s->inflight_end_; ++i)
-                                      s->queued_bytes_ -= s->out_[i]->bytes.size();
-                                  s->head_ = s->inflight_end_;
-                              }
-                              s->on_written(ec, 0);
-                          });
-        return;
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+            // The peer reads slower than we write: wait until it has room.
+            writing_ = true;
+            auto self = shared_from_this();
+            sock.async_wait(tcp::socket::wait_write, [self](boost::system::error_code wec) {
+                self->writing_ = false;
+                if (wec)
+                    return self->close_socket();
+                self->flush();
+            });
+            return;
+        }
+        if (ec)
+            return close_socket();
     }
-    // One gather write of up to 64 frames (what sendmsg takes at once here).
-    std::array<asio::const_buffer, buffer_span::max> bufs;
-    std::size_t n = 0;
-    for (std::size_t i = head_; i < out_.size() && n < bufs.size(); ++i, ++n) {
-        auto const& b = out_[i]->bytes;
-        bufs[n] = i == head_ ? asio::buffer(b.data() + offset_, b.size() - offset_) : asio::buffer(b);
-    }
-    inflight_end_ = head_ + n;
-    ++counters_->write_calls;
-    socket().async_write_some(buffer_span{bufs, n},
-                              [self](boost::system::error_code ec, std::size_t bytes) {
-                                  self->on_written(ec, bytes);
-                              });
+    // Drained: release the queue's memory if a burst grew it.
+    out_.clear();
+    if (out_.capacity() > 64)
+        out_.shrink_to_fit();
+    head_ = 0;
+    offset_ = 0;
+    sse_end_ = 0;
+    if (sse_buf_.capacity() > 4096)
+        std::string().swap(sse_buf_);
+    lag_notice_unsent_ = false;
+    if (close_after_flush_)
+        after_close_flushed();
+    else
+        on_drained();
 }
 
-inline void stream_session::on_written(boost::system::error_code ec, std::size_t n)
+inline void stream_session::advance(std::size_t n)
 {
-    writing_ = false;
-    if (ec) {
-        out_.clear();
-        head_ = inflight_end_ = offset_ = queued_bytes_ = 0;
-        finish();
-        close_socket();
-        return;
-    }
-    if (!is_sse()) {
-        // Advance over whole frames written, keeping a partial one's offset.
-        while (n > 0 && head_ < out_.size()) {
-            auto const left = out_[head_]->bytes.size() - offset_;
-            if (n < left) {
-                offset_ += n;
-                break;
-            }
-            n -= left;
-            queued_bytes_ -= out_[head_]->bytes.size();
-            out_[head_].reset();
-            offset_ = 0;
-            ++head_;
+    // Whole frames written go; a partly written one keeps its offset.
+    while (n > 0 && head_ < out_.size()) {
+        auto const left = out_[head_]->bytes.size() - offset_;
+        if (n < left) {
+            offset_ += n;
+            return;
         }
+        n -= left;
+        queued_bytes_ -= out_[head_]->bytes.size();
+        out_[head_].reset();
+        offset_ = 0;
+        ++head_;
     }
-    sse_buf_.clear();
-    if (head_ >= out_.size()) {
-        // Drained: release the queue's memory if a burst grew it.
-        out_.clear();
-        if (out_.capacity() > 64)
-            out_.shrink_to_fit();
-        head_ = inflight_end_ = 0;
-        if (is_sse() && sse_buf_.capacity() > 4096)
-            sse_buf_.shrink_to_fit();
-        lag_notice_unsent_ = false;
-        if (!close_after_flush_)
-            on_drained();
-    } else if (head_ > 256 && head_ * 2 > out_.size()) {
+    if (head_ > 256 && head_ * 2 > out_.size()) {
         out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(head_));
         head_ = 0;
-        inflight_end_ = 0;
-    } else {
-        inflight_end_ = head_;
     }
-    if (head_ < out_.size())
-        flush();
-    else if (close_after_flush_ && !closed_)
-        after_close_flushed();
+}
+
+inline void stream_session::append_sse(wire_msg const& m)
+{
+    if (m.sse_event.empty()) {  // raw text: the response head, a heartbeat comment
+        sse_buf_.append(m.payload());
+        return;
+    }
+    if (m.seq != 0 && m.kind != wire_kind::control) {
+        sse_buf_ += "id: ";
+        sse_buf_ += std::to_string(m.seq);
+        sse_buf_ += '\n';
+    }
+    sse_buf_ += "event: ";
+    sse_buf_ += m.sse_event;
+    sse_buf_ += "\ndata: ";
+    sse_buf_.append(m.payload());
+    sse_buf_ += "\n\n";
 }
 
 inline void stream_session::finish()
@@ -679,9 +693,10 @@ inline void stream_session::close(std::uint16_t code, std::string_view reason)
     if (closing_ || finished_)
         return;
     // Unsent room messages are moot now; the close goes right after what is in flight.
-    for (std::size_t i = inflight_end_; i < out_.size(); ++i)
+    auto const pinned = pinned_end();
+    for (std::size_t i = pinned; i < out_.size(); ++i)
         queued_bytes_ -= out_[i]->bytes.size();
-    out_.resize(std::max(inflight_end_, head_));
+    out_.resize(pinned);
     if (!is_sse())
         push(encode_close_frame(code, reason));
     closing_ = true;
