@@ -112,7 +112,8 @@ private:
     asio::awaitable<void> refuse(http::tcp::socket sock);
     asio::awaitable<http::response> long_poll(http::request const& req, http::target const& t, principal const& who,
                                                http_conn& conn);
-    void start_ws(http::tcp::socket sock, std::string preread, http::request req, principal who);
+    void start_ws(http::tcp::socket sock, std::string preread, http::request req,
+                  std::shared_ptr<principal const> who);
     std::optional<http::response> start_sse(http::tcp::socket& sock, http::request const& req,
                                             http::target const& t, principal const& who);
     http::auth_result authenticate(http::request const& req, http::target const& t, std::string_view remote) const;

@@ -31,8 +31,8 @@ struct auth_failure
     std::string reason;
 };
 
-/// A principal, or why there is none.
-using auth_result = std::variant<principal, auth_failure>;
+/// A principal (shared: a connection holds a pointer, not a copy), or why there is none.
+using auth_result = std::variant<std::shared_ptr<principal const>, auth_failure>;
 
 /** @brief Decides who a connection or request is. Pluggable: implement it
     (JWT, mTLS subject, a session cookie) and pass it in `gateway::config::auth`.
@@ -57,17 +57,18 @@ public:
 class open_authenticator final : public authenticator
 {
 public:
-    auth_result authenticate(credentials const&) const override
-    {
-        return principal{.subject = "anonymous",
-                         .tenant_id = std::nullopt,
-                         .scopes = {auth_scope::read, auth_scope::publish, auth_scope::admin}};
-    }
+    auth_result authenticate(credentials const&) const override { return anonymous_; }
     std::string describe() const override
     {
         return "auth mode OPEN: anyone who can reach this port may read everything, publish events "
                "and change settings; use auth.mode=static_tokens outside local development";
     }
+
+private:
+    std::shared_ptr<principal const> anonymous_ = std::make_shared<principal const>(
+        principal{.subject = "anonymous",
+                  .tenant_id = std::nullopt,
+                  .scopes = {auth_scope::read, auth_scope::publish, auth_scope::admin}});
 };
 
 /** @brief Bearer tokens from the config, each standing for a principal.
@@ -79,7 +80,11 @@ public:
 class static_token_authenticator final : public authenticator
 {
 public:
-    explicit static_token_authenticator(std::map<std::string, principal> tokens) : tokens_(std::move(tokens)) {}
+    explicit static_token_authenticator(std::map<std::string, principal> const& tokens)
+    {
+        for (auto const& [t, p] : tokens)
+            tokens_.emplace(t, std::make_shared<principal const>(p));
+    }
 
     auth_result authenticate(credentials const& c) const override
     {
@@ -94,13 +99,13 @@ public:
         }
         if (token.empty())
             return auth_failure{401, "a bearer token is required (Authorization header or ?token=)"};
-        principal const* found = nullptr;
+        std::shared_ptr<principal const> found;
         for (auto const& [t, p] : tokens_)
             if (equal_constant_time(t, token))
-                found = &p;
+                found = p;
         if (!found)
             return auth_failure{401, "unknown token"};
-        return *found;
+        return found;
     }
 
     std::string describe() const override
@@ -118,7 +123,7 @@ private:
         return diff == 0 && !a.empty();
     }
 
-    std::map<std::string, principal> tokens_;
+    std::map<std::string, std::shared_ptr<principal const>> tokens_;
 };
 
 /// The authenticator the `auth` section of the config asks for.

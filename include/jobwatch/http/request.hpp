@@ -114,6 +114,18 @@ inline std::optional<std::uint64_t> to_uint(std::string_view s, bool& bad)
     return v;
 }
 
+/** @brief Parameter `name` as a non-negative integer: `fallback` when absent,
+    `bad` set when present but not a number. (A plain value rather than an
+    optional: GCC 12 warns falsely about optionals built in a conditional.) */
+inline std::uint64_t uint_param(target const& t, std::string_view name, std::uint64_t fallback, bool& bad)
+{
+    auto const v = t.get(name);
+    if (!v)
+        return fallback;
+    auto const n = to_uint(*v, bad);
+    return n ? *n : fallback;
+}
+
 /// A JSON response.
 inline response json_response(request const& req, status st, std::string body)
 {

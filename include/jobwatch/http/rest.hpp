@@ -320,12 +320,12 @@ private:
             return problem(req, status::bad_request, bad_param + " must be an RFC 3339 time or epoch milliseconds",
                            R"("parameter":")" + bad_param + "\"");
         bool bad_num = false;
-        auto const limit = t.get("limit") ? to_uint(*t.get("limit"), bad_num) : std::optional<std::uint64_t>{};
-        auto const offset = t.get("offset") ? to_uint(*t.get("offset"), bad_num) : std::optional<std::uint64_t>{};
-        if (bad_num || (limit && (*limit < 1 || *limit > 100)))
+        auto const limit = uint_param(t, "limit", 50, bad_num);
+        auto const offset = uint_param(t, "offset", 0, bad_num);
+        if (bad_num || limit < 1 || limit > 100)
             return problem(req, status::bad_request, "limit must be 1..100 and offset a non-negative integer");
-        q.limit = limit.value_or(50);
-        q.offset = static_cast<std::size_t>(offset.value_or(0));
+        q.limit = static_cast<std::size_t>(limit);
+        q.offset = static_cast<std::size_t>(offset);
         job_page page;
         page.limit = q.limit;
         page.offset = q.offset;
@@ -375,12 +375,11 @@ private:
         if (!visible_job(id, who))
             return problem(req, status::not_found, "no job " + std::string(id));
         bool bad = false;
-        auto const since = t.get("since") ? to_uint(*t.get("since"), bad) : std::optional<std::uint64_t>{};
-        auto const limit = t.get("limit") ? to_uint(*t.get("limit"), bad) : std::optional<std::uint64_t>{};
-        if (bad || (limit && (*limit < 1 || *limit > 1000)))
-            return problem(req, status::bad_request,
-                           "since must be a sequence number and limit 1..1000");
-        auto const lines = core_.store().logs(id, since.value_or(0), static_cast<std::size_t>(limit.value_or(100)));
+        auto const since = uint_param(t, "since", 0, bad);
+        auto const limit = uint_param(t, "limit", 100, bad);
+        if (bad || limit < 1 || limit > 1000)
+            return problem(req, status::bad_request, "since must be a sequence number and limit 1..1000");
+        auto const lines = core_.store().logs(id, since, static_cast<std::size_t>(limit));
         std::string body;
         ::jobwatch::detail::json_writer w(body);
         w.raw(R"({"job_id":)");
@@ -495,10 +494,10 @@ private:
         if (!d)
             return problem(req, status::not_found, "no dead-letter monitor in this server");
         bool bad = false;
-        auto const limit = t.get("limit") ? to_uint(*t.get("limit"), bad) : std::optional<std::uint64_t>{};
-        if (bad || (limit && (*limit < 1 || *limit > 1000)))
+        auto const limit = uint_param(t, "limit", 20, bad);
+        if (bad || limit < 1 || limit > 1000)
             return problem(req, status::bad_request, "limit must be 1..1000");
-        auto const want = static_cast<std::size_t>(limit.value_or(20));
+        auto const want = static_cast<std::size_t>(limit);
         // A tenant's principal sees its own entries: read more, keep its own.
         auto const entries = d->state().dead_letters(who.tenant_id ? std::numeric_limits<std::size_t>::max() : want);
         std::string body;

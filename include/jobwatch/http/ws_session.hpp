@@ -32,6 +32,21 @@ public:
 
 namespace detail {
 
+/** @brief A flat buffer that asks Beast for small pieces: Beast's message
+    read prepares `min(1536, max_size() - size())` bytes before any data
+    arrives, so with a plain buffer every idle connection would hold 1.5 KiB
+    for nothing. Reporting a `max_size` just 64 bytes above the size keeps
+    the idle reservation at 64 bytes; a message that does arrive grows the
+    buffer as Beast reads it (the real limit is the stream's `read_message_max`). */
+class lazy_read_buffer : public boost::beast::flat_buffer
+{
+public:
+    std::size_t max_size() const noexcept
+    {
+        return std::min(boost::beast::flat_buffer::max_size(), size() + 64);
+    }
+};
+
 /** @brief The layer under Beast's websocket stream: reads go to the socket;
     every write Beast makes (the handshake response, pongs, close frames) is
     taken whole into the session's send queue, where it waits its turn with
@@ -110,16 +125,17 @@ private:
 class ws_session final : public stream_session
 {
 public:
-    using ws_stream = boost::beast::websocket::stream<detail::ws_transport>;
+    // No permessage-deflate: broadcast frames are shared bytes, never compressed per connection.
+    using ws_stream = boost::beast::websocket::stream<detail::ws_transport, false>;
     using request = boost::beast::http::request<boost::beast::http::string_body>;
 
     ws_session(hub& h, session_limits const& limits, gateway_counters& counters, ws_host& host, tcp::socket sock,
-               std::string preread, principal who, std::string id)
+               std::string preread, std::shared_ptr<principal const> who, std::uint64_t id)
         : stream_session(h, limits, counters)
         , host_(&host)
         , ws_(std::move(sock), std::move(preread))
         , who_(std::move(who))
-        , id_(std::move(id))
+        , id_(id)
     {
         ws_.next_layer().set_owner(this);
     }
@@ -153,8 +169,9 @@ public:
         });
     }
 
-    principal const& who() const noexcept { return who_; }
-    std::string const& id() const noexcept { return id_; }
+    principal const& who() const noexcept { return *who_; }
+    /// The connection's number (its `connection_id` is "c" followed by it).
+    std::uint64_t id() const noexcept { return id_; }
 
     /// Takes a frame Beast wrote (handshake response, pong, close reply).
     boost::system::error_code take_raw(std::string bytes)
@@ -293,9 +310,9 @@ private:
 
     ws_host* host_;
     ws_stream ws_;
-    boost::beast::flat_buffer rbuf_;
-    principal who_;
-    std::string id_;
+    detail::lazy_read_buffer rbuf_;
+    std::shared_ptr<principal const> who_;
+    std::uint64_t id_;
     bool read_paused_ = false;
     bool reading_ = false;
 };

@@ -448,7 +448,8 @@ inline asio::awaitable<void> gateway::serve_http(http::tcp::socket sock, std::sh
                 if (fail->status == 401)
                     res->set(bhttp::field::www_authenticate, R"(Bearer realm="jobwatch")");
             } else {
-                auto& p = std::get<principal>(who);
+                auto const holder = std::get<std::shared_ptr<principal const>>(who);
+                auto const& p = *holder;
                 if (t.path == "/ws") {
                     if (!boost::beast::websocket::is_upgrade(req)) {
                         res = http::problem(req, http::status::upgrade_required,
@@ -461,7 +462,7 @@ inline asio::awaitable<void> gateway::serve_http(http::tcp::socket sock, std::sh
                         std::string preread(boost::beast::buffers_to_string(buf.data()));
                         conn->release();
                         remove_conn(*conn);
-                        start_ws(std::move(sock), std::move(preread), std::move(req), std::move(p));
+                        start_ws(std::move(sock), std::move(preread), std::move(req), holder);
                         co_return;
                     }
                 } else if (t.path == "/api/v1/stream") {
@@ -512,18 +513,19 @@ inline asio::awaitable<void> gateway::serve_http(http::tcp::socket sock, std::sh
 
 // --- WebSocket ----------------------------------------------------------------------
 
-inline void gateway::start_ws(http::tcp::socket sock, std::string preread, http::request req, principal who)
+inline void gateway::start_ws(http::tcp::socket sock, std::string preread, http::request req,
+                              std::shared_ptr<principal const> who)
 {
-    auto id = "c" + std::to_string(next_conn_id_++);
-    welcome_message w{.connection_id = id,
+    auto const id = next_conn_id_++;
+    welcome_message w{.connection_id = "c" + std::to_string(id),
                       .server_version = std::string(version),
                       .protocol = protocol_version,
                       .heartbeat_ms = limits_.heartbeat.count(),
                       .max_message_bytes = static_cast<std::int64_t>(limits_.max_message_bytes),
-                      .subject = who.subject.empty() ? std::nullopt : std::optional<std::string>(who.subject),
-                      .tenant_id = who.tenant_id};
+                      .subject = who->subject.empty() ? std::nullopt : std::optional<std::string>(who->subject),
+                      .tenant_id = who->tenant_id};
     auto s = std::make_shared<http::ws_session>(hub_, limits_, counters_, *this, std::move(sock), std::move(preread),
-                                                std::move(who), std::move(id));
+                                                std::move(who), id);
     add_conn(s);
     s->start(std::move(req), http::encode_message(w));
 }
@@ -782,11 +784,13 @@ inline asio::awaitable<http::response> gateway::long_poll(http::request const& r
             co_return http::problem(req, http::status::forbidden, "not allowed to read " + room);
     }
     bool bad = false;
-    auto const since = t.get("since") ? http::to_uint(*t.get("since"), bad) : std::optional<std::uint64_t>{};
-    auto const timeout = t.get("timeout_ms") ? http::to_uint(*t.get("timeout_ms"), bad) : std::optional<std::uint64_t>{};
+    std::optional<std::uint64_t> since;
+    if (t.get("since"))
+        since = http::uint_param(t, "since", 0, bad);
+    auto const timeout = http::uint_param(t, "timeout_ms", 25'000, bad);
     if (bad)
         co_return http::problem(req, http::status::bad_request, "since and timeout_ms must be non-negative integers");
-    auto const wait = std::chrono::milliseconds{std::min<std::uint64_t>(timeout.value_or(25'000), 60'000)};
+    auto const wait = std::chrono::milliseconds{std::min<std::uint64_t>(timeout, 60'000)};
 
     // Collects what there is after `since`; the messages are the WebSocket ones.
     auto collect = [&](std::string& out, std::uint64_t& next) {
