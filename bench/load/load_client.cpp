@@ -6,7 +6,8 @@
 //                 [--tick-ms 10] [--event-bytes 200] [--pid SERVER_PID] [--idle]
 //                 [--token T] [--batch 100] [--max-batch N] [--ramp-batch 200]
 //                 [--ramp-timeout 15]
-//                 [--drain 5] [--idle-wait 3] [--label TEXT]
+//                 [--drain 5] [--idle-wait 3] [--on-lagged resume|resubscribe|ignore]
+//                 [--label TEXT]
 //
 // What it does:
 //  1. Raises RLIMIT_NOFILE to the hard limit (10,000 clients need > 10,000 fds:
@@ -20,6 +21,11 @@
 //       socketio: GET /socket.io/?EIO=4&transport=websocket; server 0{...}; client 40;
 //                 server 40{...}; client 42["subscribe",R]; server 42["subscribed",{...}]
 //                 (server pings "2" are answered with "3").
+//     jobwatch unsubscribes a client that falls too far behind and sends it
+//     {"type":"lagged","room":R,"resume_from":S}: lagged notices are counted and,
+//     by default (--on-lagged resume), the client subscribes again with
+//     "since":S, as a real client would, so the room's history can fill the gap;
+//     resubscribe subscribes again without "since"; ignore stays unsubscribed.
 //     All clients share one single-threaded io_context. Each socket is read only
 //     when readable (async_wait), into one shared 64 KiB buffer, and the server's
 //     frames are parsed in place (126/127 lengths, fragments, ping -> masked pong,
@@ -131,6 +137,7 @@ struct options
     double ramp_timeout = 15;
     double drain = 5;
     double idle_wait = 3;
+    std::string on_lagged = "resume";
     std::string label;
 };
 
@@ -160,6 +167,9 @@ NDJSON events to /api/v1/events, and deliveries, loss and latency are measured.
   --ramp-batch N       connections opened at a time (default 200)
   --ramp-timeout S     deadline for one ramp batch to subscribe (default 15)
   --drain S            seconds to wait for deliveries after publishing (default 5)
+  --on-lagged WHAT     jobwatch's lagged notice (the client was unsubscribed):
+                       resume (subscribe again with since=resume_from, default),
+                       resubscribe (without since) or ignore
   --label TEXT         free text copied into the RESULT line
   --help               this text
 
@@ -245,6 +255,10 @@ options parse_options(int argc, char** argv)
             o.drain = parse_number<double>(flag, value);
         } else if (flag == "--idle-wait") {
             o.idle_wait = parse_number<double>(flag, value);
+        } else if (flag == "--on-lagged") {
+            o.on_lagged = value;
+            if (value != "resume" && value != "resubscribe" && value != "ignore")
+                usage_error("--on-lagged must be resume, resubscribe or ignore");
         } else if (flag == "--label") {
             o.label = value;
         } else {
@@ -563,6 +577,7 @@ struct client_stats
     std::uint64_t unstamped = 0;   // ... without counters.t_ns
     std::uint64_t out_of_order = 0;
     std::uint64_t lagged = 0;
+    std::uint64_t resubscribes = 0;
     std::uint64_t errors = 0;  // {"type":"error"} or Socket.IO error packets
     std::uint64_t other = 0;   // any other message
     std::uint64_t pings = 0;
@@ -853,10 +868,17 @@ private:
             return send_frame(0x1, ctx_.subscribe_text);
         }
         if (type == "subscribed")
-            return mark_subscribed();
+            return mark_subscribed();  // (again, after a lagged notice: nothing to do)
         if (type == "lagged") {
             ++st.lagged;
-            return;
+            if (phase_ != phase::subscribed || ctx_.opt.on_lagged == "ignore")
+                return;
+            ++st.resubscribes;
+            const auto from = number_after(m, "\"resume_from\":");
+            if (ctx_.opt.on_lagged == "resume" && from)
+                return send_frame(0x1, ctx_.subscribe_text.substr(0, ctx_.subscribe_text.size() - 1) +
+                                           ",\"since\":" + std::to_string(*from) + "}");
+            return send_frame(0x1, ctx_.subscribe_text);
         }
         if (type == "error") {
             ++st.errors;
@@ -1524,7 +1546,8 @@ int main(int argc, char** argv)
               << fixed(ms(h.percentile(90))) << " / " << fixed(ms(h.percentile(99))) << " / "
               << fixed(ms(h.percentile(99.9))) << " / " << fixed(ms(h.max())) << " ("
               << h.total() << " samples)\n"
-              << "  lagged notices          " << st.lagged << "\n"
+              << "  lagged notices          " << st.lagged << " (" << st.resubscribes
+              << " subscribed again, --on-lagged " << opt.on_lagged << ")\n"
               << "  out of order / errors / other / unstamped  " << st.out_of_order << " / "
               << st.errors << " / " << st.other << " / " << st.unstamped << "\n"
               << "  client CPU              " << fixed(r.client_cpu_window, 2) << " s = "
@@ -1561,7 +1584,7 @@ int main(int argc, char** argv)
          << ",\"lat_p99_ms\":" << fixed(ms(h.percentile(99)))
          << ",\"lat_p999_ms\":" << fixed(ms(h.percentile(99.9)))
          << ",\"lat_max_ms\":" << fixed(ms(h.max())) << ",\"lagged\":" << st.lagged
-         << ",\"out_of_order\":" << st.out_of_order << ",\"errors\":" << st.errors
+         << ",\"resubscribes\":" << st.resubscribes << ",\"out_of_order\":" << st.out_of_order << ",\"errors\":" << st.errors
          << ",\"other_msgs\":" << st.other << ",\"unstamped\":" << st.unstamped
          << ",\"pings\":" << st.pings << ",\"client_cpu_s\":" << fixed(r.client_cpu_window)
          << ",\"client_cpu_pct\":" << fixed(r.client_cpu_window * pct, 1)

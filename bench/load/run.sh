@@ -78,15 +78,14 @@ stop_server() {
     [ -n "$server_pid" ] || return 0
     local pid=$server_pid
     server_pid=""
-    # The server runs in its own process group (setsid): stop the group.
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 50); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
     if kill -0 "$pid" 2>/dev/null; then
         log "server $pid did not stop in 5 s: SIGKILL"
-        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+        kill -KILL "$pid" 2>/dev/null || true
     fi
     wait "$pid" 2>/dev/null || true
 }
@@ -107,7 +106,8 @@ start_server() {
     jobwatch) cmd=${JOBWATCH_SERVER_CMD//\{port\}/0} ;;
     esac
     : >"$work/server.out"
-    setsid bash -c "exec $cmd" >"$work/server.out" 2>"$work/server.err" </dev/null &
+    # exec: the pid is the server's own (measured with --pid, stopped by pid).
+    bash -c "exec $cmd" >"$work/server.out" 2>"$work/server.err" </dev/null &
     server_pid=$!
     server_port=""
     for _ in $(seq 100); do
