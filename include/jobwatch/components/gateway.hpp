@@ -116,6 +116,9 @@ private:
                   std::shared_ptr<principal const> who);
     std::optional<http::response> start_sse(http::tcp::socket& sock, http::request const& req,
                                             http::target const& t, principal const& who);
+    /// Validates and access-checks the rooms of an SSE or long-poll request; the refusal, if any.
+    std::optional<http::response> check_rooms(http::request const& req, std::vector<std::string> const& rooms,
+                                              principal const& who) const;
     http::auth_result authenticate(http::request const& req, http::target const& t, std::string_view remote) const;
 
     // WebSocket protocol

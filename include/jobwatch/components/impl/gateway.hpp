@@ -710,14 +710,14 @@ inline void gateway::on_room_message(room_message const& m)
 
 // --- SSE and long-poll --------------------------------------------------------------
 
-inline std::optional<http::response> gateway::start_sse(http::tcp::socket& sock, http::request const& req,
-                                                        http::target const& t, principal const& who)
+inline std::optional<http::response> gateway::check_rooms(http::request const& req,
+                                                          std::vector<std::string> const& rooms,
+                                                          principal const& who) const
 {
-    auto const rooms = t.all("room");
     if (rooms.empty())
         return http::problem(req, http::status::bad_request, "name at least one room: ?room=queue:emails");
     if (rooms.size() > 100)
-        return http::problem(req, http::status::bad_request, "at most 100 rooms per stream");
+        return http::problem(req, http::status::bad_request, "at most 100 rooms per request");
     for (auto const& room : rooms) {
         if (!http::valid_room(room))
             return http::problem(req, http::status::bad_request, "not a room name: " + room);
@@ -727,6 +727,15 @@ inline std::optional<http::response> gateway::start_sse(http::tcp::socket& sock,
         if (a == http::room_access::forbidden)
             return http::problem(req, http::status::forbidden, "not allowed to read " + room);
     }
+    return std::nullopt;
+}
+
+inline std::optional<http::response> gateway::start_sse(http::tcp::socket& sock, http::request const& req,
+                                                        http::target const& t, principal const& who)
+{
+    auto const rooms = t.all("room");
+    if (auto refused = check_rooms(req, rooms, who))
+        return refused;
     std::optional<std::uint64_t> since;
     auto last = req["Last-Event-ID"];
     if (last.empty())
@@ -770,19 +779,8 @@ inline asio::awaitable<http::response> gateway::long_poll(http::request const& r
                                                           principal const& who, http_conn& conn)
 {
     auto const rooms = t.all("room");
-    if (rooms.empty())
-        co_return http::problem(req, http::status::bad_request, "name at least one room: ?room=queue:emails");
-    if (rooms.size() > 100)
-        co_return http::problem(req, http::status::bad_request, "at most 100 rooms per poll");
-    for (auto const& room : rooms) {
-        if (!http::valid_room(room))
-            co_return http::problem(req, http::status::bad_request, "not a room name: " + room);
-        auto const a = http::check_room(who, room, core_.store());
-        if (a == http::room_access::not_found)
-            co_return http::problem(req, http::status::not_found, "no room " + room);
-        if (a == http::room_access::forbidden)
-            co_return http::problem(req, http::status::forbidden, "not allowed to read " + room);
-    }
+    if (auto refused = check_rooms(req, rooms, who))
+        co_return std::move(*refused);
     bool bad = false;
     std::optional<std::uint64_t> since;
     if (t.get("since"))
