@@ -44,6 +44,24 @@ TEST(SchedulerCoreTest, FirstRunIsDueOneIntervalAfterAdding)
     EXPECT_EQ(c.running_tasks(), 1u);
 }
 
+TEST(SchedulerCoreTest, AShorterIntervalBringsTheNextRunForward)
+{
+    core_t c;
+    auto const id = c.add("tick", {.interval = 10s}, T0);
+    EXPECT_EQ(c.next_wakeup(), at(10'000));
+    // A runtime settings change at +1 s: the next run comes one new interval later.
+    EXPECT_TRUE(c.set_interval(id, 500ms, at(1000)));
+    EXPECT_EQ(c.next_wakeup(), at(1500));
+    EXPECT_EQ(c.due(at(1500)), std::vector{id});
+    c.finish(id, at(1500), at(1500));
+    EXPECT_EQ(c.next_wakeup(), at(2000)) << "the grid follows the new interval";
+    // A longer interval keeps the run already planned.
+    EXPECT_TRUE(c.set_interval(id, 1h, at(1600)));
+    EXPECT_EQ(c.next_wakeup(), at(2000));
+    EXPECT_FALSE(c.set_interval(id, 0ms, at(1600)));
+    EXPECT_FALSE(c.set_interval(core_t::task_id{9999}, 1s, at(1600)));
+}
+
 TEST(SchedulerCoreTest, ImmediateTaskIsDueWhenAdded)
 {
     core_t c;
