@@ -150,6 +150,7 @@ private:
     std::string room_buf_;
     bool running_ = false;
     bool draining_ = false;
+    bool accept_pending_ = false;
 };
 
 }  // namespace jobwatch

@@ -285,9 +285,12 @@ inline void gateway::accept_next()
 {
     if (draining_ || !acceptor_.is_open())
         return;
+    accept_pending_ = true;
     acceptor_.async_accept([this, alive = alive_](boost::system::error_code ec, http::tcp::socket sock) {
-        if (*alive)
-            on_accept(ec, std::move(sock));
+        if (!*alive)
+            return;
+        accept_pending_ = false;
+        on_accept(ec, std::move(sock));
     });
 }
 
@@ -320,9 +323,10 @@ inline asio::awaitable<void> gateway::refuse(http::tcp::socket sock)
     // Polite refusal: read the request head (briefly), answer 503.
     detail::tuple_timer timer(sock.get_executor());
     timer.expires_after(std::chrono::seconds{2});
-    timer.async_wait([&sock](auto) {
-        boost::system::error_code ec;
-        sock.close(ec);
+    // Cancelled (operation_aborted) when the refusal ends first: then the socket is not touched.
+    timer.async_wait([&sock](boost::system::error_code ec) {
+        if (!ec)
+            sock.close(ec);
     });
     boost::beast::flat_buffer buf;
     http::request req;
@@ -363,6 +367,9 @@ inline void gateway::arm_sweep()
 inline void gateway::sweep()
 {
     auto const now = std::chrono::steady_clock::now();
+    // Accepting stopped on an error (out of file descriptors): try again.
+    if (running_ && !draining_ && !accept_pending_)
+        accept_next();
     // Index loop: a sweep may remove connections (swap-remove keeps the rest in place).
     for (std::size_t i = 0; i < conns_.size();) {
         auto* c = conns_[i].get();
