@@ -27,6 +27,7 @@
 #   LOAD_ARGS             extra arguments for every jobwatch_load run
 #   RESULTS               file that collects the RESULT lines (JSON lines);
 #                         default build/release/bench/load-results.jsonl
+#   NO_BUILD=1            use the jobwatch_load already built (no cmake run)
 #
 # The idle scenario needs about IDLE_CLIENTS + 100 file descriptors in the
 # client and as many in the server: the script raises the soft limit to the
@@ -49,9 +50,12 @@ LOAD=build/release/bench/jobwatch_load
 log() { printf '%s\n' "run.sh: $*" >&2; }
 
 # ---------------------------------------------------------------- build
-log "building jobwatch_load (release preset)"
-cmake --preset release >/dev/null
-cmake --build --preset release --target jobwatch_load -j1 >/dev/null
+if [ "${NO_BUILD:-0}" != 1 ]; then
+    log "building jobwatch_load (release preset)"
+    cmake --preset release >/dev/null
+    cmake --build --preset release --target jobwatch_load -j1 >/dev/null
+fi
+[ -x "$LOAD" ] || { log "$LOAD is not built"; exit 1; }
 
 case " $SERVERS " in
 *" ws "* | *" socketio "*)
@@ -90,7 +94,13 @@ stop_server() {
     wait "$pid" 2>/dev/null || true
 }
 
+client_pid=""
+
 cleanup() {
+    if [ -n "$client_pid" ]; then
+        kill -TERM "$client_pid" 2>/dev/null || true  # timeout passes it on to the client
+        wait "$client_pid" 2>/dev/null || true
+    fi
     stop_server
     rm -rf "$work"
 }
@@ -154,10 +164,14 @@ run_scenario() {
     start_server "$server" || return 1
     log "$server $scenario (run $run): ${args[*]} against port $server_port, pid $server_pid"
     local status=0
+    # In the background, so that Ctrl-C (a trapped signal) ends the wait at once.
     # shellcheck disable=SC2086  # LOAD_ARGS is a list of words
     timeout --kill-after=5 $((DURATION + 180)) "$LOAD" --server "$server" --port "$server_port" \
         --pid "$server_pid" --label "$scenario" "${args[@]}" $LOAD_ARGS \
-        >"$work/client.out" 2>&1 || status=$?
+        >"$work/client.out" 2>&1 &
+    client_pid=$!
+    wait "$client_pid" || status=$?
+    client_pid=""
     stop_server
     grep -v '^RESULT ' "$work/client.out" >&2 || true
     if grep -q '^RESULT ' "$work/client.out"; then
