@@ -161,6 +161,15 @@ inline response problem(request const& req, status st, std::string_view detail, 
     return res;
 }
 
+/// 405 with the `Allow` header listing what the resource takes.
+inline response method_not_allowed(request const& req, std::string_view allow)
+{
+    auto res = problem(req, status::method_not_allowed,
+                       std::string(req.method_string()) + " is not allowed here; allowed: " + std::string(allow));
+    res.set(boost::beast::http::field::allow, allow);
+    return res;
+}
+
 /// The media type of a request, without parameters, lower case.
 inline std::string media_type(request const& req)
 {

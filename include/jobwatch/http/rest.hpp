@@ -144,13 +144,7 @@ private:
         return std::find(verbs.begin(), verbs.end(), req.method()) != verbs.end();
     }
 
-    static response not_allowed(request const& req, std::string_view allow)
-    {
-        auto res = problem(req, status::method_not_allowed,
-                           std::string(req.method_string()) + " is not allowed here; allowed: " + std::string(allow));
-        res.set(boost::beast::http::field::allow, allow);
-        return res;
-    }
+    static response not_allowed(request const& req, std::string_view allow) { return method_not_allowed(req, allow); }
 
     static std::string pointer_member(std::string_view pointer)
     {

@@ -216,9 +216,6 @@ public:
 
     std::string_view kind() const noexcept override { return "ws"; }
 
-    /// Closes with `code` (1008 policy, 1011 internal, ...).
-    void close_with(std::uint16_t code, std::string_view reason) { close(code, reason); }
-
 private:
     tcp::socket& socket() noexcept override { return ws_.next_layer().socket(); }
     bool is_sse() const noexcept override { return false; }

@@ -474,8 +474,7 @@ inline asio::awaitable<void> gateway::serve_http(http::tcp::socket sock, std::sh
                     }
                 } else if (t.path == "/api/v1/stream") {
                     if (req.method() != http::verb::get) {
-                        res = http::problem(req, http::status::method_not_allowed, "use GET");
-                        res->set(bhttp::field::allow, "GET");
+                        res = http::method_not_allowed(req, "GET");
                     } else {
                         res = start_sse(sock, req, t, p);
                         if (!res) {
@@ -486,8 +485,7 @@ inline asio::awaitable<void> gateway::serve_http(http::tcp::socket sock, std::sh
                     }
                 } else if (t.path == "/api/v1/poll") {
                     if (req.method() != http::verb::get) {
-                        res = http::problem(req, http::status::method_not_allowed, "use GET");
-                        res->set(bhttp::field::allow, "GET");
+                        res = http::method_not_allowed(req, "GET");
                     } else {
                         res = co_await long_poll(req, t, p, *conn);
                         if (!*alive)
