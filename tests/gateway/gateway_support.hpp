@@ -22,6 +22,7 @@
 #include <sys/time.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <future>
 #include <mutex>
 #include <string>
@@ -62,6 +63,9 @@ public:
         c.gateway.port = 0;
         c.gateway.heartbeat_ms = 0;
         c.aggregator.interval_ms = 100;
+        // CTest runs the gateway suite twice: on the core thread, and with I/O shards.
+        if (char const* threads = std::getenv("JOBWATCH_TEST_GATEWAY_THREADS"))
+            c.gateway.threads = std::atoi(threads);
         return c;
     }
 

@@ -350,7 +350,7 @@ TEST(LimitsTest, TwoThousandConnectCyclesLeaveNothingBehind)
     }
     idle();
     EXPECT_EQ(srv.on_core([&] { return srv.gw().connection_count(); }), 0u);
-    EXPECT_EQ(srv.on_core([&] { return srv.gw().rooms().room_count(); }), 0u);
+    EXPECT_EQ(srv.on_core([&] { return srv.gw().room_count(); }), 0u);
     EXPECT_LE(open_fds(), fds0 + 2);
 #if !JOBWATCH_TEST_ASAN
     EXPECT_LT(rss_kib() - rss0, 4096) << "resident memory grew by more than 4 MiB over 2,000 cycles";

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <array>
+#include <atomic>
 #include <cassert>
 #include <chrono>
 #include <cstdint>
@@ -53,21 +54,66 @@ struct session_limits
     std::chrono::milliseconds close_timeout{5'000};  ///< a closing connection is dropped after this
 };
 
-/// Counters of the gateway, read by `GET /api/v1/monitor/connections`.
+/** @brief A counter with one writer (the thread of the shard that owns it)
+    and readers on any thread (the monitor's report). Relaxed load and store,
+    no read-modify-write: as cheap as a plain integer on the hot path. */
+class counter
+{
+public:
+    counter() = default;
+    counter(counter const& o) noexcept : v_(o.load()) {}
+    counter& operator=(counter const& o) noexcept
+    {
+        v_.store(o.load(), std::memory_order_relaxed);
+        return *this;
+    }
+    counter& operator+=(std::uint64_t n) noexcept
+    {
+        v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+        return *this;
+    }
+    counter& operator++() noexcept { return *this += 1; }
+    void operator++(int) noexcept { *this += 1; }
+    std::uint64_t load() const noexcept { return v_.load(std::memory_order_relaxed); }
+    operator std::uint64_t() const noexcept { return load(); }
+
+private:
+    std::atomic<std::uint64_t> v_{0};
+};
+
+/// Counters of the gateway (one set per shard), read by `GET /api/v1/monitor/connections`.
 struct gateway_counters
 {
-    std::uint64_t accepted = 0;          ///< TCP connections accepted
-    std::uint64_t refused = 0;           ///< refused at max_connections
-    std::uint64_t http_requests = 0;     ///< HTTP requests answered
-    std::uint64_t ws_messages_in = 0;    ///< WebSocket messages received
-    std::uint64_t ws_bad_messages = 0;   ///< of which refused (bad JSON, schema, unknown type)
-    std::uint64_t frames_out = 0;        ///< messages queued to clients
-    std::uint64_t write_calls = 0;       ///< gather writes (sendmsg) issued
-    std::uint64_t coalesced = 0;         ///< queued messages replaced by a newer one under pressure
-    std::uint64_t lagged = 0;            ///< `lagged` notices sent
-    std::uint64_t overflow_closes = 0;   ///< connections closed for a send queue overflow
-    std::uint64_t dead_peers = 0;        ///< connections closed for missed heartbeats
-    std::uint64_t timeouts = 0;          ///< HTTP connections closed for read or idle timeouts
+    counter accepted;          ///< TCP connections accepted
+    counter refused;           ///< refused at max_connections
+    counter http_requests;     ///< HTTP requests answered
+    counter ws_messages_in;    ///< WebSocket messages received
+    counter ws_bad_messages;   ///< of which refused (bad JSON, schema, unknown type)
+    counter frames_out;        ///< messages queued to clients
+    counter write_calls;       ///< gather writes (sendmsg) issued
+    counter coalesced;         ///< queued messages replaced by a newer one under pressure
+    counter lagged;            ///< `lagged` notices sent
+    counter overflow_closes;   ///< connections closed for a send queue overflow
+    counter dead_peers;        ///< connections closed for missed heartbeats
+    counter timeouts;          ///< HTTP connections closed for read or idle timeouts
+
+    /// Adds `o` field by field (the gateway's total over its shards).
+    gateway_counters& operator+=(gateway_counters const& o) noexcept
+    {
+        accepted += o.accepted;
+        refused += o.refused;
+        http_requests += o.http_requests;
+        ws_messages_in += o.ws_messages_in;
+        ws_bad_messages += o.ws_bad_messages;
+        frames_out += o.frames_out;
+        write_calls += o.write_calls;
+        coalesced += o.coalesced;
+        lagged += o.lagged;
+        overflow_closes += o.overflow_closes;
+        dead_peers += o.dead_peers;
+        timeouts += o.timeouts;
+        return *this;
+    }
 };
 
 /** @brief A connection the gateway tracks: swept for timeouts and closed at shutdown.
@@ -150,6 +196,8 @@ public:
     std::size_t queued_messages() const noexcept { return out_.size() - head_; }
     std::size_t queued_bytes() const noexcept { return queued_bytes_; }
     bool closing() const noexcept { return closing_; }
+    /// Unsubscribed from everything and taking no more messages (closing or gone).
+    bool finished() const noexcept { return finished_; }
     /// Ends the session once what is queued is written (Beast's close handshake).
     void abort_after_flush()
     {
@@ -312,6 +360,21 @@ public:
             release_if_empty(*r);
     }
 
+    /// Wakes every parked long-poll (shutdown).
+    void wake_all()
+    {
+        std::vector<std::function<void()>*> all;
+        for (auto& [name, r] : rooms_)
+            all.insert(all.end(), r->waiters.begin(), r->waiters.end());
+        for (auto* w : all)
+            (*w)();
+    }
+
+    /** @brief Called with the room each time a subscription ends (unsubscribe,
+        the overflow ladder, a closed session): a sharded gateway tells the
+        core, which stops sending the shard a room nobody there watches. */
+    std::function<void(std::string const& room)> on_leave;
+
     /** @brief Fans one message out to `room`'s subscribers and wakes its long-polls.
         `encode` is called at most once, only when someone is there. */
     template<class Encode>
@@ -392,6 +455,8 @@ private:
                 moved->find_subscription(&r)->index = idx;
             subs[i] = subs.back();
             subs.pop_back();
+            if (on_leave)
+                on_leave(r.name);
             break;
         }
         if (dispatching_)

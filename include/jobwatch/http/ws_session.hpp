@@ -24,8 +24,10 @@ class ws_host
 {
 public:
     virtual ~ws_host() = default;
-    /// One text message from the client.
-    virtual void on_ws_message(ws_session& s, std::string_view text) = 0;
+    /** @brief One text message from the client. Returns false to hold the
+        client's next message until `s.resume_reading()` (the answer needs
+        another thread; the client's messages are answered in order). */
+    virtual bool on_ws_message(ws_session& s, std::string_view text) = 0;
     /// The session is over (either side closed); called once.
     virtual void on_ws_finished(ws_session& s) = 0;
 };
@@ -170,6 +172,15 @@ public:
     }
 
     principal const& who() const noexcept { return *who_; }
+    std::shared_ptr<principal const> const& who_ptr() const noexcept { return who_; }
+
+    /// Reads the client's next message after `on_ws_message` returned false.
+    void resume_reading()
+    {
+        held_ = false;
+        if (!finished_ && !closing_ && !reading_ && !read_paused_)
+            read_more();
+    }
     /// The connection's number (its `connection_id` is "c" followed by it).
     std::uint64_t id() const noexcept { return id_; }
 
@@ -254,7 +265,8 @@ private:
     {
         if (read_paused_ && !finished_) {
             read_paused_ = false;
-            read_next();
+            if (!held_ && !reading_)
+                read_next();
         }
     }
 
@@ -280,6 +292,7 @@ private:
         }
         mark_read(std::chrono::steady_clock::now());
         ++counters_->ws_messages_in;
+        bool hold = false;
         if (host_ && !finished_) {
             if (ws_.got_binary()) {
                 ++counters_->ws_bad_messages;
@@ -288,7 +301,7 @@ private:
                                                   .path = ""}));
             } else {
                 auto const text = boost::beast::buffers_to_string(rbuf_.data());
-                host_->on_ws_message(*this, text);
+                hold = !host_->on_ws_message(*this, text);
             }
         }
         // No read buffer is held between messages.
@@ -296,6 +309,15 @@ private:
         rbuf_.shrink_to_fit();
         if (finished_ || closing_)
             return;
+        if (hold) {
+            held_ = true;
+            return;
+        }
+        read_more();
+    }
+
+    void read_more()
+    {
         // Back-pressure on the client's requests: stop reading while its replies pile up.
         if (queued_messages() * 2 > limits_->max_send_queue_messages ||
             queued_bytes_ * 2 > limits_->max_send_queue_bytes) {
@@ -310,7 +332,8 @@ private:
     detail::lazy_read_buffer rbuf_;
     std::shared_ptr<principal const> who_;
     std::uint64_t id_;
-    bool read_paused_ = false;
+    bool read_paused_ = false;  ///< replies pile up: the next read waits for the queue to drain
+    bool held_ = false;         ///< the host answers the last message on another thread
     bool reading_ = false;
 };
 

@@ -33,7 +33,6 @@ public:
     }
     phase current() const noexcept { return phase_; }
     bool keep_alive_allowed() const noexcept { return !stopping_; }
-    void set_wake(std::function<void()>* wake) noexcept { wake_ = wake; }
     void release() noexcept { sock_ = nullptr; }
 
     void sweep(http::steady_time now) override
@@ -46,10 +45,9 @@ public:
     void shutdown() override
     {
         stopping_ = true;
+        // A parked long-poll is woken by the gateway (it waits on the core).
         if (phase_ == phase::idle)
             abort();
-        else if (phase_ == phase::polling && wake_)
-            (*wake_)();
     }
     void abort() override
     {
@@ -65,7 +63,6 @@ private:
     http::gateway_counters* counters_;
     phase phase_ = phase::idle;
     http::steady_time deadline_{};
-    std::function<void()>* wake_ = nullptr;
     bool stopping_ = false;
 };
 
@@ -75,10 +72,7 @@ private:
 class gateway::sse_session final : public http::stream_session
 {
 public:
-    sse_session(gateway& g, http::tcp::socket sock)
-        : stream_session(g.hub_, g.limits_, g.counters_), gw_(&g), sock_(std::move(sock))
-    {
-    }
+    sse_session(shard& sh, http::tcp::socket sock);
 
     /// Starts the stream: the response head, then watches for the client going away.
     void start(std::string head)
@@ -110,16 +104,12 @@ public:
     void shutdown() override { close(1001, "server shutting down"); }
     void abort() override { close_socket(); }
     std::string_view kind() const noexcept override { return "sse"; }
-    void detach_gateway() noexcept { gw_ = nullptr; }
+    void detach_gateway() noexcept { sh_ = nullptr; }
 
 private:
     http::tcp::socket& socket() noexcept override { return sock_; }
     bool is_sse() const noexcept override { return true; }
-    void on_finished() override
-    {
-        if (gw_)
-            gw_->remove_conn(*this);
-    }
+    void on_finished() override;
 
     void watch_eof()
     {
@@ -134,10 +124,66 @@ private:
         });
     }
 
-    gateway* gw_;
+    shard* sh_;
     http::tcp::socket sock_;
     char probe_[1] = {};
 };
+
+// --- shards -----------------------------------------------------------------------
+
+/** @brief One share-nothing I/O shard: its connections, room table, limits,
+    counters and sweep, on its own thread and `io_context` — or, with
+    `gateway.threads` = 0, the single shard on the core's executor. */
+class gateway::shard final : public http::ws_host
+{
+public:
+    shard(gateway& g, std::size_t i, asio::any_io_executor core_ex, bool own_thread)
+        : gw(g)
+        , index(i)
+        , ioc(own_thread ? std::make_unique<asio::io_context>(1) : nullptr)
+        , ex(ioc ? asio::any_io_executor(ioc->get_executor()) : std::move(core_ex))
+        , limits(g.limits_)
+        , hub(ex)
+        , sweep_timer(ex)
+    {
+    }
+
+    /// The core's own shard (`gateway.threads` = 0): no hop, no thread.
+    bool is_core() const noexcept { return !ioc; }
+
+    bool on_ws_message(http::ws_session& s, std::string_view text) override { return gw.on_ws_message(*this, s, text); }
+    void on_ws_finished(http::ws_session& s) override { gw.remove_conn(*this, s); }
+
+    gateway& gw;
+    std::size_t const index;
+    std::unique_ptr<asio::io_context> ioc;  ///< first member: outlives the sockets and timers below
+    asio::any_io_executor ex;
+    http::session_limits limits;
+    http::gateway_counters counters;
+    http::hub hub;
+    std::vector<std::shared_ptr<http::connection>> conns;
+    // Read by the core (connection_count, the monitor report).
+    std::atomic<std::size_t> open{0};  ///< conns.size()
+    std::atomic<std::size_t> ws{0};
+    std::atomic<std::size_t> sse{0};
+    std::atomic<std::size_t> queued_messages{0};  ///< as of the last sweep
+    std::atomic<std::size_t> queued_bytes{0};     ///< as of the last sweep
+    std::atomic<std::size_t> rooms{0};            ///< as of the last sweep
+    asio::steady_timer sweep_timer;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+    std::thread thread;
+};
+
+inline gateway::sse_session::sse_session(shard& sh, http::tcp::socket sock)
+    : stream_session(sh.hub, sh.limits, sh.counters), sh_(&sh), sock_(std::move(sock))
+{
+}
+
+inline void gateway::sse_session::on_finished()
+{
+    if (sh_)
+        sh_->gw.remove_conn(*sh_, *this);
+}
 
 // --- construction -------------------------------------------------------------
 
@@ -148,13 +194,29 @@ inline gateway::gateway(core& c, config cfg)
     , max_connections_(static_cast<std::size_t>(std::max<std::int64_t>(c.settings().gateway.max_connections, 1)))
     , max_header_bytes_(static_cast<std::size_t>(c.settings().gateway.max_header_bytes))
     , max_body_bytes_(static_cast<std::size_t>(c.settings().gateway.max_body_bytes))
-    , hub_(c.get_executor())
+    , polls_(c.get_executor())
     , rest_(c, http::rest_api::hooks{.connections_json = [this] { return connections_json(); },
                                      .ready = [this] { return running_ && !draining_; }})
     , acceptor_(c.get_executor())
     , sweep_timer_(c.get_executor())
 {
     apply_settings(c.settings());
+    auto const threads = static_cast<std::size_t>(std::max<std::int64_t>(c.settings().gateway.threads, 0));
+    for (std::size_t i = 0; i < std::max<std::size_t>(threads, 1); ++i) {
+        auto sh = std::make_unique<shard>(*this, i, c.get_executor(), threads > 0);
+        if (!sh->is_core()) {
+            // Each subscription that ends on the shard releases the core's grant.
+            sh->hub.on_leave = [this, i](std::string const& room) {
+                asio::post(core_.get_executor(), [this, i, room, alive = alive_] {
+                    if (*alive)
+                        release(room, i);
+                });
+            };
+        }
+        shards_.push_back(std::move(sh));
+    }
+    if (threads > 0)
+        batches_.resize(threads);
     auto const& s = c.settings().gateway;
     auto const host = cfg_.host.value_or(s.host);
     auto const port = cfg_.port ? *cfg_.port : static_cast<std::uint16_t>(s.port);
@@ -190,14 +252,28 @@ inline gateway::~gateway()
 {
     // Whatever is still pending (the app stopped the context) must not reach back here.
     *alive_ = false;
-    for (auto& c : conns_)
-        if (auto* s = dynamic_cast<http::stream_session*>(c.get())) {
-            if (auto* sse = dynamic_cast<sse_session*>(s))
-                sse->detach_gateway();
-            s->detach();
-        } else {
-            c->abort();
-        }
+    stop_shards();
+    for (auto& sh : shards_)
+        for (auto& c : sh->conns)
+            if (auto* s = dynamic_cast<http::stream_session*>(c.get())) {
+                if (auto* sse = dynamic_cast<sse_session*>(s))
+                    sse->detach_gateway();
+                s->detach();
+            } else {
+                c->abort();
+            }
+}
+
+template<class F>
+void gateway::each_shard(F f)
+{
+    for (auto& p : shards_) {
+        auto& sh = *p;
+        if (sh.is_core())
+            f(sh);
+        else
+            asio::post(sh.ex, [&sh, f] { f(sh); });
+    }
 }
 
 inline void gateway::apply_settings(jobwatch::config const& s)
@@ -209,6 +285,29 @@ inline void gateway::apply_settings(jobwatch::config const& s)
     limits_.idle_timeout = std::chrono::milliseconds{std::max<std::int64_t>(g.idle_timeout_ms, 1)};
     limits_.read_timeout = std::chrono::milliseconds{std::max<std::int64_t>(g.read_timeout_ms, 1)};
     limits_.max_message_bytes = static_cast<std::size_t>(std::max<std::int64_t>(g.max_message_bytes, 1));
+    each_shard([l = limits_](shard& sh) { sh.limits = l; });
+}
+
+inline http::gateway_counters gateway::counters() const
+{
+    auto total = core_counters_;
+    for (auto const& sh : shards_)
+        total += sh->counters;
+    return total;
+}
+
+inline std::size_t gateway::connection_count() const noexcept
+{
+    std::size_t n = accepting_.load(std::memory_order_relaxed);
+    for (auto const& sh : shards_)
+        n += sh->open.load(std::memory_order_relaxed);
+    return n;
+}
+
+inline std::size_t gateway::room_count() const
+{
+    auto const& first = *shards_.front();
+    return (first.is_core() ? first.hub.room_count() : watched_.size()) + polls_.room_count();
 }
 
 // --- run and shutdown --------------------------------------------------------------
@@ -219,15 +318,16 @@ inline asio::awaitable<void> gateway::run()
         core_.log().error(bind_what_ + ": " + bind_error_.message());
         throw boost::system::system_error(bind_error_, bind_what_);
     }
-    if (core_.settings().gateway.threads > 0)
-        core_.log().warn("gateway.threads > 0: I/O shards are not implemented yet; serving on the core thread");
     if (dynamic_cast<http::open_authenticator const*>(auth_.get()))
         core_.log().warn("!!! " + auth_->describe() + " !!!");
     else
         core_.log().info(auth_->describe());
+    auto const sharded = !shards_.front()->is_core();
     core_.log().info("gateway listening on http://" + acceptor_.local_endpoint().address().to_string() + ":" +
-                     std::to_string(port_));
+                     std::to_string(port_) +
+                     (sharded ? " with " + std::to_string(shards_.size()) + " I/O threads" : std::string()));
     running_ = true;
+    start_shards();
     accept_next();
     arm_sweep();
 
@@ -239,46 +339,110 @@ inline asio::awaitable<void> gateway::run()
     draining_ = true;
     boost::system::error_code ec;
     acceptor_.close(ec);
-    auto const snapshot = conns_;
-    for (auto& c : snapshot)
-        c->shutdown();
+    polls_.wake_all();
+    each_shard([](shard& sh) {
+        auto const snapshot = sh.conns;
+        for (auto& c : snapshot)
+            c->shutdown();
+    });
     detail::tuple_timer t(co_await asio::this_coro::executor);
-    auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
-    while (!conns_.empty()) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+    bool aborted = false;
+    // Answers of the core on their way to a shard are waited for too: they resume its coroutines.
+    while (connection_count() > 0 || hops_.load() > 0) {
         auto cs = co_await asio::this_coro::cancellation_state;
-        if (cs.cancelled() != asio::cancellation_type::none || std::chrono::steady_clock::now() >= deadline) {
-            auto const left = conns_;
-            for (auto& c : left)
-                c->abort();
+        auto const now = std::chrono::steady_clock::now();
+        if (!aborted && (cs.cancelled() != asio::cancellation_type::none || now >= deadline)) {
+            aborted = true;
+            each_shard([](shard& sh) {
+                auto const left = sh.conns;
+                for (auto& c : left)
+                    c->abort();
+            });
+            if (!sharded)
+                break;
+            deadline = now + std::chrono::seconds{1};
+        } else if (aborted && now >= deadline) {
             break;
         }
         t.expires_after(std::chrono::milliseconds{10});
         co_await t.async_wait();
     }
     sweep_timer_.cancel();
+    stop_shards();
     running_ = false;
 }
 
-inline void gateway::add_conn(std::shared_ptr<http::connection> c)
+inline void gateway::start_shards()
 {
-    c->registry_index = conns_.size();
-    conns_.push_back(std::move(c));
+    for (auto& p : shards_) {
+        auto& sh = *p;
+        if (sh.is_core() || sh.thread.joinable())
+            continue;
+        sh.work.emplace(sh.ioc->get_executor());
+        arm_shard_sweep(sh);
+        sh.thread = std::thread([this, &sh] {
+            for (;;) {
+                try {
+                    sh.ioc->run();
+                    return;
+                } catch (std::exception const& e) {
+                    // One failed handler must not take the shard's other connections down.
+                    asio::post(core_.get_executor(), [this, what = std::string(e.what()), alive = alive_] {
+                        if (*alive)
+                            core_.log().error(std::string("gateway I/O thread: ") + what);
+                    });
+                }
+            }
+        });
+    }
 }
 
-inline void gateway::remove_conn(http::connection& c)
+inline void gateway::stop_shards()
+{
+    for (auto& p : shards_) {
+        auto& sh = *p;
+        if (sh.is_core() || !sh.thread.joinable())
+            continue;
+        // What is left in the shard's queue is destroyed with it, on this thread.
+        sh.work.reset();
+        sh.ioc->stop();
+        sh.thread.join();
+    }
+}
+
+inline void gateway::add_conn(shard& sh, std::shared_ptr<http::connection> c)
+{
+    auto const kind = c->kind();
+    if (kind == "ws")
+        ++sh.ws;
+    else if (kind == "sse")
+        ++sh.sse;
+    c->registry_index = sh.conns.size();
+    sh.conns.push_back(std::move(c));
+    ++sh.open;
+}
+
+inline void gateway::remove_conn(shard& sh, http::connection& c)
 {
     auto const i = c.registry_index;
-    if (i >= conns_.size() || conns_[i].get() != &c)
+    if (i >= sh.conns.size() || sh.conns[i].get() != &c)
         return;
+    auto const kind = c.kind();
+    if (kind == "ws")
+        --sh.ws;
+    else if (kind == "sse")
+        --sh.sse;
     // Swap-remove; the registry's reference goes after this call returns.
-    auto keep = std::move(conns_[i]);
-    if (i + 1 != conns_.size()) {
-        conns_[i] = std::move(conns_.back());
-        conns_[i]->registry_index = i;
+    auto keep = std::move(sh.conns[i]);
+    if (i + 1 != sh.conns.size()) {
+        sh.conns[i] = std::move(sh.conns.back());
+        sh.conns[i]->registry_index = i;
     }
-    conns_.pop_back();
+    sh.conns.pop_back();
+    --sh.open;
     c.registry_index = static_cast<std::size_t>(-1);
-    asio::post(core_.get_executor(), [keep = std::move(keep)] {});
+    asio::post(sh.ex, [keep = std::move(keep)] {});
 }
 
 inline void gateway::accept_next()
@@ -286,35 +450,33 @@ inline void gateway::accept_next()
     if (draining_ || !acceptor_.is_open())
         return;
     accept_pending_ = true;
-    acceptor_.async_accept([this, alive = alive_](boost::system::error_code ec, http::tcp::socket sock) {
+    // Round robin over the shards: the socket is created on the shard's context.
+    auto& sh = *shards_[next_shard_++ % shards_.size()];
+    acceptor_.async_accept(sh.ex, [this, &sh, alive = alive_](boost::system::error_code ec, http::tcp::socket sock) {
         if (!*alive)
             return;
         accept_pending_ = false;
-        on_accept(ec, std::move(sock));
-    });
-}
-
-inline void gateway::on_accept(boost::system::error_code ec, http::tcp::socket sock)
-{
-    if (ec == asio::error::operation_aborted || draining_)
-        return;
-    if (ec) {
-        // EMFILE and friends: do not spin; the sweep re-arms accepting.
-        core_.log().warn("accept failed: " + ec.message());
-        return;
-    }
-    ++counters_.accepted;
-    sock.set_option(http::tcp::no_delay(true), ec);
-    if (conns_.size() >= max_connections_) {
-        ++counters_.refused;
-        if (refusing_ < 64) {
-            ++refusing_;
-            asio::co_spawn(core_.get_executor(), refuse(std::move(sock)), asio::detached);
+        if (ec == asio::error::operation_aborted || draining_)
+            return;
+        if (ec) {
+            // EMFILE and friends: do not spin; the sweep re-arms accepting.
+            core_.log().warn("accept failed: " + ec.message());
+            return;
         }
-    } else {
-        asio::co_spawn(core_.get_executor(), serve_http(std::move(sock), alive_), asio::detached);
-    }
-    accept_next();
+        ++core_counters_.accepted;
+        sock.set_option(http::tcp::no_delay(true), ec);
+        if (connection_count() >= max_connections_) {
+            ++core_counters_.refused;
+            if (refusing_ < 64) {
+                ++refusing_;
+                asio::co_spawn(sh.ex, refuse(std::move(sock)), asio::detached);
+            }
+        } else {
+            ++accepting_;
+            asio::co_spawn(sh.ex, serve_http(sh, std::move(sock)), asio::detached);
+        }
+        accept_next();
+    });
 }
 
 inline asio::awaitable<void> gateway::refuse(http::tcp::socket sock)
@@ -358,25 +520,51 @@ inline void gateway::arm_sweep()
     sweep_timer_.async_wait([this, alive = alive_](boost::system::error_code ec) {
         if (ec || !*alive)
             return;
-        sweep();
+        // Accepting stopped on an error (out of file descriptors): try again.
+        if (running_ && !draining_ && !accept_pending_)
+            accept_next();
+        if (shards_.front()->is_core())
+            sweep(*shards_.front());
         if (running_)
             arm_sweep();
     });
 }
 
-inline void gateway::sweep()
+inline void gateway::arm_shard_sweep(shard& sh)
+{
+    sh.sweep_timer.expires_after(std::chrono::milliseconds{250});
+    sh.sweep_timer.async_wait([this, &sh](boost::system::error_code ec) {
+        if (ec)
+            return;
+        sweep(sh);
+        arm_shard_sweep(sh);
+    });
+}
+
+inline void gateway::sweep(shard& sh)
 {
     auto const now = std::chrono::steady_clock::now();
-    // Accepting stopped on an error (out of file descriptors): try again.
-    if (running_ && !draining_ && !accept_pending_)
-        accept_next();
     // Index loop: a sweep may remove connections (swap-remove keeps the rest in place).
-    for (std::size_t i = 0; i < conns_.size();) {
-        auto* c = conns_[i].get();
+    for (std::size_t i = 0; i < sh.conns.size();) {
+        auto* c = sh.conns[i].get();
         c->sweep(now);
-        if (i < conns_.size() && conns_[i].get() == c)
+        if (i < sh.conns.size() && sh.conns[i].get() == c)
             ++i;
     }
+    refresh_stats(sh);
+}
+
+inline void gateway::refresh_stats(shard& sh)
+{
+    std::size_t msgs = 0, bytes = 0;
+    for (auto const& c : sh.conns)
+        if (auto const* s = dynamic_cast<http::stream_session const*>(c.get())) {
+            msgs += s->queued_messages();
+            bytes += s->queued_bytes();
+        }
+    sh.queued_messages = msgs;
+    sh.queued_bytes = bytes;
+    sh.rooms = sh.hub.room_count();
 }
 
 // --- HTTP -----------------------------------------------------------------------
@@ -390,11 +578,14 @@ inline http::auth_result gateway::authenticate(http::request const& req, http::t
                                                  .remote = remote});
 }
 
-inline asio::awaitable<void> gateway::serve_http(http::tcp::socket sock, std::shared_ptr<bool> alive)
+inline asio::awaitable<void> gateway::serve_http(shard& sh, http::tcp::socket sock)
 {
     namespace bhttp = boost::beast::http;
-    auto conn = std::make_shared<http_conn>(sock, counters_);
-    add_conn(conn);
+    auto const alive = alive_;
+    auto conn = std::make_shared<http_conn>(sock, sh.counters);
+    add_conn(sh, conn);
+    --accepting_;
+    auto const& limits = sh.limits;
     boost::beast::flat_buffer buf;
     bool first = true;
     std::string remote;
@@ -407,13 +598,13 @@ inline asio::awaitable<void> gateway::serve_http(http::tcp::socket sock, std::sh
     for (;;) {
         auto const now = std::chrono::steady_clock::now();
         if (buf.size() == 0) {
-            conn->set(http_conn::phase::idle, now + (first ? limits_.read_timeout : limits_.idle_timeout));
+            conn->set(http_conn::phase::idle, now + (first ? limits.read_timeout : limits.idle_timeout));
             auto [ec] = co_await sock.async_wait(http::tcp::socket::wait_read, detail::use_tuple);
             if (ec || !*alive || !conn->keep_alive_allowed())
                 break;
         }
         first = false;
-        conn->set(http_conn::phase::reading, std::chrono::steady_clock::now() + limits_.read_timeout);
+        conn->set(http_conn::phase::reading, std::chrono::steady_clock::now() + limits.read_timeout);
         bhttp::request_parser<bhttp::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(max_header_bytes_, 0xFFFFFFFF)));
         parser.body_limit(max_body_bytes_);
@@ -436,12 +627,12 @@ inline asio::awaitable<void> gateway::serve_http(http::tcp::socket sock, std::sh
                 res = http::problem(blank, http::status::bad_request, "malformed HTTP request: " + ec.message());
             if (res) {
                 res->keep_alive(false);
-                conn->set(http_conn::phase::writing, std::chrono::steady_clock::now() + limits_.read_timeout);
+                conn->set(http_conn::phase::writing, std::chrono::steady_clock::now() + limits.read_timeout);
                 co_await bhttp::async_write(sock, *res, detail::use_tuple);
             }
             break;
         }
-        ++counters_.http_requests;
+        ++sh.counters.http_requests;
         conn->set(http_conn::phase::handling, {});
         auto req = parser.release();
         auto const t = http::parse_target(req.target());
@@ -464,22 +655,36 @@ inline asio::awaitable<void> gateway::serve_http(http::tcp::socket sock, std::sh
                         res->set(bhttp::field::upgrade, "websocket");
                     } else if (!http::has_scope(p, auth_scope::read)) {
                         res = http::problem(req, http::status::forbidden, "the read scope is required");
+                    } else if (draining_) {
+                        res = http::problem(req, http::status::service_unavailable, "the server is shutting down");
                     } else {
                         // Hand the socket (and any bytes behind the request) to the session.
                         std::string preread(boost::beast::buffers_to_string(buf.data()));
                         conn->release();
-                        remove_conn(*conn);
-                        start_ws(std::move(sock), std::move(preread), std::move(req), holder);
+                        remove_conn(sh, *conn);
+                        start_ws(sh, std::move(sock), std::move(preread), std::move(req), holder);
                         co_return;
                     }
                 } else if (t.path == "/api/v1/stream") {
                     if (req.method() != http::verb::get) {
                         res = http::method_not_allowed(req, "GET");
                     } else {
-                        res = start_sse(sock, req, t, p);
-                        if (!res) {
+                        // (GCC 12: no temporaries inside a co_await expression.)
+                        stream_plan plan;
+                        if (sh.is_core()) {
+                            plan = plan_sse(req, t, p, sh);
+                        } else {
+                            auto start = [&](auto done) { done(plan_sse(req, t, p, sh)); };
+                            plan = co_await on_core<stream_plan>(sh, std::move(start));
+                        }
+                        if (!*alive)
+                            co_return;
+                        if (plan.refusal) {
+                            res = std::move(plan.refusal);
+                        } else {
                             conn->release();
-                            remove_conn(*conn);
+                            remove_conn(sh, *conn);
+                            start_sse(sh, std::move(sock), std::move(plan));
                             co_return;
                         }
                     }
@@ -487,12 +692,35 @@ inline asio::awaitable<void> gateway::serve_http(http::tcp::socket sock, std::sh
                     if (req.method() != http::verb::get) {
                         res = http::method_not_allowed(req, "GET");
                     } else {
-                        res = co_await long_poll(req, t, p, *conn);
+                        conn->set(http_conn::phase::polling, {});
+                        if (sh.is_core()) {
+                            res = co_await long_poll(req, t, p);
+                        } else {
+                            auto start = [&](auto done) {
+                                asio::co_spawn(core_.get_executor(), long_poll(req, t, p),
+                                               [&req, done = std::move(done)](std::exception_ptr e,
+                                                                              http::response r) mutable {
+                                                   if (e)
+                                                       r = http::problem(req, http::status::internal_server_error,
+                                                                         "the long-poll failed");
+                                                   done(std::move(r));
+                                               });
+                            };
+                            res = co_await on_core<http::response>(sh, std::move(start));
+                        }
                         if (!*alive)
                             co_return;
+                        conn->set(http_conn::phase::handling, {});
                     }
                 } else {
-                    res = rest_.handle(req, t, p);
+                    if (sh.is_core()) {
+                        res = rest_.handle(req, t, p);
+                    } else {
+                        auto start = [&](auto done) { done(rest_.handle(req, t, p)); };
+                        res = co_await on_core<http::response>(sh, std::move(start));
+                    }
+                    if (!*alive)
+                        co_return;
                 }
             }
         }
@@ -500,7 +728,7 @@ inline asio::awaitable<void> gateway::serve_http(http::tcp::socket sock, std::sh
             res->keep_alive(false);
         if (req.method() == http::verb::head)
             res->body().clear();
-        conn->set(http_conn::phase::writing, std::chrono::steady_clock::now() + limits_.read_timeout);
+        conn->set(http_conn::phase::writing, std::chrono::steady_clock::now() + limits.read_timeout);
         auto [wec, wn] = co_await bhttp::async_write(sock, *res, detail::use_tuple);
         if (!*alive)
             co_return;
@@ -513,37 +741,70 @@ inline asio::awaitable<void> gateway::serve_http(http::tcp::socket sock, std::sh
     sock.shutdown(http::tcp::socket::shutdown_send, ec);
     sock.close(ec);
     conn->release();
-    remove_conn(*conn);
+    remove_conn(sh, *conn);
+}
+
+// --- hops between a shard and the core ------------------------------------------------
+
+template<class R, class Start, class Then>
+void gateway::hop(shard& sh, Start start, Then then)
+{
+    if (sh.is_core()) {
+        start([then = std::move(then)](R r) mutable { then(std::move(r)); });
+        return;
+    }
+    ++hops_;
+    asio::post(core_.get_executor(), [this, &sh, start = std::move(start), then = std::move(then)]() mutable {
+        start([this, &sh, then = std::move(then)](R r) mutable {
+            // Room messages queued before this answer go first: the shard sees
+            // them before it subscribes (they are in the snapshot), and every
+            // later one after (posts from one thread run in order).
+            send_batches();
+            asio::post(sh.ex, [this, r = std::move(r), then = std::move(then)]() mutable {
+                then(std::move(r));
+                --hops_;
+            });
+        });
+    });
+}
+
+template<class R, class Start>
+asio::awaitable<R> gateway::on_core(shard& sh, Start start)
+{
+    return asio::async_initiate<decltype(asio::use_awaitable), void(R)>(
+        [this, &sh](auto handler, Start st) {
+            hop<R>(sh, std::move(st), [h = std::move(handler)](R r) mutable { std::move(h)(std::move(r)); });
+        },
+        asio::use_awaitable, std::move(start));
 }
 
 // --- WebSocket ----------------------------------------------------------------------
 
-inline void gateway::start_ws(http::tcp::socket sock, std::string preread, http::request req,
+inline void gateway::start_ws(shard& sh, http::tcp::socket sock, std::string preread, http::request req,
                               std::shared_ptr<principal const> who)
 {
     auto const id = next_conn_id_++;
     welcome_message w{.connection_id = "c" + std::to_string(id),
                       .server_version = std::string(version),
                       .protocol = protocol_version,
-                      .heartbeat_ms = limits_.heartbeat.count(),
-                      .max_message_bytes = static_cast<std::int64_t>(limits_.max_message_bytes),
+                      .heartbeat_ms = sh.limits.heartbeat.count(),
+                      .max_message_bytes = static_cast<std::int64_t>(sh.limits.max_message_bytes),
                       .subject = who->subject.empty() ? std::nullopt : std::optional<std::string>(who->subject),
                       .tenant_id = who->tenant_id};
-    auto s = std::make_shared<http::ws_session>(hub_, limits_, counters_, *this, std::move(sock), std::move(preread),
-                                                std::move(who), id);
-    add_conn(s);
+    auto s = std::make_shared<http::ws_session>(sh.hub, sh.limits, sh.counters, sh, std::move(sock),
+                                                std::move(preread), std::move(who), id);
+    add_conn(sh, s);
     s->start(std::move(req), http::encode_message(w));
 }
 
-inline void gateway::on_ws_finished(http::ws_session& s) { remove_conn(s); }
-
-inline void gateway::on_ws_message(http::ws_session& s, std::string_view text)
+inline bool gateway::on_ws_message(shard& sh, http::ws_session& s, std::string_view text)
 {
     auto reply_error = [&](std::optional<std::string> id, protocol_error code, std::string message,
                            std::optional<std::string> path) {
-        ++counters_.ws_bad_messages;
+        ++sh.counters.ws_bad_messages;
         s.send(http::encode_message(error_message{
             .id = std::move(id), .code = code, .message = std::move(message), .path = std::move(path)}));
+        return true;
     };
     unsigned char scratch[4096];
     boost::json::monotonic_resource mr(scratch, sizeof scratch);
@@ -571,32 +832,55 @@ inline void gateway::on_ws_message(http::ws_session& s, std::string_view text)
     auto msg = parse_value<client_message>(jv);
     if (!msg)
         return reply_error(id, protocol_error::invalid_message, msg.error().message, msg.error().path);
-    std::visit(
-        [&](auto& m) {
+    return std::visit(
+        [&](auto& m) -> bool {
             using T = std::decay_t<decltype(m)>;
             if constexpr (std::is_same_v<T, subscribe_request>) {
-                ws_subscribe(s, m);
+                return ws_subscribe(sh, s, std::move(m));
             } else if constexpr (std::is_same_v<T, unsubscribe_request>) {
-                if (hub_.unsubscribe(s, m.room))
+                if (sh.hub.unsubscribe(s, m.room))
                     s.send(http::encode_message(unsubscribed_message{.id = m.id, .room = m.room}));
                 else
                     reply_error(m.id, protocol_error::not_found, "not subscribed to " + m.room, std::string("/room"));
+                return true;
             } else if constexpr (std::is_same_v<T, subscriptions_request>) {
-                subscriptions_message out{.id = m.id, .rooms = {}};
+                std::vector<std::string> rooms;
                 for (auto const& sub : s.subscriptions())
-                    out.rooms.push_back(
-                        {.room = sub.room->name,
-                         .seq = static_cast<std::int64_t>(core_.events().room_seq(sub.room->name))});
-                std::sort(out.rooms.begin(), out.rooms.end(),
-                          [](auto const& a, auto const& b) { return a.room < b.room; });
-                s.send(http::encode_message(out));
+                    rooms.push_back(sub.room->name);
+                if (sh.is_core()) {
+                    s.send(subscriptions_reply(m.id, std::move(rooms)));
+                    return true;
+                }
+                auto self = std::static_pointer_cast<http::ws_session>(s.shared_from_this());
+                hop<http::wire_ptr>(
+                    sh,
+                    [this, id = m.id, rooms = std::move(rooms)](auto done) mutable {
+                        done(subscriptions_reply(std::move(id), std::move(rooms)));
+                    },
+                    [self](http::wire_ptr reply) {
+                        self->send(std::move(reply));
+                        self->resume_reading();
+                    });
+                return false;
             } else if constexpr (std::is_same_v<T, ping_request>) {
                 s.send(http::encode_message(pong_message{.id = m.id}));
+                return true;
             } else {
-                ws_publish(s, m);
+                return ws_publish(sh, s, std::move(m));
             }
         },
         *msg);
+}
+
+inline http::wire_ptr gateway::subscriptions_reply(std::optional<std::string> id, std::vector<std::string> rooms) const
+{
+    subscriptions_message out{.id = std::move(id), .rooms = {}};
+    for (auto& room : rooms) {
+        auto const seq = static_cast<std::int64_t>(core_.events().room_seq(room));
+        out.rooms.push_back({.room = std::move(room), .seq = seq});
+    }
+    std::sort(out.rooms.begin(), out.rooms.end(), [](auto const& a, auto const& b) { return a.room < b.room; });
+    return http::encode_message(out);
 }
 
 inline std::optional<snapshot> gateway::snapshot_of(std::string_view room) const
@@ -624,74 +908,162 @@ inline std::optional<snapshot> gateway::snapshot_of(std::string_view room) const
     return std::nullopt;
 }
 
-inline void gateway::ws_subscribe(http::ws_session& s, subscribe_request const& r)
+inline bool gateway::ws_subscribe(shard& sh, http::ws_session& s, subscribe_request r)
 {
-    auto const access = http::check_room(s.who(), r.room, core_.store());
-    if (access != http::room_access::allowed) {
-        bool const nf = access == http::room_access::not_found;
-        ++counters_.ws_bad_messages;
-        s.send(http::encode_message(error_message{
-            .id = r.id,
-            .code = nf ? protocol_error::not_found : protocol_error::forbidden,
-            .message = nf ? "no room " + r.room : "not allowed to subscribe to " + r.room,
-            .path = "/room"}));
-        return;
-    }
     constexpr std::size_t max_rooms_per_connection = 1000;
-    if (s.subscriptions().size() >= max_rooms_per_connection && !s.find_subscription(hub_.find(r.room))) {
+    if (s.subscriptions().size() >= max_rooms_per_connection && !s.find_subscription(sh.hub.find(r.room))) {
         s.send(http::encode_message(error_message{
             .id = r.id,
             .code = protocol_error::rate_limited,
             .message = "at most " + std::to_string(max_rooms_per_connection) + " rooms per connection",
             .path = "/room"}));
-        return;
+        return true;
     }
-    // A repeated subscribe starts over (the client resumes or resyncs).
-    hub_.unsubscribe(s, r.room);
-    hub_.subscribe(s, r.room);
+    if (sh.is_core()) {
+        auto plan = plan_subscribe(s.who(), r, sh);
+        apply_plan(sh, s, plan);
+        return true;
+    }
+    auto self = std::static_pointer_cast<http::ws_session>(s.shared_from_this());
+    hop<stream_plan>(
+        sh,
+        [this, &sh, who = s.who_ptr(), r = std::move(r)](auto done) mutable { done(plan_subscribe(*who, r, sh)); },
+        [this, &sh, self](stream_plan plan) {
+            apply_plan(sh, *self, plan);
+            self->resume_reading();
+        });
+    return false;
+}
+
+inline gateway::stream_plan gateway::plan_subscribe(principal const& who, subscribe_request const& r,
+                                                    shard const& sh)
+{
+    stream_plan plan;
+    auto send = [&](http::wire_ptr m) { plan.msgs.emplace_back(std::move(m), false); };
+    auto const access = http::check_room(who, r.room, core_.store());
+    if (access != http::room_access::allowed) {
+        bool const nf = access == http::room_access::not_found;
+        plan.error = true;
+        send(http::encode_message(error_message{
+            .id = r.id,
+            .code = nf ? protocol_error::not_found : protocol_error::forbidden,
+            .message = nf ? "no room " + r.room : "not allowed to subscribe to " + r.room,
+            .path = "/room"}));
+        return plan;
+    }
+    // Granted before the snapshot is taken: every later room message reaches the shard.
+    grant(r.room, sh);
+    plan.rooms.push_back(r.room);
     auto const& log = core_.events();
     if (r.since) {
         auto const since = static_cast<std::uint64_t>(std::max<std::int64_t>(*r.since, 0));
         auto replay = log.replay(r.room, since);
         if (!replay.reset) {
-            s.send(http::encode_message(subscribed_message{
+            send(http::encode_message(subscribed_message{
                 .id = r.id, .room = r.room, .seq = static_cast<std::int64_t>(replay.seq), .snapshot = std::nullopt}));
             for (auto const& e : replay.entries)
-                s.deliver(http::encode_entry(r.room, e));
-            return;
+                plan.msgs.emplace_back(http::encode_entry(r.room, e), true);
+            return plan;
         }
-        s.send(http::encode_message(reset_message{
+        send(http::encode_message(reset_message{
             .room = r.room, .seq = static_cast<std::int64_t>(replay.seq), .reason = "history_truncated"}));
     }
-    s.send(http::encode_message(subscribed_message{.id = r.id,
-                                                   .room = r.room,
-                                                   .seq = static_cast<std::int64_t>(log.room_seq(r.room)),
-                                                   .snapshot = snapshot_of(r.room)}));
+    send(http::encode_message(subscribed_message{.id = r.id,
+                                                 .room = r.room,
+                                                 .seq = static_cast<std::int64_t>(log.room_seq(r.room)),
+                                                 .snapshot = snapshot_of(r.room)}));
+    return plan;
 }
 
-inline void gateway::ws_publish(http::ws_session& s, publish_request& r)
+inline void gateway::apply_plan(shard& sh, http::stream_session& s, stream_plan& plan)
+{
+    if (plan.error)
+        ++sh.counters.ws_bad_messages;
+    for (auto const& room : plan.rooms) {
+        // A repeated subscribe starts over (the client resumes or resyncs).
+        sh.hub.unsubscribe(s, room);
+        if (s.finished()) {
+            // Gone while the core answered: its grant goes back.
+            if (sh.hub.on_leave)
+                sh.hub.on_leave(room);
+            continue;
+        }
+        sh.hub.subscribe(s, room);
+    }
+    for (auto& [m, room_message] : plan.msgs) {
+        if (room_message)
+            s.deliver(m);
+        else
+            s.send(std::move(m));
+    }
+}
+
+inline bool gateway::ws_publish(shard& sh, http::ws_session& s, publish_request r)
 {
     auto fail = [&](protocol_error code, std::string message, std::string path) {
-        ++counters_.ws_bad_messages;
+        ++sh.counters.ws_bad_messages;
         s.send(http::encode_message(
             error_message{.id = r.id, .code = code, .message = std::move(message), .path = std::move(path)}));
+        return true;
     };
     if (!http::has_scope(s.who(), auth_scope::publish))
         return fail(protocol_error::forbidden, "the publish scope is required", "");
     if (s.who().tenant_id && tenant_id_of(r.event) != s.who().tenant_id)
         return fail(protocol_error::forbidden, "tenant_id must be \"" + *s.who().tenant_id + "\"",
                     "/event/tenant_id");
+    auto self = std::static_pointer_cast<http::ws_session>(s.shared_from_this());
+    auto then = [&sh, self, resume = !sh.is_core()](std::pair<http::wire_ptr, bool> reply) {
+        if (reply.second)
+            ++sh.counters.ws_bad_messages;
+        self->send(std::move(reply.first));
+        if (resume)
+            self->resume_reading();
+    };
+    hop<std::pair<http::wire_ptr, bool>>(
+        sh, [this, r = std::move(r)](auto done) mutable { done(publish_reply(std::move(r))); }, std::move(then));
+    return sh.is_core();
+}
+
+inline std::pair<http::wire_ptr, bool> gateway::publish_reply(publish_request r)
+{
     auto id = r.id;
     auto const res = core_.publish(std::move(r.event));
     if (res.status == event_log::status::invalid)
-        return fail(protocol_error::invalid_message, res.error.message, "/event" + res.error.path);
-    s.send(http::encode_message(published_message{.id = std::move(id), .seq = static_cast<std::int64_t>(res.seq)}));
+        return {http::encode_message(error_message{.id = std::move(id),
+                                                   .code = protocol_error::invalid_message,
+                                                   .message = res.error.message,
+                                                   .path = "/event" + res.error.path}),
+                true};
+    return {http::encode_message(published_message{.id = std::move(id), .seq = static_cast<std::int64_t>(res.seq)}),
+            false};
 }
 
 // --- fan-out ----------------------------------------------------------------------
 
 inline void gateway::on_room_message(room_message const& m)
 {
+    auto const sharded = !shards_.front()->is_core();
+    auto route = [&](std::string_view room, auto&& encode) {
+        // Long-polls parked on the room wake up (they hold no subscription: nothing is encoded).
+        polls_.dispatch(room, encode);
+        if (!sharded)
+            return shards_.front()->hub.dispatch(room, encode);
+        auto it = watched_.find(room);
+        if (it == watched_.end())
+            return;
+        // One encoding, one shared buffer for every shard that watches the room.
+        http::wire_ptr const msg = encode();
+        for (std::size_t i = 0; i < it->second.size(); ++i)
+            if (it->second[i] > 0)
+                batches_[i].push_back(msg);
+        if (!batches_posted_) {
+            batches_posted_ = true;
+            asio::post(core_.get_executor(), [this, alive = alive_] {
+                if (*alive)
+                    send_batches();
+            });
+        }
+    };
     std::visit(
         [&](auto const& v) {
             using T = std::decay_t<decltype(v)>;
@@ -700,17 +1072,52 @@ inline void gateway::on_room_message(room_message const& m)
                 for_each_room(ev.event, [&](std::string_view prefix, std::string_view id) {
                     room_buf_.assign(prefix);
                     room_buf_.append(id);
-                    hub_.dispatch(room_buf_, [&] { return http::encode_event(room_buf_, ev); });
+                    route(room_buf_, [&] { return http::encode_event(room_buf_, ev); });
                 });
             } else if constexpr (std::is_same_v<T, summary_out>) {
-                hub_.dispatch(v.room, [&] { return http::encode_summary(v.room, v.seq, *v.value); });
+                route(v.room, [&] { return http::encode_summary(v.room, v.seq, *v.value); });
             } else if constexpr (std::is_same_v<T, alert_out>) {
-                hub_.dispatch(rooms::alerts, [&] { return http::encode_alert(v.seq, *v.value); });
+                route(rooms::alerts, [&] { return http::encode_alert(v.seq, *v.value); });
             } else {
-                hub_.dispatch(rooms::health, [&] { return http::encode_health(v.seq, *v.value); });
+                route(rooms::health, [&] { return http::encode_health(v.seq, *v.value); });
             }
         },
         m);
+}
+
+inline void gateway::send_batches()
+{
+    batches_posted_ = false;
+    for (std::size_t i = 0; i < batches_.size(); ++i) {
+        if (batches_[i].empty())
+            continue;
+        auto& sh = *shards_[i];
+        asio::post(sh.ex, [&sh, batch = std::move(batches_[i])] {
+            for (auto const& m : batch)
+                sh.hub.dispatch(m->room, [&m] { return m; });
+        });
+        batches_[i] = {};
+    }
+}
+
+inline void gateway::grant(std::string const& room, shard const& sh)
+{
+    if (sh.is_core())
+        return;
+    auto& counts = watched_[room];
+    if (counts.empty())
+        counts.resize(shards_.size());
+    ++counts[sh.index];
+}
+
+inline void gateway::release(std::string const& room, std::size_t shard_index)
+{
+    auto it = watched_.find(room);
+    if (it == watched_.end() || it->second[shard_index] == 0)
+        return;
+    --it->second[shard_index];
+    if (std::all_of(it->second.begin(), it->second.end(), [](std::uint32_t n) { return n == 0; }))
+        watched_.erase(it);
 }
 
 // --- SSE and long-poll --------------------------------------------------------------
@@ -735,12 +1142,13 @@ inline std::optional<http::response> gateway::check_rooms(http::request const& r
     return std::nullopt;
 }
 
-inline std::optional<http::response> gateway::start_sse(http::tcp::socket& sock, http::request const& req,
-                                                        http::target const& t, principal const& who)
+inline gateway::stream_plan gateway::plan_sse(http::request const& req, http::target const& t, principal const& who,
+                                              shard const& sh)
 {
+    stream_plan plan;
     auto const rooms = t.all("room");
-    if (auto refused = check_rooms(req, rooms, who))
-        return refused;
+    if ((plan.refusal = check_rooms(req, rooms, who)))
+        return plan;
     std::optional<std::uint64_t> since;
     auto last = req["Last-Event-ID"];
     if (last.empty())
@@ -749,39 +1157,53 @@ inline std::optional<http::response> gateway::start_sse(http::tcp::socket& sock,
     if (!last.empty()) {
         bool bad = false;
         since = http::to_uint(last, bad);
-        if (bad)
-            return http::problem(req, http::status::bad_request, "Last-Event-ID must be a sequence number");
+        if (bad) {
+            plan.refusal = http::problem(req, http::status::bad_request, "Last-Event-ID must be a sequence number");
+            return plan;
+        }
     }
-    auto s = std::make_shared<sse_session>(*this, std::move(sock));
-    add_conn(s);
+    auto const& log = core_.events();
+    for (auto const& room : rooms) {
+        grant(room, sh);
+        plan.rooms.push_back(room);
+        if (since) {
+            auto replay = log.replay(room, *since);
+            if (!replay.reset) {
+                for (auto const& e : replay.entries)
+                    plan.msgs.emplace_back(http::encode_entry(room, e), true);
+                continue;
+            }
+            plan.msgs.emplace_back(http::encode_message(reset_message{.room = room,
+                                                                      .seq = static_cast<std::int64_t>(replay.seq),
+                                                                      .reason = "history_truncated"}),
+                                   false);
+        }
+        plan.msgs.emplace_back(http::encode_message(subscribed_message{.id = std::nullopt,
+                                                                       .room = room,
+                                                                       .seq = static_cast<std::int64_t>(log.room_seq(room)),
+                                                                       .snapshot = snapshot_of(room)}),
+                               false);
+    }
+    return plan;
+}
+
+inline void gateway::start_sse(shard& sh, http::tcp::socket sock, stream_plan plan)
+{
+    auto s = std::make_shared<sse_session>(sh, std::move(sock));
+    add_conn(sh, s);
     std::string head = "HTTP/1.1 200 OK\r\nServer: jobwatch\r\nContent-Type: text/event-stream\r\n"
                        "Cache-Control: no-store\r\nConnection: keep-alive\r\nX-Accel-Buffering: no\r\n\r\n";
     // The reconnection delay a browser's EventSource waits.
     head += "retry: 2000\n\n";
     s->start(std::move(head));
-    auto const& log = core_.events();
-    for (auto const& room : rooms) {
-        hub_.subscribe(*s, room);
-        if (since) {
-            auto replay = log.replay(room, *since);
-            if (!replay.reset) {
-                for (auto const& e : replay.entries)
-                    s->deliver(http::encode_entry(room, e));
-                continue;
-            }
-            s->send(http::encode_message(
-                reset_message{.room = room, .seq = static_cast<std::int64_t>(replay.seq), .reason = "history_truncated"}));
-        }
-        s->send(http::encode_message(subscribed_message{.id = std::nullopt,
-                                                        .room = room,
-                                                        .seq = static_cast<std::int64_t>(log.room_seq(room)),
-                                                        .snapshot = snapshot_of(room)}));
-    }
-    return std::nullopt;
+    apply_plan(sh, *s, plan);
+    // Shutdown began while the core prepared the stream.
+    if (draining_)
+        s->shutdown();
 }
 
 inline asio::awaitable<http::response> gateway::long_poll(http::request const& req, http::target const& t,
-                                                          principal const& who, http_conn& conn)
+                                                          principal const& who)
 {
     auto const rooms = t.all("room");
     if (auto refused = check_rooms(req, rooms, who))
@@ -844,22 +1266,18 @@ inline asio::awaitable<http::response> gateway::long_poll(http::request const& r
         auto const deadline = std::chrono::steady_clock::now() + wait;
         std::function<void()> wake = [&timer] { timer.cancel(); };
         auto alive = alive_;
-        conn.set_wake(&wake);
-        conn.set(http_conn::phase::polling, {});
-        while (items.empty() && std::chrono::steady_clock::now() < deadline && !draining_ &&
-               conn.keep_alive_allowed()) {
+        // Shutdown wakes every parked poll (polls_.wake_all).
+        while (items.empty() && std::chrono::steady_clock::now() < deadline && !draining_) {
             for (auto const& room : rooms)
-                hub_.park(room, &wake);
+                polls_.park(room, &wake);
             timer.expires_at(deadline);
             co_await timer.async_wait();
             if (!*alive)
                 co_return http::response{};
             for (auto const& room : rooms)
-                hub_.unpark(room, &wake);
+                polls_.unpark(room, &wake);
             collect(items, next);
         }
-        conn.set_wake(nullptr);
-        conn.set(http_conn::phase::handling, {});
     }
     std::string body = R"({"messages":[)";
     body += items;
@@ -874,43 +1292,55 @@ inline asio::awaitable<http::response> gateway::long_poll(http::request const& r
 inline std::string gateway::connections_json() const
 {
     boost::json::object o;
-    std::size_t ws = 0, sse = 0, plain = 0, queued_msgs = 0, queued_bytes = 0;
-    for (auto const& c : conns_) {
-        auto const k = c->kind();
-        if (k == "ws")
-            ++ws;
-        else if (k == "sse")
-            ++sse;
-        else
-            ++plain;
-        if (auto const* s = dynamic_cast<http::stream_session const*>(c.get())) {
-            queued_msgs += s->queued_messages();
-            queued_bytes += s->queued_bytes();
-        }
+    std::size_t all = 0, ws = 0, sse = 0, queued_msgs = 0, queued_bytes = 0;
+    boost::json::array shards;
+    for (auto const& p : shards_) {
+        auto& sh = *p;
+        // The core's own shard is read now; another shard's queue figures are as of its last sweep.
+        if (sh.is_core())
+            refresh_stats(sh);
+        auto const n = sh.open.load();
+        all += n;
+        ws += sh.ws.load();
+        sse += sh.sse.load();
+        queued_msgs += sh.queued_messages.load();
+        queued_bytes += sh.queued_bytes.load();
+        shards.push_back(boost::json::object{{"connections", n}, {"rooms", sh.rooms.load()}});
     }
-    o["connections"] = conns_.size();
+    all += accepting_.load();
+    o["connections"] = all;
     o["websocket"] = ws;
     o["sse"] = sse;
-    o["http"] = plain;
+    o["http"] = all - std::min(all, ws + sse);
     o["max_connections"] = max_connections_;
-    o["rooms"] = hub_.room_count();
+    o["rooms"] = room_count();
     o["queued_messages"] = queued_msgs;
     o["queued_bytes"] = queued_bytes;
-    auto const& c = counters_;
-    o["counters"] = boost::json::object{{"accepted", c.accepted},
-                                        {"refused", c.refused},
-                                        {"http_requests", c.http_requests},
-                                        {"ws_messages_in", c.ws_messages_in},
-                                        {"ws_bad_messages", c.ws_bad_messages},
-                                        {"frames_out", c.frames_out},
-                                        {"write_calls", c.write_calls},
-                                        {"coalesced", c.coalesced},
-                                        {"lagged", c.lagged},
-                                        {"overflow_closes", c.overflow_closes},
-                                        {"dead_peers", c.dead_peers},
-                                        {"timeouts", c.timeouts}};
+    o["threads"] = shards_.front()->is_core() ? 0 : shards_.size();
+    o["shards"] = std::move(shards);
+    auto const c = counters();
+    o["counters"] = boost::json::object{{"accepted", c.accepted.load()},
+                                        {"refused", c.refused.load()},
+                                        {"http_requests", c.http_requests.load()},
+                                        {"ws_messages_in", c.ws_messages_in.load()},
+                                        {"ws_bad_messages", c.ws_bad_messages.load()},
+                                        {"frames_out", c.frames_out.load()},
+                                        {"write_calls", c.write_calls.load()},
+                                        {"coalesced", c.coalesced.load()},
+                                        {"lagged", c.lagged.load()},
+                                        {"overflow_closes", c.overflow_closes.load()},
+                                        {"dead_peers", c.dead_peers.load()},
+                                        {"timeouts", c.timeouts.load()}};
     std::vector<std::pair<std::size_t, std::string>> top;
-    hub_.for_each_room([&](http::room_state const& r) { top.emplace_back(r.subs.size(), r.name); });
+    if (shards_.front()->is_core())
+        shards_.front()->hub.for_each_room([&](http::room_state const& r) { top.emplace_back(r.subs.size(), r.name); });
+    else
+        for (auto const& [name, counts] : watched_) {
+            std::size_t subs = 0;
+            for (auto n : counts)
+                subs += n;
+            top.emplace_back(subs, name);
+        }
     std::sort(top.begin(), top.end(), [](auto const& a, auto const& b) { return a.first > b.first; });
     boost::json::array rooms;
     for (std::size_t i = 0; i < top.size() && i < 20; ++i)
