@@ -3,7 +3,9 @@
 
 #include "gateway/gateway_support.hpp"
 
+#include <atomic>
 #include <future>
+#include <thread>
 
 namespace jobwatch::test {
 namespace {
@@ -33,6 +35,84 @@ TEST(GatewayTest, WelcomesAndDeliversEventsOfASubscribedRoom)
     EXPECT_EQ(ev.at("room"), "queue:emails");
     EXPECT_EQ(ev.at("event").at("job_id"), "j1");
     EXPECT_EQ(ev.at("seq"), r.json().at("seq"));
+}
+
+// The core grants a subscription before it takes the snapshot and posts its
+// answer after every room message queued before it, so a client that
+// subscribes while events stream in gets each later event exactly once,
+// with or without I/O shards (the suite runs both ways).
+TEST(GatewayTest, SubscribingMidStreamGetsEveryLaterEventExactlyOnce)
+{
+    test_server srv;
+    constexpr int events = 300;
+    std::atomic<std::int64_t> last_seq{0};
+    std::thread publisher([&] {
+        http_client c(srv.port());
+        for (int i = 0; i < events; ++i) {
+            auto r = c.post("/api/v1/events", event_json("job.queued", "mid-" + std::to_string(i), "emails"));
+            if (r.status != 202u)
+                return;
+            last_seq = r.json().at("seq").as_int64();
+        }
+    });
+    std::vector<ws_client> clients;
+    std::vector<std::int64_t> from;
+    for (int i = 0; i < 6; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds{15});
+        clients.push_back(ws_client::open(srv.port()));
+        auto sub = clients.back().subscribe("queue:emails");
+        ASSERT_EQ(sub.at("type"), "subscribed") << boost::json::serialize(sub);
+        from.push_back(sub.at("seq").as_int64());
+    }
+    publisher.join();
+    auto const last = last_seq.load();
+    ASSERT_GT(last, 0);
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        // Every event goes to queue:emails, so the room's seqs are consecutive.
+        auto expect = from[i] + 1;
+        while (expect <= last) {
+            auto ev = clients[i].read_until("event");
+            ASSERT_EQ(ev.at("seq").as_int64(), expect) << "client " << i << " subscribed at " << from[i];
+            ++expect;
+        }
+    }
+}
+
+// gateway.threads = 2: connections are spread over two I/O threads, the
+// monitor reports them per shard, and fan-out reaches clients on both.
+TEST(GatewayTest, ShardsShareTheConnections)
+{
+    auto cfg = test_server::default_config();
+    cfg.gateway.threads = 2;
+    test_server srv(cfg);
+    EXPECT_EQ(srv.gw().shard_count(), 2u);
+    std::vector<ws_client> clients;
+    for (int i = 0; i < 6; ++i) {
+        clients.push_back(ws_client::open(srv.port()));
+        ASSERT_EQ(clients.back().subscribe("queue:emails").at("type"), "subscribed");
+    }
+    http_client c(srv.port());
+    auto mon = c.get("/api/v1/monitor/connections").json().as_object();
+    EXPECT_EQ(mon.at("threads"), 2);
+    EXPECT_EQ(mon.at("websocket"), 6);
+    auto const& shards = mon.at("shards").as_array();
+    ASSERT_EQ(shards.size(), 2u);
+    for (auto const& sh : shards)
+        EXPECT_GE(sh.at("connections").to_number<std::uint64_t>(), 3u) << boost::json::serialize(mon);
+    auto const& top = mon.at("top_rooms").as_array();
+    ASSERT_FALSE(top.empty());
+    EXPECT_EQ(top[0].at("room"), "queue:emails");
+    EXPECT_EQ(top[0].at("subscribers"), 6);
+
+    auto r = c.post("/api/v1/events", event_json("job.queued", "sh1", "emails"));
+    ASSERT_EQ(r.status, 202u) << r.body;
+    for (auto& ws : clients)
+        EXPECT_EQ(ws.read_until("event").at("seq"), r.json().at("seq"));
+    EXPECT_EQ(srv.gw().counters().accepted, 7u);
+    bool logged = false;
+    for (auto const& line : srv.log_lines())
+        logged = logged || line.find("with 2 I/O threads") != std::string::npos;
+    EXPECT_TRUE(logged);
 }
 
 }  // namespace
