@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include <unistd.h>
+
 namespace jobwatch {
 
 // --- connections ----------------------------------------------------------------
@@ -450,9 +452,7 @@ inline void gateway::accept_next()
     if (draining_ || !acceptor_.is_open())
         return;
     accept_pending_ = true;
-    // Round robin over the shards: the socket is created on the shard's context.
-    auto& sh = *shards_[next_shard_++ % shards_.size()];
-    acceptor_.async_accept(sh.ex, [this, &sh, alive = alive_](boost::system::error_code ec, http::tcp::socket sock) {
+    acceptor_.async_accept([this, alive = alive_](boost::system::error_code ec, http::tcp::socket sock) {
         if (!*alive)
             return;
         accept_pending_ = false;
@@ -465,6 +465,26 @@ inline void gateway::accept_next()
         }
         ++core_counters_.accepted;
         sock.set_option(http::tcp::no_delay(true), ec);
+        // Round robin over the shards. The socket moves to the shard's context
+        // (accepted on the core's: a pending accept never holds a shard's socket,
+        // which must not outlive its context).
+        auto& sh = *shards_[next_shard_++ % shards_.size()];
+        if (!sh.is_core()) {
+            auto const protocol = sock.local_endpoint(ec).protocol();
+            auto const fd = ec ? -1 : sock.release(ec);
+            http::tcp::socket moved(sh.ex);
+            if (!ec) {
+                moved.assign(protocol, fd, ec);
+                if (ec)
+                    ::close(fd);
+            }
+            if (ec) {
+                core_.log().warn("cannot hand a connection to an I/O thread: " + ec.message());
+                accept_next();
+                return;
+            }
+            sock = std::move(moved);
+        }
         if (connection_count() >= max_connections_) {
             ++core_counters_.refused;
             if (refusing_ < 64) {
@@ -773,7 +793,7 @@ asio::awaitable<R> gateway::on_core(shard& sh, Start start)
 {
     return asio::async_initiate<decltype(asio::use_awaitable), void(R)>(
         [this, &sh](auto handler, Start st) {
-            hop<R>(sh, std::move(st), [h = std::move(handler)](R r) mutable { std::move(h)(std::move(r)); });
+            this->template hop<R>(sh, std::move(st), [h = std::move(handler)](R r) mutable { std::move(h)(std::move(r)); });
         },
         asio::use_awaitable, std::move(start));
 }
