@@ -115,5 +115,49 @@ TEST(GatewayTest, ShardsShareTheConnections)
     EXPECT_TRUE(logged);
 }
 
+// What the core hands to an I/O thread is bounded too: past
+// gateway.max_shard_backlog room messages not yet fanned out, the shard's
+// subscribers of a room that loses messages get `lagged` after the last one
+// that arrived, and resume from the event log with no gap.
+TEST(GatewayTest, AShardFarBehindTheCoreLagsItsSubscribersInsteadOfQueueing)
+{
+    auto cfg = test_server::default_config();
+    cfg.gateway.threads = 1;
+    cfg.gateway.max_shard_backlog = 40;
+    test_server srv(cfg);
+    auto ws = ws_client::open(srv.port());
+    auto sub = ws.subscribe("job:bk");
+    ASSERT_EQ(sub.at("type"), "subscribed") << boost::json::serialize(sub);
+    http_client h(srv.port());
+    ASSERT_EQ(h.post("/api/v1/events", event_json("job.queued", "bk", "bq")).status, 202u);
+    auto const first = ws.read_until("event").at("seq").as_int64();
+    // One request, one core handler: 100 messages for the shard at once.
+    std::string body;
+    for (int i = 0; i < 100; ++i)
+        body += event_json("job.log", "bk", "bq", R"("level":"info","message":"line )" + std::to_string(i) + "\"") +
+                "\n";
+    auto r = h.post("/api/v1/events", body, "application/x-ndjson");
+    ASSERT_EQ(r.status, 200u) << r.body;
+    ASSERT_EQ(r.json().at("accepted"), 100);
+    std::int64_t expect = first + 1;
+    for (int i = 0; i < 40; ++i, ++expect)
+        ASSERT_EQ(ws.read_until("event").at("seq").as_int64(), expect);
+    auto lag = ws.read();
+    ASSERT_EQ(lag.at("type"), "lagged") << boost::json::serialize(lag);
+    EXPECT_EQ(lag.at("room"), "job:bk");
+    EXPECT_EQ(lag.at("resume_from").as_int64(), first + 40);
+    // Unsubscribed: the next event of the room does not come; the resume brings all that was missed.
+    auto again = ws.subscribe("job:bk", lag.at("resume_from").as_int64());
+    ASSERT_EQ(again.at("type"), "subscribed") << boost::json::serialize(again);
+    EXPECT_EQ(again.at("seq").as_int64(), first + 100);
+    for (; expect <= first + 100; ++expect)
+        ASSERT_EQ(ws.read_until("event").at("seq").as_int64(), expect);
+    for (auto const& m : ws.skipped)
+        EXPECT_NE(m.at("type"), "event") << boost::json::serialize(m);
+    auto const mon = h.get("/api/v1/monitor/connections").json().as_object();
+    EXPECT_EQ(mon.at("counters").at("lagged"), 1) << boost::json::serialize(mon);
+    EXPECT_EQ(mon.at("shards").as_array().at(0).at("backlog"), 0);
+}
+
 }  // namespace
 }  // namespace jobwatch::test

@@ -134,6 +134,8 @@ private:
     void apply_settings(jobwatch::config const& s);
     void on_room_message(room_message const& m);
     void send_batches();
+    /// Shard: `room` lost messages from `seq` on; its subscribers there are told they lagged.
+    static void lag_room(shard& sh, std::string const& room, std::uint64_t seq);
     void grant(std::string const& room, shard const& sh);
     void release(std::string const& room, std::size_t shard_index);
     void start_shards();
@@ -187,6 +189,7 @@ private:
     std::size_t max_connections_;
     std::size_t max_header_bytes_;
     std::size_t max_body_bytes_;
+    std::size_t max_shard_backlog_;  ///< room messages handed to one shard and not yet fanned out
     http::gateway_counters core_counters_;  ///< accept and refuse, counted on the core
     http::hub polls_;  ///< long-polls parked on the core
     http::rest_api rest_;
@@ -202,6 +205,9 @@ private:
                        detail::short_string_equal>
         watched_;
     std::vector<std::vector<http::wire_ptr>> batches_;  ///< sharded: room messages not yet posted, per shard
+    /// Sharded, per shard: rooms whose messages the shard's backlog bound turned
+    /// away since the last post, with the first one's sequence number.
+    std::vector<std::vector<std::pair<std::string, std::uint64_t>>> lost_;
     bool batches_posted_ = false;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     std::atomic<std::uint64_t> next_conn_id_{1};

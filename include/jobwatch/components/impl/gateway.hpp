@@ -171,6 +171,8 @@ public:
     std::atomic<std::size_t> queued_messages{0};  ///< as of the last sweep
     std::atomic<std::size_t> queued_bytes{0};     ///< as of the last sweep
     std::atomic<std::size_t> rooms{0};            ///< as of the last sweep
+    /// Room messages the core has handed over and the shard not yet fanned out.
+    std::atomic<std::size_t> backlog{0};
     asio::steady_timer sweep_timer;
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
     std::thread thread;
@@ -196,6 +198,7 @@ inline gateway::gateway(core& c, config cfg)
     , max_connections_(static_cast<std::size_t>(std::max<std::int64_t>(c.settings().gateway.max_connections, 1)))
     , max_header_bytes_(static_cast<std::size_t>(c.settings().gateway.max_header_bytes))
     , max_body_bytes_(static_cast<std::size_t>(c.settings().gateway.max_body_bytes))
+    , max_shard_backlog_(static_cast<std::size_t>(std::max<std::int64_t>(c.settings().gateway.max_shard_backlog, 1)))
     , polls_(c.get_executor())
     , rest_(c, http::rest_api::hooks{.connections_json = [this] { return connections_json(); },
                                      .ready = [this] { return running_ && !draining_; }})
@@ -217,8 +220,10 @@ inline gateway::gateway(core& c, config cfg)
         }
         shards_.push_back(std::move(sh));
     }
-    if (threads > 0)
+    if (threads > 0) {
         batches_.resize(threads);
+        lost_.resize(threads);
+    }
     auto const& s = c.settings().gateway;
     auto const host = cfg_.host.value_or(s.host);
     auto const port = cfg_.port ? *cfg_.port : static_cast<std::uint16_t>(s.port);
@@ -252,9 +257,10 @@ inline gateway::gateway(core& c, config cfg)
 
 inline gateway::~gateway()
 {
-    // Whatever is still pending (the app stopped the context) must not reach back here.
-    *alive_ = false;
+    // Whatever is still pending (the app stopped the context) must not reach
+    // back here. The shards' threads are joined first: they read the flag.
     stop_shards();
+    *alive_ = false;
     for (auto& sh : shards_)
         for (auto& c : sh->conns)
             if (auto* s = dynamic_cast<http::stream_session*>(c.get())) {
@@ -505,9 +511,11 @@ inline asio::awaitable<void> gateway::refuse(http::tcp::socket sock)
     // Polite refusal: read the request head (briefly), answer 503.
     detail::tuple_timer timer(sock.get_executor());
     timer.expires_after(std::chrono::seconds{2});
-    // Cancelled (operation_aborted) when the refusal ends first: then the socket is not touched.
-    timer.async_wait([&sock](boost::system::error_code ec) {
-        if (!ec)
+    // `done`: the timer may have fired just before cancel() (then its handler
+    // runs after this coroutine has ended and the socket is gone).
+    auto done = std::make_shared<bool>(false);
+    timer.async_wait([&sock, done](boost::system::error_code ec) {
+        if (!ec && !*done)
             sock.close(ec);
     });
     boost::beast::flat_buffer buf;
@@ -526,6 +534,7 @@ inline asio::awaitable<void> gateway::refuse(http::tcp::socket sock)
         res.keep_alive(false);
         co_await boost::beast::http::async_write(sock, res, detail::use_tuple);
     }
+    *done = true;
     timer.cancel();
     boost::system::error_code ec;
     sock.shutdown(http::tcp::socket::shutdown_both, ec);
@@ -680,9 +689,10 @@ inline asio::awaitable<void> gateway::serve_http(shard& sh, http::tcp::socket so
                     } else {
                         // Hand the socket (and any bytes behind the request) to the session.
                         std::string preread(boost::beast::buffers_to_string(buf.data()));
+                        // Registered before the HTTP connection leaves: a drain never sees zero in between.
                         conn->release();
-                        remove_conn(sh, *conn);
                         start_ws(sh, std::move(sock), std::move(preread), std::move(req), holder);
+                        remove_conn(sh, *conn);
                         co_return;
                     }
                 } else if (t.path == "/api/v1/stream") {
@@ -703,8 +713,8 @@ inline asio::awaitable<void> gateway::serve_http(shard& sh, http::tcp::socket so
                             res = std::move(plan.refusal);
                         } else {
                             conn->release();
-                            remove_conn(sh, *conn);
                             start_sse(sh, std::move(sock), std::move(plan));
+                            remove_conn(sh, *conn);
                             co_return;
                         }
                     }
@@ -1073,9 +1083,25 @@ inline void gateway::on_room_message(room_message const& m)
             return;
         // One encoding, one shared buffer for every shard that watches the room.
         http::wire_ptr const msg = encode();
-        for (std::size_t i = 0; i < it->second.size(); ++i)
-            if (it->second[i] > 0)
-                batches_[i].push_back(msg);
+        for (std::size_t i = 0; i < it->second.size(); ++i) {
+            if (it->second[i] == 0)
+                continue;
+            // A shard that fell this far behind does not queue more: its
+            // subscribers of the room are told they lagged, and they resume
+            // from the event log. Once a room lost a message, every later one
+            // is turned away too until that notice is on its way (no gap).
+            auto& lost = lost_[i];
+            auto const turned_away = std::find_if(lost.begin(), lost.end(), [&](auto const& l) {
+                return l.first == room;
+            }) != lost.end();
+            if (turned_away)
+                continue;
+            if (shards_[i]->backlog.load(std::memory_order_relaxed) + batches_[i].size() >= max_shard_backlog_) {
+                lost.emplace_back(room, msg->seq);
+                continue;
+            }
+            batches_[i].push_back(msg);
+        }
         if (!batches_posted_) {
             batches_posted_ = true;
             asio::post(core_.get_executor(), [this, alive = alive_] {
@@ -1109,14 +1135,36 @@ inline void gateway::send_batches()
 {
     batches_posted_ = false;
     for (std::size_t i = 0; i < batches_.size(); ++i) {
-        if (batches_[i].empty())
+        if (batches_[i].empty() && lost_[i].empty())
             continue;
         auto& sh = *shards_[i];
-        asio::post(sh.ex, [&sh, batch = std::move(batches_[i])] {
+        sh.backlog.fetch_add(batches_[i].size(), std::memory_order_relaxed);
+        asio::post(sh.ex, [&sh, batch = std::move(batches_[i]), lost = std::move(lost_[i])] {
             for (auto const& m : batch)
                 sh.hub.dispatch(m->room, [&m] { return m; });
+            sh.backlog.fetch_sub(batch.size(), std::memory_order_relaxed);
+            // After the messages that did arrive: the notice says where to resume.
+            for (auto const& [room, seq] : lost)
+                lag_room(sh, room, seq);
         });
         batches_[i] = {};
+        lost_[i] = {};
+    }
+}
+
+inline void gateway::lag_room(shard& sh, std::string const& room, std::uint64_t seq)
+{
+    auto const* r = sh.hub.find(room);
+    if (!r || r->subs.empty())
+        return;
+    auto const notice = http::encode_message(
+        lagged_message{.room = room, .resume_from = static_cast<std::int64_t>(seq - 1)});
+    // A copy: each unsubscribe changes the room's list (and the last one releases the room).
+    auto const subs = r->subs;
+    for (auto* s : subs) {
+        s->send(notice);
+        ++sh.counters.lagged;
+        sh.hub.unsubscribe(*s, room);
     }
 }
 
@@ -1325,7 +1373,8 @@ inline std::string gateway::connections_json() const
         sse += sh.sse.load();
         queued_msgs += sh.queued_messages.load();
         queued_bytes += sh.queued_bytes.load();
-        shards.push_back(boost::json::object{{"connections", n}, {"rooms", sh.rooms.load()}});
+        shards.push_back(boost::json::object{
+            {"connections", n}, {"rooms", sh.rooms.load()}, {"backlog", sh.backlog.load()}});
     }
     all += accepting_.load();
     o["connections"] = all;
