@@ -59,7 +59,7 @@ private:
 
     void publish(std::string text)
     {
-        if (auto r = core_.publish_text(text); !r && r.status == jobwatch::event_log::status::invalid)
+        if (auto r = core_.publish_text(text); !r && r.status == jobwatch::publish_status::invalid)
             core_.log().warn("demo workload produced an invalid event: " + r.error.message);
     }
 

@@ -100,7 +100,7 @@ TEST(AppTest, PublishGoesThroughLogStoreListenersAndRooms)
     });
     EXPECT_EQ(rc, 0);
     auto const& store = t.app.get_core().store();
-    auto const* job = store.find("j1");
+    auto const* job = store.find({}, "j1");
     ASSERT_NE(job, nullptr);
     EXPECT_EQ(store.snapshot(*job).state, jobwatch::job_state::succeeded);
     EXPECT_EQ(t.of<jobwatch::event_out>().size(), 3u);
@@ -133,15 +133,15 @@ TEST(AppTest, BatchPublishReportsEveryEventAndLosesNoGoodOne)
         batch.insert(batch.begin(), queued("j1"));
         auto results = co_await t.app.publish(std::move(batch));
         EXPECT_EQ(results.size(), 4u);
-        EXPECT_EQ(results[0].status, jobwatch::event_log::status::accepted);
-        EXPECT_EQ(results[1].status, jobwatch::event_log::status::invalid);
+        EXPECT_EQ(results[0].status, jobwatch::publish_status::accepted);
+        EXPECT_EQ(results[1].status, jobwatch::publish_status::invalid);
         EXPECT_EQ(results[1].error.path, "/time");
-        EXPECT_EQ(results[2].status, jobwatch::event_log::status::accepted);
-        EXPECT_EQ(results[3].status, jobwatch::event_log::status::duplicate);
+        EXPECT_EQ(results[2].status, jobwatch::publish_status::accepted);
+        EXPECT_EQ(results[3].status, jobwatch::publish_status::duplicate);
     });
-    EXPECT_NE(t.app.get_core().store().find("j1"), nullptr);
-    EXPECT_NE(t.app.get_core().store().find("j3"), nullptr);
-    EXPECT_EQ(t.app.get_core().store().find("j2"), nullptr);
+    EXPECT_NE(t.app.get_core().store().find({}, "j1"), nullptr);
+    EXPECT_NE(t.app.get_core().store().find({}, "j3"), nullptr);
+    EXPECT_EQ(t.app.get_core().store().find({}, "j2"), nullptr);
 }
 
 TEST(AppTest, PublishFromAnotherThreadHopsToTheCore)
@@ -166,7 +166,7 @@ TEST(AppTest, PublishFromAnotherThreadHopsToTheCore)
         EXPECT_TRUE(result && *result);
     });
     EXPECT_TRUE(core_thread_saw_it);
-    EXPECT_NE(t.app.get_core().store().find("remote"), nullptr);
+    EXPECT_NE(t.app.get_core().store().find({}, "remote"), nullptr);
 }
 
 TEST(AppTest, DeadLetterAlertsReachTheAlertsRoom)

@@ -146,7 +146,7 @@ private:
     /// Core: the `subscriptions` reply, with each room's latest sequence number.
     http::wire_ptr subscriptions_reply(std::optional<std::string> id, std::vector<std::string> rooms) const;
     /// Core: publishes for a WebSocket client; the reply, and whether it is an error.
-    std::pair<http::wire_ptr, bool> publish_reply(publish_request r);
+    std::pair<http::wire_ptr, bool> publish_reply(publish_request r, principal const& who);
 
     /** @brief Runs `start(done)` on the core, which calls `done(R)` there once;
         then `then(R)` on `sh`'s thread. Directly when `sh` is the core's. */
@@ -214,7 +214,6 @@ private:
     std::atomic<std::size_t> accepting_{0};  ///< accepted, not yet registered on their shard
     std::atomic<std::size_t> hops_{0};       ///< answers of the core not yet back on their shard
     std::atomic<std::size_t> refusing_{0};
-    std::string room_buf_;
     bool running_ = false;
     std::atomic<bool> draining_{false};
     bool accept_pending_ = false;

@@ -4,6 +4,7 @@
 #include <jobwatch/codec.hpp>
 #include <jobwatch/messages/client_message.hpp>
 #include <jobwatch/messages/config.hpp>
+#include <jobwatch/events/rooms.hpp>
 #include <jobwatch/store/job_store.hpp>
 
 #include <algorithm>
@@ -147,60 +148,74 @@ inline bool may_see_tenant(principal const& p, std::optional<std::string> const&
     return !p.tenant_id || (tenant && *tenant == *p.tenant_id);
 }
 
-/** @brief True when `room` is a room name as the client schema defines it
-    (`job:`, `run:`, `queue:`, `tenant:`, `user:` + id, `alerts`, `health`).
-    Decided by the generated parser, so the schema stays the one definition. */
-inline bool valid_room(std::string_view room)
+/// The key of the user `p` is restricted to (`tenant/user`, or `user`); empty when none.
+inline std::string user_key(principal const& p)
 {
-    boost::json::object o;
-    o["type"] = "unsubscribe";
-    o["room"] = room;
-    return parse_value<unsubscribe_request>(boost::json::value(std::move(o))).has_value();
+    return p.user_id ? rooms::scoped(p.tenant_id.value_or(""), *p.user_id) : std::string();
 }
+
+/// True when `p` may see `job`: its tenant's, and its user's when `p` has a user.
+inline bool may_see_job(principal const& p, job_record const& job)
+{
+    if (p.tenant_id && job.tenant_id() != *p.tenant_id)
+        return false;
+    return !p.user_id || job.rooms()->user_key() == user_key(p);
+}
+
+/// True when `room` is a room name (`rooms::syntax`).
+inline bool valid_room(std::string_view room) { return rooms::parse(room).has_value(); }
 
 /** @brief How a room request is answered. `not_found` also stands for "it
     exists but belongs to another tenant", so existence does not leak. */
 enum class room_access
 {
     allowed,
-    forbidden,  ///< the principal lacks the read scope, or the room kind is not open to tenants
+    forbidden,  ///< the principal lacks the read scope, or the room kind is not open to it
     not_found,
 };
 
 /** @brief May `p` subscribe to (or read the history of) `room`?
 
     A principal without a tenant reads every room. A tenant's principal reads
-    `tenant:{its tenant}`, `job:{id}` of its tenant's jobs and `run:{id}` of
-    runs whose jobs are all its tenant's; queue, user, alerts and health rooms
-    mix tenants and are forbidden to it. Another tenant's job or run, like an
-    unknown one, is not found.
+    the rooms of its tenant (`tenant:{t}`, `job:{t}/...`, `run:{t}/...`,
+    `user:{t}/...`); queue, alerts and health rooms mix tenants and are
+    forbidden to it; another tenant's room is not found. A principal with a
+    user reads only `user:` of itself and `job:` rooms of its own jobs (run
+    and tenant rooms mix users: forbidden). A job room may be read before the
+    job exists; the gateway delivers its messages only once the job is seen
+    to be the principal's.
 */
 inline room_access check_room(principal const& p, std::string_view room, job_store const& store)
 {
     if (!has_scope(p, auth_scope::read))
         return room_access::forbidden;
-    if (!p.tenant_id)
+    auto const n = rooms::parse(room);
+    if (!n)
+        return room_access::not_found;
+    bool const restricted = p.tenant_id || p.user_id;
+    bool const own_tenant = !p.tenant_id || n->tenant == *p.tenant_id;
+    switch (n->kind) {
+    case rooms::kind::alerts:
+    case rooms::kind::health:
+    case rooms::kind::queue:
+        return restricted ? room_access::forbidden : room_access::allowed;
+    case rooms::kind::tenant:
+    case rooms::kind::run:
+        if (!own_tenant)
+            return room_access::not_found;
+        return p.user_id ? room_access::forbidden : room_access::allowed;
+    case rooms::kind::user:
+        if (!own_tenant || (p.user_id && rooms::scoped(n->tenant, n->id) != user_key(p)))
+            return room_access::not_found;
         return room_access::allowed;
-    auto const colon = room.find(':');
-    auto const kind = room.substr(0, colon == std::string_view::npos ? room.size() : colon);
-    auto const id = colon == std::string_view::npos ? std::string_view{} : room.substr(colon + 1);
-    if (kind == "tenant")
-        return id == *p.tenant_id ? room_access::allowed : room_access::not_found;
-    if (kind == "job") {
-        auto const* job = store.find(id);
-        if (!job)
+    case rooms::kind::job:
+        if (!own_tenant)
             return room_access::not_found;
-        return may_see_tenant(p, store.snapshot(*job).tenant_id) ? room_access::allowed : room_access::not_found;
-    }
-    if (kind == "run") {
-        job_query all{.run_id = std::string(id), .limit = 1};
-        auto const total = store.query(all).total;
-        if (total == 0)
+        if (auto const* job = store.find(n->tenant, n->id); job && !may_see_job(p, *job))
             return room_access::not_found;
-        all.tenant_id = *p.tenant_id;
-        return store.query(all).total == total ? room_access::allowed : room_access::not_found;
+        return room_access::allowed;
     }
-    return room_access::forbidden;
+    return room_access::not_found;
 }
 
 }  // namespace jobwatch::http

@@ -104,14 +104,14 @@ public:
             if (!get)
                 return not_allowed(req, "GET");
             if (seg.size() == 2)
-                return job(req, seg[1], who);
+                return job(req, t, seg[1], who);
             if (seg[2] == "logs")
                 return job_logs(req, t, seg[1], who);
             if (seg[2] == "events")
-                return job_events(req, seg[1], who);
+                return job_events(req, t, seg[1], who);
         }
         if (seg.size() == 3 && seg[0] == "runs" && seg[2] == "summary")
-            return get ? run_summary(req, seg[1], who) : not_allowed(req, "GET");
+            return get ? run_summary(req, t, seg[1], who) : not_allowed(req, "GET");
         if (seg.size() == 1 && seg[0] == "queues")
             return get ? queues(req, who) : not_allowed(req, "GET");
         if (seg.size() == 2 && seg[0] == "health" && seg[1] == "queues")
@@ -157,14 +157,17 @@ private:
 
     // --- ingest ---------------------------------------------------------------
 
-    /// One event's access check: publish scope, and a tenant's principal publishes only its tenant's events.
-    static std::optional<std::string> may_publish(principal const& who, job_event const& ev)
+    static std::string_view status_name(publish_status st) noexcept
     {
-        if (!has_scope(who, auth_scope::publish))
-            return "the publish scope is required";
-        if (who.tenant_id && tenant_id_of(ev) != who.tenant_id)
-            return "tenant_id must be \"" + *who.tenant_id + "\" for this principal";
-        return std::nullopt;
+        switch (st) {
+        case publish_status::accepted: return "accepted";
+        case publish_status::duplicate: return "duplicate";
+        case publish_status::ignored: return "ignored";
+        case publish_status::invalid: return "rejected";
+        case publish_status::forbidden: return "forbidden";
+        case publish_status::conflict: return "conflict";
+        }
+        return "rejected";
     }
 
     response ingest(request const& req, principal const& who)
@@ -184,32 +187,37 @@ private:
 
     response ingest_one(request const& req, principal const& who)
     {
-        auto parsed = parse<job_event>(req.body());
-        if (!parsed)
-            return problem(req, status::bad_request, parsed.error().message, pointer_member(parsed.error().path));
-        if (auto why = may_publish(who, *parsed))
-            return problem(req, status::forbidden, *why, pointer_member("/tenant_id"));
-        auto const r = core_.publish(std::move(*parsed));
+        auto const r = core_.publish_text(req.body(), &who);
+        switch (r.status) {
+        case publish_status::invalid:
+            return problem(req, status::bad_request, r.error.message, pointer_member(r.error.path));
+        case publish_status::forbidden:
+            return problem(req, status::forbidden, r.error.message, pointer_member(r.error.path));
+        case publish_status::conflict:
+            return problem(req, status::conflict, r.error.message, pointer_member(r.error.path));
+        default: break;
+        }
         std::string body;
         ::jobwatch::detail::json_writer w(body);
-        if (r.status == event_log::status::invalid)
-            return problem(req, status::bad_request, r.error.message, pointer_member(r.error.path));
         w.raw(R"({"status":)");
-        w.string(r.status == event_log::status::accepted ? "accepted" : "duplicate");
+        w.string(status_name(r.status));
         if (r.seq) {
             w.raw(R"(,"seq":)");
             w.integer(static_cast<std::int64_t>(r.seq));
         }
+        if (!r.reason.empty()) {
+            w.raw(R"(,"reason":)");
+            w.string(r.reason);
+        }
         w.raw('}');
-        return json_response(req, r.status == event_log::status::accepted ? status::accepted : status::ok,
-                             std::move(body));
+        return json_response(req, r ? status::accepted : status::ok, std::move(body));
     }
 
     response ingest_batch(request const& req, principal const& who)
     {
         std::string body;
         ::jobwatch::detail::json_writer w(body);
-        std::size_t accepted = 0, duplicates = 0, rejected = 0, line_no = 0;
+        std::size_t accepted = 0, duplicates = 0, ignored = 0, rejected = 0, line_no = 0;
         std::string results;
         ::jobwatch::detail::json_writer r(results);
         std::string_view text = req.body();
@@ -223,51 +231,40 @@ private:
                 line.remove_suffix(1);
             if (line.find_first_not_of(" \t") == std::string_view::npos)
                 continue;  // blank lines (a trailing newline) are not events
-            auto parsed = parse<job_event>(line);
-            std::optional<std::string> why;
-            std::string path;
-            publish_result res;
-            if (!parsed) {
-                why = parsed.error().message;
-                path = parsed.error().path;
-            } else if (auto refuse = may_publish(who, *parsed)) {
-                why = std::move(refuse);
-                path = "/tenant_id";
-            } else {
-                res = core_.publish(std::move(*parsed));
-                if (res.status == event_log::status::invalid) {
-                    why = res.error.message;
-                    path = res.error.path;
-                }
+            auto const res = core_.publish_text(line, &who);
+            if (res) {
+                ++accepted;
+                continue;
             }
             // Only what is not plainly accepted gets a result line: a large
             // batch answers with a small body.
-            if (why) {
-                ++rejected;
-                r.raw(first ? "" : ",");
-                first = false;
-                r.raw(R"({"line":)");
-                r.integer(static_cast<std::int64_t>(line_no));
-                r.raw(R"(,"status":"rejected","pointer":)");
-                r.string(path);
-                r.raw(R"(,"error":)");
-                r.string(*why);
-                r.raw('}');
-            } else if (res.status == event_log::status::duplicate) {
+            r.raw(first ? "" : ",");
+            first = false;
+            r.raw(R"({"line":)");
+            r.integer(static_cast<std::int64_t>(line_no));
+            r.raw(R"(,"status":)");
+            r.string(status_name(res.status));
+            if (res.status == publish_status::duplicate) {
                 ++duplicates;
-                r.raw(first ? "" : ",");
-                first = false;
-                r.raw(R"({"line":)");
-                r.integer(static_cast<std::int64_t>(line_no));
-                r.raw(R"(,"status":"duplicate"})");
+            } else if (res.status == publish_status::ignored) {
+                ++ignored;
+                r.raw(R"(,"reason":)");
+                r.string(res.reason);
             } else {
-                ++accepted;
+                ++rejected;
+                r.raw(R"(,"pointer":)");
+                r.string(res.error.path);
+                r.raw(R"(,"error":)");
+                r.string(res.error.message);
             }
+            r.raw('}');
         }
         w.raw(R"({"accepted":)");
         w.integer(static_cast<std::int64_t>(accepted));
         w.raw(R"(,"duplicates":)");
         w.integer(static_cast<std::int64_t>(duplicates));
+        w.raw(R"(,"ignored":)");
+        w.integer(static_cast<std::int64_t>(ignored));
         w.raw(R"(,"rejected":)");
         w.integer(static_cast<std::int64_t>(rejected));
         w.raw(R"(,"results":[)");
@@ -324,9 +321,13 @@ private:
         page.limit = q.limit;
         page.offset = q.offset;
         // A tenant's principal asking for another tenant gets nothing, not an error.
-        bool const other_tenant = who.tenant_id && q.tenant_id && *q.tenant_id != *who.tenant_id;
+        // A principal's tenant and user bound its queries; asking for another's gets nothing, not an error.
+        bool const other_tenant = (who.tenant_id && q.tenant_id && *q.tenant_id != *who.tenant_id) ||
+                                  (who.user_id && q.user_id && *q.user_id != *who.user_id);
         if (who.tenant_id)
             q.tenant_id = *who.tenant_id;
+        if (who.user_id)
+            q.user_id = *who.user_id;
         if (!other_tenant)
             page = core_.store().query(q);
         std::string body;
@@ -347,33 +348,56 @@ private:
         return json_response(req, status::ok, std::move(body));
     }
 
-    /// The job if `who` may see it; nullptr for unknown and other tenants' jobs alike.
-    job_record const* visible_job(std::string_view id, principal const& who) const
+    /** @brief The job `id` as `who` names it, or the answer instead.
+
+        A tenant's principal names its tenant's jobs; a principal without a
+        tenant names a tenant's job with `?tenant_id=`, or leaves it out for
+        a job of no tenant or the one job with that id in any tenant (409
+        when several tenants have one). Another tenant's or user's job is
+        answered as an unknown one (404). */
+    std::variant<job_record const*, response> find_job(request const& req, target const& t, std::string_view id,
+                                                       principal const& who) const
     {
-        auto const* rec = core_.store().find(id);
-        if (!rec || !who.tenant_id)
-            return rec;
-        return may_see_tenant(who, core_.store().snapshot(*rec).tenant_id) ? rec : nullptr;
+        auto const& store = core_.store();
+        auto const asked = t.get("tenant_id");
+        job_record const* rec = nullptr;
+        if (who.tenant_id) {
+            if (!asked || *asked == *who.tenant_id)
+                rec = store.find(*who.tenant_id, id);
+        } else if (asked) {
+            rec = store.find(*asked, id);
+        } else if (!(rec = store.find({}, id))) {
+            auto const any = store.find_any(id);
+            if (any.count > 1)
+                return problem(req, status::conflict,
+                               "several tenants have a job " + std::string(id) + ": add ?tenant_id=");
+            rec = any.job;
+        }
+        if (!rec || !may_see_job(who, *rec))
+            return problem(req, status::not_found, "no job " + std::string(id));
+        return rec;
     }
 
-    response job(request const& req, std::string_view id, principal const& who)
+    response job(request const& req, target const& t, std::string_view id, principal const& who)
     {
-        auto const* rec = visible_job(id, who);
-        if (!rec)
-            return problem(req, status::not_found, "no job " + std::string(id));
-        return json_response(req, status::ok, to_json(core_.store().snapshot(*rec)));
+        auto found = find_job(req, t, id, who);
+        if (auto* res = std::get_if<response>(&found))
+            return std::move(*res);
+        return json_response(req, status::ok, to_json(core_.store().snapshot(*std::get<job_record const*>(found))));
     }
 
     response job_logs(request const& req, target const& t, std::string_view id, principal const& who)
     {
-        if (!visible_job(id, who))
-            return problem(req, status::not_found, "no job " + std::string(id));
+        auto found = find_job(req, t, id, who);
+        if (auto* res = std::get_if<response>(&found))
+            return std::move(*res);
+        auto const& job = *std::get<job_record const*>(found);
         bool bad = false;
         auto const since = uint_param(t, "since", 0, bad);
         auto const limit = uint_param(t, "limit", 100, bad);
         if (bad || limit < 1 || limit > 1000)
             return problem(req, status::bad_request, "since must be a sequence number and limit 1..1000");
-        auto const lines = core_.store().logs(id, since, static_cast<std::size_t>(limit));
+        auto const lines = core_.store().logs(job, since, static_cast<std::size_t>(limit));
         std::string body;
         ::jobwatch::detail::json_writer w(body);
         w.raw(R"({"job_id":)");
@@ -394,11 +418,13 @@ private:
         return json_response(req, status::ok, std::move(body));
     }
 
-    response job_events(request const& req, std::string_view id, principal const& who)
+    response job_events(request const& req, target const& t, std::string_view id, principal const& who)
     {
-        if (!visible_job(id, who))
-            return problem(req, status::not_found, "no job " + std::string(id));
-        auto const replay = core_.events().replay(rooms::job(id), 0);
+        auto found = find_job(req, t, id, who);
+        if (auto* res = std::get_if<response>(&found))
+            return std::move(*res);
+        auto const& job = *std::get<job_record const*>(found);
+        auto const replay = core_.events().replay(job.rooms()->of(rooms::kind::job), 0);
         std::string body;
         ::jobwatch::detail::json_writer w(body);
         w.raw(R"({"job_id":)");
@@ -421,9 +447,14 @@ private:
         return json_response(req, status::ok, std::move(body));
     }
 
-    response run_summary(request const& req, std::string_view id, principal const& who)
+    response run_summary(request const& req, target const& t, std::string_view id, principal const& who)
     {
-        auto const room = rooms::run(id);
+        // Runs are per tenant: the principal's, else ?tenant_id=, else no tenant.
+        auto const asked = t.get("tenant_id");
+        auto const room = rooms::run(who.tenant_id ? std::string_view(*who.tenant_id)
+                                     : asked      ? *asked
+                                                  : std::string_view{},
+                                     id);
         auto* agg = core_.find<aggregator>();
         if (check_room(who, room, core_.store()) != room_access::allowed || !agg)
             return problem(req, status::not_found, "no run " + std::string(id));
@@ -493,7 +524,8 @@ private:
             return problem(req, status::bad_request, "limit must be 1..1000");
         auto const want = static_cast<std::size_t>(limit);
         // A tenant's principal sees its own entries: read more, keep its own.
-        auto const entries = d->state().dead_letters(who.tenant_id ? std::numeric_limits<std::size_t>::max() : want);
+        bool const restricted = who.tenant_id || who.user_id;
+        auto const entries = d->state().dead_letters(restricted ? std::numeric_limits<std::size_t>::max() : want);
         std::string body;
         ::jobwatch::detail::json_writer w(body);
         w.raw(R"({"items":[)");
@@ -501,7 +533,7 @@ private:
         for (auto const& e : entries) {
             if (n == want)
                 break;
-            if (!may_see_tenant(who, e.tenant_id))
+            if (!may_see_tenant(who, e.tenant_id) || (who.user_id && e.user_id != who.user_id))
                 continue;
             if (n++)
                 w.raw(',');

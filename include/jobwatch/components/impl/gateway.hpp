@@ -906,7 +906,7 @@ inline http::wire_ptr gateway::subscriptions_reply(std::optional<std::string> id
 {
     subscriptions_message out{.id = std::move(id), .rooms = {}};
     for (auto& room : rooms) {
-        auto const seq = static_cast<std::int64_t>(core_.events().room_seq(room));
+        auto const seq = static_cast<std::int64_t>(core_.events().position(room));
         out.rooms.push_back({.room = std::move(room), .seq = seq});
     }
     std::sort(out.rooms.begin(), out.rooms.end(), [](auto const& a, auto const& b) { return a.room < b.room; });
@@ -916,7 +916,8 @@ inline http::wire_ptr gateway::subscriptions_reply(std::optional<std::string> id
 inline std::optional<snapshot> gateway::snapshot_of(std::string_view room) const
 {
     if (room.starts_with("job:")) {
-        if (auto const* rec = core_.store().find(room.substr(4)))
+        auto const n = rooms::parse(room);
+        if (auto const* rec = n ? core_.store().find(n->tenant, n->id) : nullptr)
             return snapshot{core_.store().snapshot(*rec)};
         return std::nullopt;
     }
@@ -1000,7 +1001,7 @@ inline gateway::stream_plan gateway::plan_subscribe(principal const& who, subscr
     }
     send(http::encode_message(subscribed_message{.id = r.id,
                                                  .room = r.room,
-                                                 .seq = static_cast<std::int64_t>(log.room_seq(r.room)),
+                                                 .seq = static_cast<std::int64_t>(log.position(r.room)),
                                                  .snapshot = snapshot_of(r.room)}));
     return plan;
 }
@@ -1038,9 +1039,6 @@ inline bool gateway::ws_publish(shard& sh, http::ws_session& s, publish_request 
     };
     if (!http::has_scope(s.who(), auth_scope::publish))
         return fail(protocol_error::forbidden, "the publish scope is required", "");
-    if (s.who().tenant_id && tenant_id_of(r.event) != s.who().tenant_id)
-        return fail(protocol_error::forbidden, "tenant_id must be \"" + *s.who().tenant_id + "\"",
-                    "/event/tenant_id");
     auto self = std::static_pointer_cast<http::ws_session>(s.shared_from_this());
     auto then = [&sh, self, resume = !sh.is_core()](std::pair<http::wire_ptr, bool> reply) {
         if (reply.second)
@@ -1050,17 +1048,21 @@ inline bool gateway::ws_publish(shard& sh, http::ws_session& s, publish_request 
             self->resume_reading();
     };
     hop<std::pair<http::wire_ptr, bool>>(
-        sh, [this, r = std::move(r)](auto done) mutable { done(publish_reply(std::move(r))); }, std::move(then));
+        sh, [this, r = std::move(r), who = s.who_ptr()](auto done) mutable { done(publish_reply(std::move(r), *who)); },
+        std::move(then));
     return sh.is_core();
 }
 
-inline std::pair<http::wire_ptr, bool> gateway::publish_reply(publish_request r)
+inline std::pair<http::wire_ptr, bool> gateway::publish_reply(publish_request r, principal const& who)
 {
     auto id = r.id;
-    auto const res = core_.publish(std::move(r.event));
-    if (res.status == event_log::status::invalid)
+    auto const res = core_.publish(std::move(r.event), &who);
+    if (res.status == publish_status::invalid || res.status == publish_status::forbidden ||
+        res.status == publish_status::conflict)
         return {http::encode_message(error_message{.id = std::move(id),
-                                                   .code = protocol_error::invalid_message,
+                                                   .code = res.status == publish_status::invalid
+                                                               ? protocol_error::invalid_message
+                                                               : protocol_error::forbidden,
                                                    .message = res.error.message,
                                                    .path = "/event" + res.error.path}),
                 true};
@@ -1115,11 +1117,9 @@ inline void gateway::on_room_message(room_message const& m)
             using T = std::decay_t<decltype(v)>;
             if constexpr (std::is_same_v<T, event_out>) {
                 auto const& ev = *v.event;
-                for_each_room(ev.event, [&](std::string_view prefix, std::string_view id) {
-                    room_buf_.assign(prefix);
-                    room_buf_.append(id);
-                    route(room_buf_, [&] { return http::encode_event(room_buf_, ev); });
-                });
+                auto const& rooms = *ev.rooms;
+                for (std::size_t i = 0; i < rooms.size(); ++i)
+                    route(rooms[i], [&] { return http::encode_event(rooms[i], ev); });
             } else if constexpr (std::is_same_v<T, summary_out>) {
                 route(v.room, [&] { return http::encode_summary(v.room, v.seq, *v.value); });
             } else if constexpr (std::is_same_v<T, alert_out>) {
@@ -1248,7 +1248,7 @@ inline gateway::stream_plan gateway::plan_sse(http::request const& req, http::ta
         }
         plan.msgs.emplace_back(http::encode_message(subscribed_message{.id = std::nullopt,
                                                                        .room = room,
-                                                                       .seq = static_cast<std::int64_t>(log.room_seq(room)),
+                                                                       .seq = static_cast<std::int64_t>(log.position(room)),
                                                                        .snapshot = snapshot_of(room)}),
                                false);
     }
@@ -1294,7 +1294,7 @@ inline asio::awaitable<http::response> gateway::long_poll(http::request const& r
                 msgs.emplace_back(0, http::encode_message(subscribed_message{
                                          .id = std::nullopt,
                                          .room = room,
-                                         .seq = static_cast<std::int64_t>(log.room_seq(room)),
+                                         .seq = static_cast<std::int64_t>(log.position(room)),
                                          .snapshot = snapshot_of(room)}));
                 continue;
             }
