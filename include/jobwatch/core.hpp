@@ -8,8 +8,10 @@
 #include <jobwatch/messages/alert.hpp>
 #include <jobwatch/messages/config.hpp>
 #include <jobwatch/messages/health_report.hpp>
+#include <jobwatch/messages/server_message.hpp>
+#include <jobwatch/http/router.hpp>
 #include <jobwatch/messages/summary.hpp>
-#include <jobwatch/components/scheduler.hpp>
+#include <jobwatch/runtime/scheduler.hpp>
 #include <jobwatch/store/job_store.hpp>
 #include <jobwatch/messages/config.hpp>
 
@@ -20,8 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <typeindex>
-#include <unordered_map>
+#include <array>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -141,6 +142,13 @@ public:
     /// Calls `fn` with the new settings whenever `update_settings` changes them.
     void on_settings(std::function<void(config const&)> fn) { settings_listeners_.push_back(std::move(fn)); }
 
+    /** @brief A setting a component was given in code (`.threshold = 10`):
+        it becomes the setting's value from the start, so the settings
+        (`GET /api/v1/monitor/config`) show what is in force, and a runtime
+        change (`POST`) replaces it until the next restart. Call from a
+        component's constructor. */
+    void initial_setting(std::function<void(config&)> const& set) { set(cfg_); }
+
     /** @brief Replaces the settings at runtime and tells every listener (the
         components re-read their intervals and thresholds). The caller has
         validated them and kept the settings that need a restart. */
@@ -151,20 +159,34 @@ public:
             fn(cfg_);
     }
 
-    /** @brief Registers a component so that others (the gateway's REST API)
-        can find it by type; the component must outlive the core's users. */
-    template<class T>
-    void provide(T& component)
-    {
-        services_[std::type_index(typeid(T))] = &component;
-    }
+    /** @brief The REST API's route table: the core's own routes, and each
+        component's, registered when it is constructed. */
+    http::router& routes() noexcept { return routes_; }
+    http::router const& routes() const noexcept { return routes_; }
 
-    /// The registered component of type `T`, or nullptr.
-    template<class T>
-    T* find() const
+    /// What gives the current state of rooms of one kind (a summary, a health report).
+    using snapshot_fn = std::function<std::optional<snapshot>(std::string_view room)>;
+
+    /** @brief Registers where the state of rooms of kind `k` comes from (the
+        aggregator: run, queue, tenant and user rooms; health: `health`).
+        Job rooms' state is the job store's. */
+    void provide_snapshots(rooms::kind k, snapshot_fn fn) { snapshots_[static_cast<std::size_t>(k)] = std::move(fn); }
+
+    /** @brief The current state of `room`, as a subscriber gets it: a job's
+        snapshot, a summary, a health report; nullopt for `alerts`, for a job
+        not seen yet, and for kinds no component provides. */
+    std::optional<snapshot> snapshot_of(std::string_view room) const
     {
-        auto it = services_.find(std::type_index(typeid(T)));
-        return it == services_.end() ? nullptr : static_cast<T*>(it->second);
+        auto const n = rooms::parse(room);
+        if (!n)
+            return std::nullopt;
+        if (n->kind == rooms::kind::job) {
+            if (auto const* rec = store_.find(n->tenant, n->id))
+                return snapshot{store_.snapshot(*rec)};
+            return std::nullopt;
+        }
+        auto const& fn = snapshots_[static_cast<std::size_t>(n->kind)];
+        return fn ? fn(room) : std::nullopt;
     }
 
     /** @brief Validates, resolves, applies, sequences and fans out one event.
@@ -345,7 +367,8 @@ private:
     std::vector<std::function<void(job_change const&)>> change_listeners_;
     std::vector<std::function<void(room_message const&)>> room_listeners_;
     std::vector<std::function<void(config const&)>> settings_listeners_;
-    std::unordered_map<std::type_index, void*> services_;
+    http::router routes_;
+    std::array<snapshot_fn, 7> snapshots_{};  // by rooms::kind
     std::shared_ptr<health_report const> latest_health_;
     ingest_stats stats_;
 };

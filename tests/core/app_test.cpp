@@ -80,6 +80,31 @@ jobwatch::job_event queued(std::string job, std::string run = "r1", std::string 
     return q;
 }
 
+TEST(AppTest, PublishTakesATemporaryEventInTheCoAwaitExpression)
+{
+    // The form the docs show: the event built inside the co_await expression,
+    // with ids longer than a string's inline buffer and shorter ones. GCC 12
+    // mis-destroyed such a temporary when it had to convert to job_event.
+    test_app t;
+    int const rc = t.run([&]() -> jobwatch::asio::awaitable<void> {
+        for (int i = 0; i < 50; ++i) {
+            auto const r = co_await t.app.publish(jobwatch::job_progress{
+                .job_id = "a-job-id-well-beyond-the-inline-buffer-" + std::to_string(i),
+                .queue = "q",
+                .run_id = "run-with-a-long-name-" + std::to_string(i),
+                .percent = 1.0 * i});
+            EXPECT_TRUE(r);
+            auto const q = co_await t.app.publish(jobwatch::job_queued{.job_id = "s" + std::to_string(i), .queue = "q"});
+            EXPECT_TRUE(q);
+        }
+    });
+    EXPECT_EQ(rc, 0);
+    EXPECT_EQ(t.app.get_core().store().size(), 100u);
+    auto const* job = t.app.get_core().store().find({}, "a-job-id-well-beyond-the-inline-buffer-7");
+    ASSERT_NE(job, nullptr);
+    EXPECT_EQ(t.app.get_core().store().snapshot(*job).run_id, "run-with-a-long-name-7");
+}
+
 TEST(AppTest, PublishGoesThroughLogStoreListenersAndRooms)
 {
     test_app t;

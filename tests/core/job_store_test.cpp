@@ -538,6 +538,48 @@ TEST(JobStoreTest, LateQueuedFillsQueueTimeButNoWait)
     EXPECT_EQ(s.wait_ms, std::nullopt);
 }
 
+TEST(JobStoreTest, TheSameIdInTwoTenantsIsTwoJobs)
+{
+    // The store takes an event's tenant as its job's identity (the core
+    // decides the tenant); two tenants never touch each other's job.
+    job_store store;
+    std::uint64_t seq = 0;
+    auto apply = [&](job_event ev) { return store.apply(make_logged(std::move(ev), ++seq, at(1000))); };
+    job_queued a{.job_id = "j", .queue = "q", .run_id = "r", .tenant_id = "a", .user_id = "u"};
+    job_queued b{.job_id = "j", .queue = "q", .run_id = "r", .tenant_id = "b"};
+    job_queued none{.job_id = "j", .queue = "q"};
+    ASSERT_TRUE(apply(a));
+    ASSERT_TRUE(apply(b));
+    ASSERT_TRUE(apply(none));
+    EXPECT_EQ(store.size(), 3u);
+    job_cancelled cancel_a{.job_id = "j", .queue = "q", .tenant_id = "a"};
+    ASSERT_TRUE(apply(cancel_a));
+    EXPECT_EQ(store.find("a", "j")->state(), job_state::cancelled);
+    EXPECT_EQ(store.find("b", "j")->state(), job_state::queued);
+    EXPECT_EQ(store.find({}, "j")->state(), job_state::queued);
+    EXPECT_EQ(store.find("c", "j"), nullptr);
+    // Looked up without a tenant: several tenants have it.
+    EXPECT_EQ(store.find_any("j").count, 2u);
+    EXPECT_EQ(store.find_any("j").job, nullptr);
+    EXPECT_EQ(store.find_any("nope").count, 0u);
+    // Runs are the tenant's: a's run and b's run of the same name are two runs.
+    EXPECT_EQ(store.query({.run_id = "r", .tenant_id = "a"}).total, 1u);
+    EXPECT_EQ(store.query({.run_id = "r", .tenant_id = "b"}).total, 1u);
+    EXPECT_EQ(store.snapshot(*store.find("a", "j")).run_id, "r");
+    EXPECT_EQ(store.find("a", "j")->rooms()->of(jobwatch::rooms::kind::run), "run:a/r");
+    EXPECT_EQ(store.find("a", "j")->rooms()->of(jobwatch::rooms::kind::user), "user:a/u");
+}
+
+TEST(JobStoreTest, FindAnyFindsTheOneJobOfAnId)
+{
+    job_store store;
+    store.apply(make_logged(job_queued{.job_id = "j", .queue = "q", .tenant_id = "a"}, 1, at(0)));
+    auto const m = store.find_any("j");
+    ASSERT_EQ(m.count, 1u);
+    ASSERT_NE(m.job, nullptr);
+    EXPECT_EQ(m.job->tenant_id(), "a");
+}
+
 TEST(JobStoreTest, ChangeCarriesTheJobsMetadata)
 {
     fixture f;
@@ -548,8 +590,9 @@ TEST(JobStoreTest, ChangeCarriesTheJobsMetadata)
                  .user_id = "alice",
                  .job_type = "thumbnail"};
     f.apply(e);
-    auto const c = f.apply(progress("j", 10));  // carries none of them
+    auto const c = f.apply(progress("j", 10));  // carries none of them (the tenant is found by the fixture)
     ASSERT_TRUE(c);
+    EXPECT_EQ(c->rooms->size(), 5u);
     EXPECT_EQ(c->run_id, "nightly");
     EXPECT_EQ(c->tenant_id, "acme");
     EXPECT_EQ(c->user_id, "alice");

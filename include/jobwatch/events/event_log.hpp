@@ -185,12 +185,21 @@ public:
         Never skips silently: when an entry after `since` is no longer kept
         (the room's history overflowed, or the room was evicted), the result
         is a reset, whose `seq` is where the room stands now (never behind
-        `since`, so a client that takes it moves forward). `health` keeps no
-        history: it never resets, its state comes with each snapshot.
+        `since`, so a client that takes it moves forward). A `since` beyond
+        the last sequence number (the server restarted without its history)
+        is a reset to the last one. `health` keeps no history: it never
+        resets otherwise, its state comes with each snapshot.
     */
     replay_result replay(std::string_view room, std::uint64_t since) const
     {
         replay_result out;
+        if (since > seq_) {
+            // A point this log never reached (the server restarted without its
+            // history): what the client holds cannot be trusted.
+            out.reset = true;
+            out.seq = seq_;
+            return out;
+        }
         auto it = rooms_.find(room);
         if (it == rooms_.end()) {
             // Unknown room: it may have been evicted with entries after `since`.
