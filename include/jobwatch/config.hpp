@@ -149,6 +149,17 @@ inline std::string help_text(std::string_view program, std::vector<setting> cons
 
 }  // namespace detail
 
+/** @brief The rules of the settings that a schema keyword cannot say; the
+    first broken one (its JSON Pointer and why), or nullopt. Checked at start
+    and on every runtime change, like the schema. */
+inline std::optional<parse_error> check_settings(config const& c)
+{
+    // A heartbeat shorter than a second would drop every client for its first missed pong.
+    if (c.gateway.heartbeat_ms != 0 && c.gateway.heartbeat_ms < 1000)
+        return parse_error{"/gateway/heartbeat_ms", "must be 0 (off) or at least 1000"};
+    return std::nullopt;
+}
+
 /** @brief Reads the settings from arguments, a file they name and the environment.
 
     @li `--config FILE` (or `-c FILE`) names a JSON file that is a (partial)
@@ -261,6 +272,9 @@ inline config_result try_load_config(std::vector<std::string> const& args,
     }
 
     auto parsed = parse_value<config>(doc);
+    if (parsed)
+        if (auto broken = check_settings(*parsed))
+            parsed = *broken;
     if (!parsed) {
         auto const name = detail::setting_name(parsed.error().path);
         // Name the longest known setting that contains the offending value.

@@ -7,6 +7,7 @@
 */
 
 #include <jobwatch/api/common.hpp>
+#include <jobwatch/config.hpp>
 #include <jobwatch/core.hpp>
 
 #include <boost/json/parse.hpp>
@@ -107,6 +108,9 @@ private:
         auto merged = boost::json::parse(to_json(core_.settings()));
         merge(merged.as_object(), patch.as_object());
         auto next = parse_value<jobwatch::config>(merged);
+        if (next)
+            if (auto broken = check_settings(*next))
+                next = *broken;
         if (!next)
             return problem(req, status::bad_request, next.error().message, pointer_member(next.error().path));
         core_.update_settings(std::move(*next));

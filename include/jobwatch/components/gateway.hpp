@@ -5,6 +5,7 @@
 #include <jobwatch/core.hpp>
 #include <jobwatch/gateway/http_connection.hpp>
 #include <jobwatch/gateway/listener.hpp>
+#include <jobwatch/gateway/long_poll.hpp>
 #include <jobwatch/gateway/monitor.hpp>
 #include <jobwatch/gateway/server.hpp>
 #include <jobwatch/gateway/ws_protocol.hpp>
@@ -224,6 +225,8 @@ private:
                }});
         r.add({{verb::get}, "/api/v1/monitor/connections", needs::admin, "Connections, rooms, queues and counters",
                [this](call const& c) { return json_response(c.req, status::ok, gw::connections_report(srv_)); }});
+        r.add({{verb::get}, "/api/v1/poll", needs::read, "Long-poll: the rooms' messages after since", {},
+               [this](call const& c) { return gw::long_poll(srv_, c.req, c.t, c.who); }});
     }
 
     core& core_;

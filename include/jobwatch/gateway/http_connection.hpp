@@ -67,10 +67,8 @@ public:
     }
     void abort() override
     {
-        if (!stream_)
-            return;
-        boost::system::error_code ec;
-        boost::beast::get_lowest_layer(*stream_).close(ec);
+        if (stream_)
+            impl::close_lowest(*stream_);
     }
     std::string_view kind() const noexcept override { return "http"; }
     void detach() noexcept override { abort(); }
@@ -126,13 +124,7 @@ asio::awaitable<void> serve_http(server& srv, shard& sh, ws_host& ws, Stream soc
     auto const& limits = sh.limits;
     boost::beast::flat_buffer buf;
     bool first = true;
-    std::string remote;
-    {
-        boost::system::error_code ec;
-        auto ep = boost::beast::get_lowest_layer(sock).remote_endpoint(ec);
-        if (!ec)
-            remote = ep.address().to_string();
-    }
+    auto const remote = impl::remote_address(sock);
     auto const finish = [&] {
         conn->release();
         sh.remove(*conn);
@@ -166,7 +158,7 @@ asio::awaitable<void> serve_http(server& srv, shard& sh, ws_host& ws, Stream soc
                                     "request body exceeds " + std::to_string(srv.max_body_bytes) + " bytes");
             else if (ec != bhttp::error::end_of_stream && ec != asio::error::operation_aborted &&
                      ec != asio::error::bad_descriptor && ec != asio::error::eof &&
-                     ec != asio::error::connection_reset && boost::beast::get_lowest_layer(sock).is_open())
+                     ec != asio::error::connection_reset && impl::is_open(sock))
                 res = http::problem(blank, http::status::bad_request, "malformed HTTP request: " + ec.message());
             if (res) {
                 ++sh.counters[count::bad_requests];
@@ -230,26 +222,20 @@ asio::awaitable<void> serve_http(server& srv, shard& sh, ws_host& ws, Stream soc
                         co_return;
                     }
                 }
-            } else if (t.path == "/api/v1/poll") {
-                if (req.method() != http::verb::get) {
-                    res = http::method_not_allowed(req, "GET");
-                } else {
-                    conn->set(phase::polling, {});
-                    auto start = [&](auto done) {
-                        asio::co_spawn(srv.get_core().get_executor(), long_poll(srv, req, t, p),
-                                       [&req, done = std::move(done)](std::exception_ptr e, http::response r) mutable {
-                                           if (e)
-                                               r = http::problem(req, http::status::internal_server_error,
-                                                                 "the long-poll failed");
-                                           done(std::move(r));
-                                       });
-                    };
-                    res = co_await srv.on_core<http::response>(sh, std::move(start));
-                    conn->set(phase::handling, {});
-                }
             } else {
-                auto start = [&](auto done) { done(srv.get_core().routes().dispatch(req, t, p)); };
+                // The route table on the core: REST, and the long-poll, which waits there.
+                conn->set(phase::polling, {});
+                auto start = [&](auto done) {
+                    asio::co_spawn(srv.get_core().get_executor(), srv.get_core().routes().serve(req, t, p),
+                                   [&req, done = std::move(done)](std::exception_ptr e, http::response r) mutable {
+                                       if (e)
+                                           r = http::problem(req, http::status::internal_server_error,
+                                                             "the request failed");
+                                       done(std::move(r));
+                                   });
+                };
                 res = co_await srv.on_core<http::response>(sh, std::move(start));
+                conn->set(phase::handling, {});
             }
         }
         if (srv.draining || !conn->keep_alive_allowed())
@@ -261,11 +247,12 @@ asio::awaitable<void> serve_http(server& srv, shard& sh, ws_host& ws, Stream soc
         if (wec || !res->keep_alive())
             break;
     }
-    boost::system::error_code ec;
-    auto& lowest = boost::beast::get_lowest_layer(sock);
-    if constexpr (std::is_same_v<std::decay_t<decltype(lowest)>, tcp::socket>)
-        lowest.shutdown(tcp::socket::shutdown_send, ec);
-    lowest.close(ec);
+    if constexpr (std::is_same_v<Stream, tcp::socket>) {
+        // Our side is done: the peer reads everything sent before the FIN.
+        boost::system::error_code ec;
+        sock.shutdown(tcp::socket::shutdown_send, ec);
+    }
+    impl::close_lowest(sock);
     finish();
 }
 

@@ -113,7 +113,11 @@ public:
             return;
         }
         ++hops;
-        asio::post(core_.get_executor(), [this, &sh, start = std::move(start), then = std::move(then)]() mutable {
+        // `ctx`: if the core is stopped by force with this closure pending, the
+        // closure (and a session it holds) is destroyed after the gateway; the
+        // shard's context its sockets belong to must still exist then.
+        asio::post(core_.get_executor(), [this, &sh, ctx = sh.ioc, start = std::move(start),
+                                          then = std::move(then)]() mutable {
             start([this, &sh, then = std::move(then)](R r) mutable {
                 fan.send_batches();
                 asio::post(sh.ex, [this, r = std::move(r), then = std::move(then)]() mutable {

@@ -114,7 +114,7 @@ class shard
 public:
     shard(std::size_t i, asio::any_io_executor core_ex, bool own_thread, session_limits limits)
         : index(i)
-        , ioc(own_thread ? std::make_unique<asio::io_context>(1) : nullptr)
+        , ioc(own_thread ? std::make_shared<asio::io_context>(1) : nullptr)
         , ex(ioc ? asio::any_io_executor(ioc->get_executor()) : std::move(core_ex))
         , limits(limits)
         , hub(ex)
@@ -200,7 +200,9 @@ public:
     }
 
     std::size_t const index;
-    std::unique_ptr<asio::io_context> ioc;  ///< first member: outlives the sockets and timers below
+    /// First member: outlives the sockets and timers below. Shared: a hop's
+    /// closure left on a force-stopped core keeps it alive until destroyed.
+    std::shared_ptr<asio::io_context> ioc;
     asio::any_io_executor ex;
     session_limits limits;
     gateway_counters counters;

@@ -16,12 +16,56 @@
 #include <boost/beast/core/stream_traits.hpp>
 
 #include <memory>
+#include <string>
 #include <string_view>
 #include <type_traits>
 
 namespace jobwatch::gw {
 
 using tcp = asio::ip::tcp;
+
+namespace impl {
+
+/// Closes the lowest layer of `s` (a socket; Beast's test stream closes without an error code).
+template<class Stream>
+void close_lowest(Stream& s) noexcept
+{
+    auto& lowest = boost::beast::get_lowest_layer(s);
+    boost::system::error_code ec;
+    if constexpr (std::is_same_v<std::decay_t<decltype(lowest)>, tcp::socket>) {
+        lowest.shutdown(tcp::socket::shutdown_both, ec);
+        lowest.close(ec);
+    } else {
+        lowest.close();
+    }
+}
+
+/// True while the lowest layer of `s` is open (always, for streams that cannot tell).
+template<class Stream>
+bool is_open(Stream& s) noexcept
+{
+    auto& lowest = boost::beast::get_lowest_layer(s);
+    if constexpr (std::is_same_v<std::decay_t<decltype(lowest)>, tcp::socket>)
+        return lowest.is_open();
+    else
+        return true;
+}
+
+/// The peer's address, when the stream has one.
+template<class Stream>
+std::string remote_address(Stream& s)
+{
+    auto& lowest = boost::beast::get_lowest_layer(s);
+    if constexpr (std::is_same_v<std::decay_t<decltype(lowest)>, tcp::socket>) {
+        boost::system::error_code ec;
+        auto const ep = lowest.remote_endpoint(ec);
+        return ec ? std::string() : ep.address().to_string();
+    } else {
+        return {};
+    }
+}
+
+}  // namespace impl
 
 /** @brief A long-lived streaming connection (WebSocket or SSE) over
     `Stream`: subscribed to rooms, with one bounded send queue
@@ -213,14 +257,7 @@ protected:
     bool close_after_flush_ = false;
 
 private:
-    void close_lowest() noexcept
-    {
-        boost::system::error_code ec;
-        auto& s = boost::beast::get_lowest_layer(stream());
-        if constexpr (std::is_same_v<std::decay_t<decltype(s)>, tcp::socket>)
-            s.shutdown(tcp::socket::shutdown_both, ec);
-        s.close(ec);
-    }
+    void close_lowest() noexcept { impl::close_lowest(stream()); }
 
     void drained()
     {

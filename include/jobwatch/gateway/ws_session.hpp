@@ -148,8 +148,7 @@ void teardown(boost::beast::role_type, ws_transport<Stream>& t, boost::system::e
 template<class Stream>
 void beast_close_socket(ws_transport<Stream>& t)
 {
-    boost::system::error_code ec;
-    boost::beast::get_lowest_layer(t.stream()).close(ec);
+    close_lowest(t.stream());
 }
 
 }  // namespace impl

@@ -8,6 +8,7 @@
     serves, so the HTTP layer knows none of them.
 */
 
+#include <jobwatch/detail/asio.hpp>
 #include <jobwatch/http/request.hpp>
 #include <jobwatch/messages/config.hpp>
 
@@ -48,8 +49,10 @@ struct call
     path_params const& params;
 };
 
-/// Answers one request.
+/// Answers one request at once.
 using handler = std::function<response(call const&)>;
+/// Answers one request over time (a long-poll, a large batch that yields between chunks).
+using async_handler = std::function<asio::awaitable<response>(call const&)>;
 
 /// The scope a route needs; `none` for public ones (`/healthz`).
 enum class needs : std::uint8_t
@@ -67,7 +70,8 @@ struct route
     std::string pattern;        ///< `/api/v1/jobs/{id}/logs`
     needs scope = needs::read;
     std::string summary;        ///< one line, for the API document
-    handler fn;
+    handler fn;                 ///< answers at once; or
+    async_handler async_fn{};   ///< answers over time (a coroutine on the core)
 };
 
 /** @brief Routes requests by method and path pattern.
@@ -89,8 +93,43 @@ public:
     /// Every route, in the order added.
     std::vector<route> const& routes() const noexcept { return routes_; }
 
-    /// The answer to `req`.
-    response dispatch(request const& req, target const& t, principal const& who) const
+    /** @brief The answer to `req`, from the route that takes it. The call's
+        parts must live until the answer is ready. */
+    asio::awaitable<response> serve(request const& req, target const& t, principal const& who) const
+    {
+        path_params params;
+        auto const* r = find(req, t, who, params);
+        if (!r)
+            co_return refusal(req, t, who);
+        // Named, not a temporary inside the co_await (GCC 12 mis-destroys those).
+        call const c{req, t, who, params};
+        if (!r->async_fn)
+            co_return r->fn(c);
+        auto answer = co_await r->async_fn(c);
+        co_return answer;
+    }
+
+private:
+    // The route that serves `req` for `who`; nullptr when none does (see `refusal`).
+    route const* find(request const& req, target const& t, principal const& who, path_params& params) const
+    {
+        for (auto const& r : routes_) {
+            path_params p;
+            if (!match(r.pattern, t.path, p))
+                continue;
+            bool const takes = std::any_of(r.methods.begin(), r.methods.end(), [&](verb v) {
+                return v == req.method() || (v == verb::get && req.method() == verb::head);
+            });
+            if (takes && !refused(r.scope, who)) {
+                params = std::move(p);
+                return &r;
+            }
+        }
+        return nullptr;
+    }
+
+    // Why no route serves `req`: 403, 405 with Allow, or 404.
+    response refusal(request const& req, target const& t, principal const& who) const
     {
         std::string allow;
         for (auto const& r : routes_) {
@@ -112,14 +151,12 @@ public:
             }
             if (auto const why = refused(r.scope, who))
                 return problem(req, status::forbidden, why);
-            return r.fn(call{req, t, who, params});
         }
         if (!allow.empty())
             return method_not_allowed(req, allow);
         return problem(req, status::not_found, "no such resource: " + t.path);
     }
 
-private:
     static bool holds(principal const& who, auth_scope s) noexcept
     {
         return std::find(who.scopes.begin(), who.scopes.end(), s) != who.scopes.end();
