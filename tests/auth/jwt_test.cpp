@@ -9,6 +9,7 @@
 
 #include <openssl/hmac.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -16,6 +17,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -784,6 +786,36 @@ TEST(JwtTest, KeepsTheKidAndGivesThePrincipal)
     EXPECT_EQ(c->algorithm, auth::jws_alg::es384);
     EXPECT_EQ(auth::to_principal(*c),
               (principal{.subject = "alice", .tenant_id = "acme", .scopes = {auth_scope::read, auth_scope::publish}}));
+}
+
+TEST(JwtTest, VerifiesFromManyThreadsAtOnceAndLeavesNoOpensslErrors)
+{
+    auto const& m = key_material::get();
+    auto const keys = key_sets().at("pem");
+    auto const good = m.mint({{.alg = "HS256", .key = "secret.txt"},
+                              {.alg = "RS256", .key = "rsa.pem"},
+                              {.alg = "ES256", .key = "ec256.pem"},
+                              {.alg = "PS256", .key = "rsa.pem"}});
+    // Refused deep inside OpenSSL: a well-formed signature of another key.
+    auto const bad = m.mint({{.alg = "ES256", .key = "ec256.pem", .claims = R"({"sub": "x"})"}})[0];
+    auto const forged = parts::of(good[2]).header + "." + parts::of(good[2]).payload + "." + parts::of(bad).signature;
+    constexpr int threads = 4, rounds = 25;
+    std::atomic<int> accepted{0}, refused{0}, leftover_errors{0};
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t)
+        pool.emplace_back([&] {
+            for (int i = 0; i < rounds; ++i) {
+                for (auto const& token : good)
+                    accepted += std::holds_alternative<auth::jwt_claims>(auth::verify(*keys, token, at(0ms)));
+                refused += std::holds_alternative<jwt_failure>(auth::verify(*keys, forged, at(0ms)));
+                leftover_errors += ERR_peek_error() != 0;
+            }
+        });
+    for (auto& t : pool)
+        t.join();
+    EXPECT_EQ(accepted, threads * rounds * static_cast<int>(good.size()));
+    EXPECT_EQ(refused, threads * rounds);
+    EXPECT_EQ(leftover_errors, 0);
 }
 
 TEST(JwtTest, QuotesUntrustedTextShortAndEscaped)
