@@ -63,17 +63,16 @@ inline std::string leeway_note(std::chrono::seconds leeway)
     return leeway.count() == 0 ? std::string() : " (leeway " + std::to_string(leeway.count()) + " s)";
 }
 
-/// Sets `out` to the string claim `name`, or leaves it empty; a value of another type is the failure `what`.
-inline std::optional<auth::jwt_failure> read_string_claim(boost::json::object const& claims, std::string_view name,
-                                                          std::string const& what, std::optional<std::string>& out)
+/// Sets `out` to the string claim `name` when present; false when it is present but not a string.
+inline bool read_string_claim(boost::json::object const& claims, std::string_view name, std::optional<std::string>& out)
 {
     auto const* v = claims.if_contains(name);
     if (!v)
-        return std::nullopt;
+        return true;
     if (!v->is_string())
-        return auth::jwt_failure{auth::jwt_check::claims, what + " must be a string"};
+        return false;
     out.emplace(v->get_string());
-    return std::nullopt;
+    return true;
 }
 
 /** @brief Marks in `seen` the known scope words of `words` (space-separated);
@@ -127,18 +126,23 @@ inline std::optional<auth::jwt_failure> read_scopes(boost::json::object const& c
     return std::nullopt;
 }
 
-/** @brief Why `value` cannot be the member `field` (`subject` or
-    `tenant_id`) of a principal, or nothing when it can. The generated
-    parser decides, so the schema stays the one definition of an id. */
-inline std::optional<std::string> principal_field_error(std::string_view field, std::string const& value)
+/** @brief Why `subject` and `tenant` cannot make a principal (the JSON
+    Pointer of the member at fault and the reason), or nothing when they can.
+    The generated parser decides, so the schema stays the one definition of
+    a subject and an id. */
+inline std::optional<parse_error> principal_error(std::string_view subject, std::optional<std::string> const& tenant)
 {
-    boost::json::object o;
-    o["subject"] = "-";
-    o[field] = value;
+    // A small object: its memory stays on the stack.
+    unsigned char buffer[1024];
+    boost::json::monotonic_resource mr(buffer, sizeof buffer);
+    boost::json::object o(&mr);
+    o["subject"] = subject;
+    if (tenant)
+        o["tenant_id"] = *tenant;
     auto r = parse_value<principal>(boost::json::value(std::move(o)));
     if (r)
         return std::nullopt;
-    return r.error().message;
+    return r.error();
 }
 
 /// The `aud` check (RFC 7519 section 4.1.3): the configured audience must be one of the token's.
@@ -287,29 +291,26 @@ inline jwt_result verify(key_set const& keys, std::string_view token, std::chron
         out.kid.emplace(*kid);
     out.expires_at = exp;
     std::optional<std::string> sub;
-    auto const tenant_what = "tenant claim " + detail::quote_untrusted(settings.tenant_claim);
-    auto const user_what = "user claim " + detail::quote_untrusted(settings.user_claim);
-    if (auto f = detail::read_string_claim(*claims, "sub", "claim \"sub\"", sub))
-        return jwt_result{std::move(*f)};
+    auto const tenant_what = [&] { return "tenant claim " + detail::quote_untrusted(settings.tenant_claim); };
+    auto const user_what = [&] { return "user claim " + detail::quote_untrusted(settings.user_claim); };
+    if (!detail::read_string_claim(*claims, "sub", sub))
+        return fail(jwt_check::claims, "claim \"sub\" must be a string");
     if (!sub)
         return fail(jwt_check::claims, "token has no \"sub\" claim");
-    if (auto f = detail::read_string_claim(*claims, settings.tenant_claim, tenant_what, out.tenant))
-        return jwt_result{std::move(*f)};
-    if (!settings.user_claim.empty())
-        if (auto f = detail::read_string_claim(*claims, settings.user_claim, user_what, out.user))
-            return jwt_result{std::move(*f)};
+    if (!detail::read_string_claim(*claims, settings.tenant_claim, out.tenant))
+        return fail(jwt_check::claims, tenant_what() + " must be a string");
+    if (!settings.user_claim.empty() && !detail::read_string_claim(*claims, settings.user_claim, out.user))
+        return fail(jwt_check::claims, user_what() + " must be a string");
     if (auto f = detail::read_scopes(*claims, settings.default_scopes, out.scopes))
         return jwt_result{std::move(*f)};
     // The principal's schema decides what a subject and an id may be, as everywhere else.
-    out.subject = std::move(*sub);
-    if (auto e = detail::principal_field_error("subject", out.subject))
-        return fail(jwt_check::claims, "claim \"sub\" " + *e);
-    if (out.tenant)
-        if (auto e = detail::principal_field_error("tenant_id", *out.tenant))
-            return fail(jwt_check::claims, tenant_what + " " + *e);
+    if (auto e = detail::principal_error(*sub, out.tenant))
+        return fail(jwt_check::claims, (e->path == "/subject" ? std::string("claim \"sub\"") : tenant_what()) + " " +
+                                           e->message);
     if (out.user)
-        if (auto e = detail::principal_field_error("tenant_id", *out.user))
-            return fail(jwt_check::claims, user_what + " " + *e);
+        if (auto e = detail::principal_error("-", out.user))
+            return fail(jwt_check::claims, user_what() + " " + e->message);
+    out.subject = std::move(*sub);
     return jwt_result{std::move(out)};
 }
 
