@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <variant>
@@ -816,6 +817,79 @@ TEST(JwtTest, VerifiesFromManyThreadsAtOnceAndLeavesNoOpensslErrors)
     EXPECT_EQ(accepted, threads * rounds * static_cast<int>(good.size()));
     EXPECT_EQ(refused, threads * rounds);
     EXPECT_EQ(leftover_errors, 0);
+}
+
+// --- the use shown in docs/security.md ---------------------------------------------
+
+// [snippet:jwt-load]
+std::shared_ptr<auth::key_set const> load_keys(std::string const& jwks_file)
+{
+    auto loaded = auth::key_set::load({.jwks_file = jwks_file, .issuer = "https://issuer.example", .audience = "jobwatch"});
+    if (auto const* error = std::get_if<std::string>(&loaded))
+        throw std::runtime_error(*error);  // names the setting, the file and what is wrong
+    return std::get<0>(std::move(loaded));
+}
+// [end:jwt-load]
+
+// [snippet:jwt-verify]
+/// Who a bearer token stands for, or the detail of a 401 problem.
+std::variant<principal, std::string> authenticate(auth::key_set const& keys, std::string_view token)
+{
+    auto const result = auth::verify(keys, token, std::chrono::system_clock::now());
+    if (auto const* failure = std::get_if<auth::jwt_failure>(&result))
+        return failure->detail;  // count the refusal under to_string(failure->check)
+    return auth::to_principal(std::get<auth::jwt_claims>(result));
+}
+// [end:jwt-verify]
+
+// [snippet:jwt-reload]
+/// Takes the keys as the files are now (on SIGHUP); on error keeps the current ones and says why.
+std::optional<std::string> reload(std::atomic<std::shared_ptr<auth::key_set const>>& keys)
+{
+    auto loaded = auth::key_set::load(keys.load()->settings());
+    if (auto const* error = std::get_if<std::string>(&loaded))
+        return *error;
+    keys.store(std::get<0>(std::move(loaded)));
+    return std::nullopt;
+}
+// [end:jwt-reload]
+
+TEST(JwtTest, LoadsVerifiesAndReloadsAsTheDocsShow)
+{
+    auto const& m = key_material::get();
+    auto const jwks_file = m.path("rotating.json");
+    auto const rsa = boost::json::parse(test::read_file(m.path("jwks.json"))).at("keys").at(0);
+    auto const ec = boost::json::parse(test::read_file(m.path("jwks.json"))).at("keys").at(2);
+    test::write_file(jwks_file, boost::json::serialize(boost::json::object{{"keys", boost::json::array{rsa}}}));
+
+    // Tokens valid now, since authenticate() asks the clock.
+    auto const now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    auto const claims = boost::json::serialize(boost::json::object{
+        {"iss", "https://issuer.example"}, {"aud", "jobwatch"}, {"iat", now}, {"nbf", now}, {"exp", now + 600}});
+    auto const tokens = m.mint({{.alg = "RS256", .key = "rsa.pem", .claims = claims, .header = kid_header("rsa")},
+                                {.alg = "ES256", .key = "ec256.pem", .claims = claims, .header = kid_header("ec256")}});
+
+    std::atomic<std::shared_ptr<auth::key_set const>> keys{load_keys(jwks_file)};
+    auto const alice = principal{.subject = "alice", .tenant_id = "acme", .scopes = {auth_scope::read}};
+    EXPECT_EQ(authenticate(*keys.load(), tokens[0]), (std::variant<principal, std::string>{alice}));
+    EXPECT_EQ(authenticate(*keys.load(), tokens[1]), (std::variant<principal, std::string>{"unknown kid \"ec256\""}));
+
+    // Rotation: the file now holds the EC key only.
+    auto const before = keys.load();
+    test::write_file(jwks_file, boost::json::serialize(boost::json::object{{"keys", boost::json::array{ec}}}));
+    EXPECT_EQ(reload(keys), std::nullopt);
+    EXPECT_EQ(authenticate(*keys.load(), tokens[0]), (std::variant<principal, std::string>{"unknown kid \"rsa\""}));
+    EXPECT_EQ(authenticate(*keys.load(), tokens[1]), (std::variant<principal, std::string>{alice}));
+    // A verification that took the old set before the swap still finishes with it.
+    EXPECT_EQ(authenticate(*before, tokens[0]), (std::variant<principal, std::string>{alice}));
+
+    // A broken file: the error, and the keys stay as they were.
+    test::write_file(jwks_file, "{");
+    auto const error = reload(keys);
+    ASSERT_TRUE(error.has_value());
+    EXPECT_EQ(error->substr(0, 20), "auth.jwt.jwks_file \"");
+    EXPECT_EQ(authenticate(*keys.load(), tokens[1]), (std::variant<principal, std::string>{alice}));
 }
 
 TEST(JwtTest, QuotesUntrustedTextShortAndEscaped)
