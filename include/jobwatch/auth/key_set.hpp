@@ -113,6 +113,7 @@ public:
 private:
     key_set() = default;
 
+    std::optional<std::string> add_secret(std::string_view text, std::string const& origin);
     std::optional<std::string> add_pem(std::string_view text, std::string const& origin);
     std::optional<std::string> add_jwks(std::string_view text, std::string const& origin);
     std::optional<std::string> add_jwk(boost::json::object const& jwk, std::string const& origin);

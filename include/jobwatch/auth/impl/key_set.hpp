@@ -189,31 +189,25 @@ inline key_set_result key_set::load(jwt_settings settings)
     if (!set->hmac_ || !set->digests_[0] || !set->digests_[1] || !set->digests_[2])
         return "auth.jwt: OpenSSL lacks HMAC or SHA-2: " + detail::take_openssl_error();
 
-    if (!settings.secret_file.empty()) {
-        auto const origin = detail::file_origin("secret_file", settings.secret_file);
-        detail::wiped_string secret;
-        if (auto err = detail::read_key_file(settings.secret_file, origin, secret.s))
+    // Each key file: read it whole, then hand it to the reader of its format.
+    using reader = std::optional<std::string> (key_set::*)(std::string_view, std::string const&);
+    struct source
+    {
+        char const* setting;
+        std::string const& path;
+        reader read;
+    };
+    source const sources[] = {{"secret_file", settings.secret_file, &key_set::add_secret},
+                              {"public_key_file", settings.public_key_file, &key_set::add_pem},
+                              {"jwks_file", settings.jwks_file, &key_set::add_jwks}};
+    for (auto const& src : sources) {
+        if (src.path.empty())
+            continue;
+        auto const origin = detail::file_origin(src.setting, src.path);
+        detail::wiped_string text;
+        if (auto err = detail::read_key_file(src.path, origin, text.s))
             return *err;
-        // `echo secret > file` adds a newline that is not meant as part of the secret.
-        while (!secret.s.empty() && (secret.s.back() == '\n' || secret.s.back() == '\r'))
-            secret.s.pop_back();
-        if (auto err = set->add_hmac(secret.s, std::nullopt, std::nullopt, origin))
-            return *err;
-    }
-    if (!settings.public_key_file.empty()) {
-        auto const origin = detail::file_origin("public_key_file", settings.public_key_file);
-        std::string text;
-        if (auto err = detail::read_key_file(settings.public_key_file, origin, text))
-            return *err;
-        if (auto err = set->add_pem(text, origin))
-            return *err;
-    }
-    if (!settings.jwks_file.empty()) {
-        auto const origin = detail::file_origin("jwks_file", settings.jwks_file);
-        std::string text;
-        if (auto err = detail::read_key_file(settings.jwks_file, origin, text))
-            return *err;
-        if (auto err = set->add_jwks(text, origin))
+        if (auto err = ((*set).*src.read)(text.s, origin))
             return *err;
     }
     if (set->keys_.empty()) {
@@ -224,6 +218,14 @@ inline key_set_result key_set::load(jwt_settings settings)
     }
     set->settings_ = std::move(settings);
     return std::shared_ptr<key_set const>(std::move(set));
+}
+
+inline std::optional<std::string> key_set::add_secret(std::string_view text, std::string const& origin)
+{
+    // `echo secret > file` adds a newline that is not meant as part of the secret.
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
+        text.remove_suffix(1);
+    return add_hmac(text, std::nullopt, std::nullopt, origin);
 }
 
 inline std::optional<std::string> key_set::add_hmac(std::string_view secret, std::optional<std::string> kid,
