@@ -43,8 +43,8 @@ std::string sign(std::string const& input, EVP_PKEY* pkey, std::string const& se
     if (!pkey) {
         unsigned char mac[EVP_MAX_MD_SIZE];
         std::size_t len = 0;
-        if (!EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, secret.data(), secret.size(), in, input.size(),
-                       mac, sizeof mac, &len))
+        if (!EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, secret.data(), secret.size(),
+                       in, input.size(), mac, sizeof mac, &len))
             throw std::runtime_error("EVP_Q_mac");
         return std::string(reinterpret_cast<char*>(mac), len);
     }
@@ -54,7 +54,8 @@ std::string sign(std::string const& input, EVP_PKEY* pkey, std::string const& se
         EVP_DigestSign(ctx.get(), nullptr, &len, in, input.size()) != 1)
         throw std::runtime_error("EVP_DigestSign");
     std::string sig(len, '\0');
-    if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, in, input.size()) != 1)
+    if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, in,
+                       input.size()) != 1)
         throw std::runtime_error("EVP_DigestSign");
     sig.resize(len);
     if (!EVP_PKEY_is_a(pkey, "EC"))
@@ -80,7 +81,8 @@ struct fixture
 
 fixture make(std::string const& alg)
 {
-    std::string dir = (std::filesystem::temp_directory_path() / "jobwatch-auth-bench-XXXXXX").string();
+    std::string dir =
+        (std::filesystem::temp_directory_path() / "jobwatch-auth-bench-XXXXXX").string();
     if (!::mkdtemp(dir.data()))
         throw std::runtime_error("mkdtemp");
     auto const file = std::filesystem::path(dir) / "key";

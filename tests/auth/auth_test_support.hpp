@@ -49,7 +49,8 @@ inline std::string run_command(std::string const& command)
         out.append(buf, n);
     int const status = ::pclose(p);
     if (status != 0)
-        throw std::runtime_error("command failed (" + std::to_string(status) + "): " + command + "\n" + out);
+        throw std::runtime_error("command failed (" + std::to_string(status) + "): " + command +
+                                 "\n" + out);
     return out;
 }
 
@@ -70,17 +71,22 @@ inline std::string read_file(std::filesystem::path const& path)
 /// What mint.py is asked to make: one token.
 struct mint_spec
 {
-    std::string alg{};          ///< `alg` of the header
-    std::string key{};          ///< file in the key folder: a private key, or `secret.txt`
-    std::string claims = "{}";  ///< JSON merged over `standard_claims()`; a `null` member removes that claim
-    std::string header = "{}";  ///< JSON of extra header parameters (`kid`, ...)
+    std::string alg{};  ///< `alg` of the header
+    std::string key{};  ///< file in the key folder: a private key, or `secret.txt`
+    std::string claims =
+        "{}";  ///< JSON merged over `standard_claims()`; a `null` member removes that claim
+    std::string header = "{}";   ///< JSON of extra header parameters (`kid`, ...)
     std::string mode = "pyjwt";  ///< or `unsigned`, `hmac_raw` (see mint.py)
 };
 
 /// The claims of a token valid at `t0`: alice of tenant acme, issued a minute ago, for an hour.
 inline boost::json::object standard_claims()
 {
-    return {{"sub", "alice"}, {"tenant_id", "acme"}, {"iat", t0 - 60}, {"nbf", t0 - 60}, {"exp", t0 + 3600}};
+    return {{"sub", "alice"},
+            {"tenant_id", "acme"},
+            {"iat", t0 - 60},
+            {"nbf", t0 - 60},
+            {"exp", t0 + 3600}};
 }
 
 /** @brief The keys of a test process, made once on first use in a temporary
@@ -129,8 +135,9 @@ public:
     {
         auto const file = dir_ / ("request-" + std::to_string(++requests_) + ".json");
         write_file(file, boost::json::serialize(request));
-        auto const out = run_command("cd " + shell_quote(dir_.string()) + " && " + shell_quote(JOBWATCH_AUTH_PYTHON) +
-                                     " " + shell_quote(JOBWATCH_SOURCE_DIR "/tests/auth/mint.py") + " " +
+        auto const out = run_command("cd " + shell_quote(dir_.string()) + " && " +
+                                     shell_quote(JOBWATCH_AUTH_PYTHON) + " " +
+                                     shell_quote(JOBWATCH_SOURCE_DIR "/tests/auth/mint.py") + " " +
                                      shell_quote(file.string()));
         return boost::json::parse(out);
     }
@@ -173,7 +180,8 @@ public:
 private:
     key_material()
     {
-        std::string pattern = (std::filesystem::temp_directory_path() / "jobwatch-auth-XXXXXX").string();
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / "jobwatch-auth-XXXXXX").string();
         if (!::mkdtemp(pattern.data()))
             throw std::runtime_error("mkdtemp failed");
         dir_ = pattern;
@@ -199,9 +207,12 @@ private:
             {"rsa", "-algorithm RSA -pkeyopt rsa_keygen_bits:2048"},
             {"rsa2", "-algorithm RSA -pkeyopt rsa_keygen_bits:2048"},
             {"rsa1024", "-algorithm RSA -pkeyopt rsa_keygen_bits:1024"},
-            {"ec256", "-algorithm EC -pkeyopt ec_paramgen_curve:P-256 -pkeyopt ec_param_enc:named_curve"},
-            {"ec384", "-algorithm EC -pkeyopt ec_paramgen_curve:P-384 -pkeyopt ec_param_enc:named_curve"},
-            {"ec521", "-algorithm EC -pkeyopt ec_paramgen_curve:P-521 -pkeyopt ec_param_enc:named_curve"},
+            {"ec256",
+             "-algorithm EC -pkeyopt ec_paramgen_curve:P-256 -pkeyopt ec_param_enc:named_curve"},
+            {"ec384",
+             "-algorithm EC -pkeyopt ec_paramgen_curve:P-384 -pkeyopt ec_param_enc:named_curve"},
+            {"ec521",
+             "-algorithm EC -pkeyopt ec_paramgen_curve:P-521 -pkeyopt ec_param_enc:named_curve"},
             {"ed25519", "-algorithm ED25519"},
             {"ed448", "-algorithm ED448"},
         };
@@ -221,9 +232,12 @@ private:
                 o["alg"] = alg;
             return o;
         };
-        boost::json::array keys{key("rsa.pub.pem", "rsa"),          key("rsa2.pub.pem", "rsa-ps", "PS256"),
-                                key("ec256.pub.pem", "ec256", "ES256"), key("ec384.pub.pem", "ec384"),
-                                key("ec521.pub.pem", "ec521"),      key("ed25519.pub.pem", "ed25519", "EdDSA"),
+        boost::json::array keys{key("rsa.pub.pem", "rsa"),
+                                key("rsa2.pub.pem", "rsa-ps", "PS256"),
+                                key("ec256.pub.pem", "ec256", "ES256"),
+                                key("ec384.pub.pem", "ec384"),
+                                key("ec521.pub.pem", "ec521"),
+                                key("ed25519.pub.pem", "ed25519", "EdDSA"),
                                 key("ed448.pub.pem", "ed448")};
         keys.push_back({{"file", "secret.txt"}, {"kid", "hs"}, {"secret", true}});
         keys.push_back({{"file", "ec256.pub.pem"}, {"kid", "enc"}, {"use", "enc"}});

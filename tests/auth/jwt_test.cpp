@@ -51,7 +51,8 @@ jwt_failure fails(jwt_check check, std::string detail)
     return jwt_failure{check, std::move(detail)};
 }
 
-/// One row: a token (minted, then maybe altered), the key set and time it is verified with, the outcome.
+/// One row: a token (minted, then maybe altered), the key set and time it is verified with, the
+/// outcome.
 struct jwt_case
 {
     std::string name{};
@@ -67,7 +68,8 @@ struct jwt_case
 std::map<std::string, std::shared_ptr<auth::key_set const>> key_sets()
 {
     auto const& m = key_material::get();
-    auth::jwt_settings pem{.secret_file = m.path("secret.txt"), .public_key_file = m.path("public.pem")};
+    auth::jwt_settings pem{.secret_file = m.path("secret.txt"),
+                           .public_key_file = m.path("public.pem")};
     auto with = [&](auto change) {
         auto s = pem;
         change(s);
@@ -110,7 +112,8 @@ struct parts
 };
 
 /// Decodes a part as JSON, lets `change` edit it, encodes it again.
-std::string edit_json(std::string const& part, std::function<void(boost::json::object&)> const& change)
+std::string edit_json(std::string const& part,
+                      std::function<void(boost::json::object&)> const& change)
 {
     auto doc = boost::json::parse(*detail::base64url_decode(part)).as_object();
     change(doc);
@@ -174,7 +177,8 @@ auto corrupt(std::string parts::*part, char c)
 /// Sets the unused low bit of the signature's last character: same bytes, another spelling.
 std::string non_canonical_signature(std::string const& t)
 {
-    constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    constexpr std::string_view alphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     auto out = t;
     out.back() = alphabet[alphabet.find(out.back()) | 1];
     return out;
@@ -209,11 +213,14 @@ struct alg_key
     char const* kid;
 };
 constexpr alg_key every_alg[] = {
-    {"HS256", "secret.txt", "hs"},   {"HS384", "secret.txt", "hs"},   {"HS512", "secret.txt", "hs"},
-    {"RS256", "rsa.pem", "rsa"},     {"RS384", "rsa.pem", "rsa"},     {"RS512", "rsa.pem", "rsa"},
-    {"PS256", "rsa.pem", "rsa"},     {"PS384", "rsa.pem", "rsa"},     {"PS512", "rsa.pem", "rsa"},
-    {"PS256", "rsa2.pem", "rsa-ps"}, {"ES256", "ec256.pem", "ec256"}, {"ES384", "ec384.pem", "ec384"},
-    {"ES512", "ec521.pem", "ec521"}, {"EdDSA", "ed25519.pem", "ed25519"}, {"EdDSA", "ed448.pem", "ed448"},
+    {"HS256", "secret.txt", "hs"},   {"HS384", "secret.txt", "hs"},
+    {"HS512", "secret.txt", "hs"},   {"RS256", "rsa.pem", "rsa"},
+    {"RS384", "rsa.pem", "rsa"},     {"RS512", "rsa.pem", "rsa"},
+    {"PS256", "rsa.pem", "rsa"},     {"PS384", "rsa.pem", "rsa"},
+    {"PS512", "rsa.pem", "rsa"},     {"PS256", "rsa2.pem", "rsa-ps"},
+    {"ES256", "ec256.pem", "ec256"}, {"ES384", "ec384.pem", "ec384"},
+    {"ES512", "ec521.pem", "ec521"}, {"EdDSA", "ed25519.pem", "ed25519"},
+    {"EdDSA", "ed448.pem", "ed448"},
 };
 
 std::string kid_header(char const* kid)
@@ -236,8 +243,11 @@ std::vector<jwt_case> valid_tokens()
                         .set = "jwks",
                         .token = {.alg = a.alg, .key = key, .header = kid_header(a.kid)}});
     }
-    // Without a kid, every key that accepts the algorithm is tried: rsa and rsa-ps both accept PS256.
-    rows.push_back({.name = "PS256 of rsa-ps without kid", .set = "jwks", .token = {.alg = "PS256", .key = "rsa2.pem"}});
+    // Without a kid, every key that accepts the algorithm is tried: rsa and rsa-ps both accept
+    // PS256.
+    rows.push_back({.name = "PS256 of rsa-ps without kid",
+                    .set = "jwks",
+                    .token = {.alg = "PS256", .key = "rsa2.pem"}});
     return rows;
 }
 
@@ -270,7 +280,10 @@ std::vector<jwt_case> attacks()
          .expected = signature_fails},
         {.name = "HS256 keyed with the RSA public key's PEM, naming the RSA kid",
          .set = "jwks",
-         .token = {.alg = "HS256", .key = "rsa.pub.pem", .header = kid_header("rsa"), .mode = "hmac_raw"},
+         .token = {.alg = "HS256",
+                   .key = "rsa.pub.pem",
+                   .header = kid_header("rsa"),
+                   .mode = "hmac_raw"},
          .expected = fails(jwt_check::algorithm, "key \"rsa\" does not accept alg HS256")},
         {.name = "RS256 against an HMAC secret alone",
          .set = "secret",
@@ -318,7 +331,8 @@ std::vector<jwt_case> attacks()
         {.name = "crit header",
          .set = "pem",
          .token = {.alg = "HS256", .key = "secret.txt", .header = R"({"crit": ["exp"], "exp": 1})"},
-         .expected = fails(jwt_check::header, "header lists critical extensions (\"crit\") that are not supported")},
+         .expected = fails(jwt_check::header,
+                           "header lists critical extensions (\"crit\") that are not supported")},
         {.name = "nested token",
          .set = "pem",
          .token = {.alg = "HS256", .key = "secret.txt", .header = R"({"cty": "JWT"})"},
@@ -330,7 +344,8 @@ std::vector<jwt_case> attacks()
         {.name = "PS256 without kid, no key verifies",
          .set = "jwks",
          .token = {.alg = "PS256", .key = "rsa1024.pem"},
-         .expected = fails(jwt_check::signature, "signature does not verify with any of the 2 keys that accept PS256")},
+         .expected = fails(jwt_check::signature,
+                           "signature does not verify with any of the 2 keys that accept PS256")},
         {.name = "tampered payload HS256",
          .set = "pem",
          .token = {.alg = "HS256", .key = "secret.txt"},
@@ -351,7 +366,8 @@ std::vector<jwt_case> attacks()
          .token = {.alg = "EdDSA", .key = "ed25519.pem"},
          .alter = tamper_payload([](auto& c) { c["scope"] = "admin"; }),
          // The PEM file holds an Ed25519 and an Ed448 key: without a kid both are tried.
-         .expected = fails(jwt_check::signature, "signature does not verify with any of the 2 keys that accept EdDSA")},
+         .expected = fails(jwt_check::signature,
+                           "signature does not verify with any of the 2 keys that accept EdDSA")},
         {.name = "tampered payload EdDSA with kid",
          .set = "jwks",
          .token = {.alg = "EdDSA", .key = "ed25519.pem", .header = kid_header("ed25519")},
@@ -371,22 +387,26 @@ std::vector<jwt_case> attacks()
          .set = "pem",
          .token = {.alg = "HS256", .key = "secret.txt"},
          .alter = tamper_header([](auto& h) { h["alg"] = "HS384"; }),
-         .expected = fails(jwt_check::signature, "signature has 32 bytes; HS384 with this key needs 48")},
+         .expected =
+             fails(jwt_check::signature, "signature has 32 bytes; HS384 with this key needs 48")},
         {.name = "truncated signature HS256",
          .set = "pem",
          .token = {.alg = "HS256", .key = "secret.txt"},
          .alter = truncate_signature_bytes(3),
-         .expected = fails(jwt_check::signature, "signature has 29 bytes; HS256 with this key needs 32")},
+         .expected =
+             fails(jwt_check::signature, "signature has 29 bytes; HS256 with this key needs 32")},
         {.name = "truncated signature RS256",
          .set = "pem",
          .token = {.alg = "RS256", .key = "rsa.pem"},
          .alter = truncate_signature_bytes(3),
-         .expected = fails(jwt_check::signature, "signature has 253 bytes; RS256 with this key needs 256")},
+         .expected =
+             fails(jwt_check::signature, "signature has 253 bytes; RS256 with this key needs 256")},
         {.name = "truncated signature ES256",
          .set = "pem",
          .token = {.alg = "ES256", .key = "ec256.pem"},
          .alter = truncate_signature_bytes(3),
-         .expected = fails(jwt_check::signature, "signature has 61 bytes; ES256 with this key needs 64")},
+         .expected =
+             fails(jwt_check::signature, "signature has 61 bytes; ES256 with this key needs 64")},
         {.name = "truncated signature EdDSA by one character",
          .set = "pem",
          .token = {.alg = "EdDSA", .key = "ed25519.pem"},
@@ -411,8 +431,10 @@ std::vector<jwt_case> attacks()
          .set = "pem",
          .token = {.alg = "ES256", .key = "ec256.pem"},
          // r and s of 32 bytes with the high bit clear: 70 bytes of DER.
-         .alter = replace_signature(detail::base64url_encode(detail::ecdsa_raw_to_der(std::string(64, '\x01')))),
-         .expected = fails(jwt_check::signature, "signature has 70 bytes; ES256 with this key needs 64")},
+         .alter = replace_signature(
+             detail::base64url_encode(detail::ecdsa_raw_to_der(std::string(64, '\x01')))),
+         .expected =
+             fails(jwt_check::signature, "signature has 70 bytes; ES256 with this key needs 64")},
         {.name = "bad base64url in the payload",
          .set = "pem",
          .token = {.alg = "HS256", .key = "secret.txt"},
@@ -457,7 +479,8 @@ std::vector<jwt_case> attacks()
          .set = "pem",
          .token = {.alg = "HS256", .key = "secret.txt"},
          .alter = [](std::string const& t) { return t.substr(0, t.rfind('.')); },
-         .expected = fails(jwt_check::format, "token is not three base64url parts separated by dots (JWS compact)")},
+         .expected = fails(jwt_check::format,
+                           "token is not three base64url parts separated by dots (JWS compact)")},
         {.name = "five parts (JWE)",
          .set = "pem",
          .token = {.alg = "HS256", .key = "secret.txt"},
@@ -470,7 +493,9 @@ std::vector<jwt_case> attacks()
          .expected = fails(jwt_check::size, "token larger than 8192 bytes")},
         {.name = "a validly signed token over 8 KiB",
          .set = "pem",
-         .token = {.alg = "HS256", .key = "secret.txt", .claims = R"({"pad": ")" + std::string(8192, 'x') + "\"}"},
+         .token = {.alg = "HS256",
+                   .key = "secret.txt",
+                   .claims = R"({"pad": ")" + std::string(8192, 'x') + "\"}"},
          .expected = fails(jwt_check::size, "token larger than 8192 bytes")},
         {.name = "empty token",
          .set = "pem",
@@ -489,17 +514,31 @@ std::vector<jwt_case> time_claims()
                          .claims = boost::json::serialize(boost::json::object{{claim, t0}})};
     };
     auto const ok_exp_t0 = expect_ok{.exp = t0};
-    auto const expired = fails(jwt_check::expired, "token expired at 2027-01-15T08:00:00.000Z (leeway 30 s)");
-    auto const early = fails(jwt_check::not_yet_valid, "token not valid before 2027-01-15T08:00:00.000Z (leeway 30 s)");
+    auto const expired =
+        fails(jwt_check::expired, "token expired at 2027-01-15T08:00:00.000Z (leeway 30 s)");
+    auto const early = fails(jwt_check::not_yet_valid,
+                             "token not valid before 2027-01-15T08:00:00.000Z (leeway 30 s)");
     auto const future =
-        fails(jwt_check::issued_in_future, "token issued in the future, at 2027-01-15T08:00:00.000Z (leeway 30 s)");
+        fails(jwt_check::issued_in_future,
+              "token issued in the future, at 2027-01-15T08:00:00.000Z (leeway 30 s)");
     return {
-        {.name = "exp 30 s ago less 1 ms", .set = "pem", .token = at_t0("exp"), .at = 29'999ms, .expected = ok_exp_t0},
-        {.name = "exp 30 s ago", .set = "pem", .token = at_t0("exp"), .at = 30s, .expected = expired},
+        {.name = "exp 30 s ago less 1 ms",
+         .set = "pem",
+         .token = at_t0("exp"),
+         .at = 29'999ms,
+         .expected = ok_exp_t0},
+        {.name = "exp 30 s ago",
+         .set = "pem",
+         .token = at_t0("exp"),
+         .at = 30s,
+         .expected = expired},
         {.name = "exp an hour ago",
          .set = "pem",
-         .token = {.alg = "ES256", .key = "ec256.pem", .claims = R"({"exp": 1799996400, "iat": 1799990000, "nbf": null})"},
-         .expected = fails(jwt_check::expired, "token expired at 2027-01-15T07:00:00.000Z (leeway 30 s)")},
+         .token = {.alg = "ES256",
+                   .key = "ec256.pem",
+                   .claims = R"({"exp": 1799996400, "iat": 1799990000, "nbf": null})"},
+         .expected =
+             fails(jwt_check::expired, "token expired at 2027-01-15T07:00:00.000Z (leeway 30 s)")},
         {.name = "exp without leeway, 1 ms before",
          .set = "no-leeway",
          .token = at_t0("exp"),
@@ -520,13 +559,24 @@ std::vector<jwt_case> time_claims()
          .at = 500ms,
          .expected = fails(jwt_check::expired, "token expired at 2027-01-15T08:00:00.500Z")},
         {.name = "nbf in 30 s", .set = "pem", .token = at_t0("nbf"), .at = -30s},
-        {.name = "nbf in 30 s and 1 ms", .set = "pem", .token = at_t0("nbf"), .at = -30'001ms, .expected = early},
+        {.name = "nbf in 30 s and 1 ms",
+         .set = "pem",
+         .token = at_t0("nbf"),
+         .at = -30'001ms,
+         .expected = early},
         {.name = "nbf an hour ahead",
          .set = "pem",
-         .token = {.alg = "RS256", .key = "rsa.pem", .claims = R"({"nbf": 1800003600, "exp": 1800007200})"},
-         .expected = fails(jwt_check::not_yet_valid, "token not valid before 2027-01-15T09:00:00.000Z (leeway 30 s)")},
+         .token = {.alg = "RS256",
+                   .key = "rsa.pem",
+                   .claims = R"({"nbf": 1800003600, "exp": 1800007200})"},
+         .expected = fails(jwt_check::not_yet_valid,
+                           "token not valid before 2027-01-15T09:00:00.000Z (leeway 30 s)")},
         {.name = "iat in 30 s", .set = "pem", .token = at_t0("iat"), .at = -30s},
-        {.name = "iat in 30 s and 1 ms", .set = "pem", .token = at_t0("iat"), .at = -30'001ms, .expected = future},
+        {.name = "iat in 30 s and 1 ms",
+         .set = "pem",
+         .token = at_t0("iat"),
+         .at = -30'001ms,
+         .expected = future},
         {.name = "no exp",
          .set = "pem",
          .token = {.alg = "HS256", .key = "secret.txt", .claims = R"({"exp": null})"},
@@ -538,7 +588,8 @@ std::vector<jwt_case> time_claims()
         {.name = "exp a string",
          .set = "pem",
          .token = {.alg = "HS256", .key = "secret.txt", .claims = R"({"exp": "1800003600"})"},
-         .expected = fails(jwt_check::claims, "claim \"exp\" must be a number (seconds since 1970)")},
+         .expected =
+             fails(jwt_check::claims, "claim \"exp\" must be a number (seconds since 1970)")},
         {.name = "exp negative",
          .set = "pem",
          .token = {.alg = "HS256", .key = "secret.txt", .claims = R"({"exp": -1})"},
@@ -559,7 +610,9 @@ std::vector<jwt_case> claims()
     auto const good = R"("iss": "https://issuer.example", "aud": "jobwatch")";
     using enum auth_scope;
     return {
-        {.name = "iss and aud as configured", .set = "strict", .token = hs(std::string("{") + good + "}")},
+        {.name = "iss and aud as configured",
+         .set = "strict",
+         .token = hs(std::string("{") + good + "}")},
         {.name = "aud an array holding ours",
          .set = "strict",
          .token = hs(R"({"iss": "https://issuer.example", "aud": ["other", "jobwatch"]})")},
@@ -582,7 +635,8 @@ std::vector<jwt_case> claims()
         {.name = "aud an array without ours",
          .set = "strict",
          .token = hs(R"({"iss": "https://issuer.example", "aud": ["billing", "mail"]})"),
-         .expected = fails(jwt_check::audience, "audiences \"billing\", \"mail\" do not include an accepted one")},
+         .expected = fails(jwt_check::audience,
+                           "audiences \"billing\", \"mail\" do not include an accepted one")},
         {.name = "aud an empty array",
          .set = "strict",
          .token = hs(R"({"iss": "https://issuer.example", "aud": []})"),
@@ -590,7 +644,8 @@ std::vector<jwt_case> claims()
         {.name = "aud a number",
          .set = "strict",
          .token = hs(R"({"iss": "https://issuer.example", "aud": 3})"),
-         .expected = fails(jwt_check::audience, "claim \"aud\" must be a string or an array of strings")},
+         .expected =
+             fails(jwt_check::audience, "claim \"aud\" must be a string or an array of strings")},
         {.name = "no aud",
          .set = "strict",
          .token = hs(R"({"iss": "https://issuer.example"})"),
@@ -598,8 +653,11 @@ std::vector<jwt_case> claims()
         {.name = "aud where none is configured",
          .set = "pem",
          .token = hs(R"({"aud": "jobwatch"})"),
-         .expected = fails(jwt_check::audience, "token names an audience (\"aud\") but this server expects none")},
-        {.name = "iss where none is configured is not checked", .set = "pem", .token = hs(R"({"iss": "anyone"})")},
+         .expected = fails(jwt_check::audience,
+                           "token names an audience (\"aud\") but this server expects none")},
+        {.name = "iss where none is configured is not checked",
+         .set = "pem",
+         .token = hs(R"({"iss": "anyone"})")},
         {.name = "no sub",
          .set = "pem",
          .token = hs(R"({"sub": null})"),
@@ -632,8 +690,13 @@ std::vector<jwt_case> claims()
         {.name = "tenant not an id",
          .set = "pem",
          .token = hs(R"({"tenant_id": "acme corp"})"),
-         .expected = fails(jwt_check::claims, "tenant claim \"tenant_id\" must match pattern ^[A-Za-z0-9._:@-]+$(?!\\n)")},
-        {.name = "no tenant: all tenants", .set = "pem", .token = hs(R"({"tenant_id": null})"), .expected = expect_ok{.tenant = std::nullopt}},
+         .expected =
+             fails(jwt_check::claims,
+                   "tenant claim \"tenant_id\" must match pattern ^[A-Za-z0-9._:@-]+$(?!\\n)")},
+        {.name = "no tenant: all tenants",
+         .set = "pem",
+         .token = hs(R"({"tenant_id": null})"),
+         .expected = expect_ok{.tenant = std::nullopt}},
         {.name = "tenant from another claim",
          .set = "custom",
          .token = hs(R"({"org": "globex", "uid": "u-7"})"),
@@ -649,7 +712,8 @@ std::vector<jwt_case> claims()
         {.name = "user not an id",
          .set = "pem",
          .token = hs(R"({"user_id": "bob smith"})"),
-         .expected = fails(jwt_check::claims, "user claim \"user_id\" must match pattern ^[A-Za-z0-9._:@-]+$(?!\\n)")},
+         .expected = fails(jwt_check::claims,
+                           "user claim \"user_id\" must match pattern ^[A-Za-z0-9._:@-]+$(?!\\n)")},
         {.name = "scope string",
          .set = "pem",
          .token = hs(R"({"scope": "publish read"})"),
@@ -674,7 +738,10 @@ std::vector<jwt_case> claims()
          .set = "pem",
          .token = hs(R"({"scope": "publish", "scopes": ["admin"]})"),
          .expected = expect_ok{.scopes = {publish, admin}}},
-        {.name = "no scopes: the default", .set = "pem", .token = hs("{}"), .expected = expect_ok{.scopes = {read}}},
+        {.name = "no scopes: the default",
+         .set = "pem",
+         .token = hs("{}"),
+         .expected = expect_ok{.scopes = {read}}},
         {.name = "no scopes: a configured default",
          .set = "custom",
          .token = hs(R"({"org": "acme"})"),
@@ -682,7 +749,8 @@ std::vector<jwt_case> claims()
         {.name = "scope an array",
          .set = "pem",
          .token = hs(R"({"scope": ["read"]})"),
-         .expected = fails(jwt_check::claims, "claim \"scope\" must be a string of space-separated scopes")},
+         .expected = fails(jwt_check::claims,
+                           "claim \"scope\" must be a string of space-separated scopes")},
         {.name = "scopes a string",
          .set = "pem",
          .token = hs(R"({"scopes": "read"})"),
@@ -786,7 +854,9 @@ TEST(JwtTest, KeepsTheKidAndGivesThePrincipal)
     EXPECT_EQ(c->kid, "ec384");
     EXPECT_EQ(c->algorithm, auth::jws_alg::es384);
     EXPECT_EQ(auth::to_principal(*c),
-              (principal{.subject = "alice", .tenant_id = "acme", .scopes = {auth_scope::read, auth_scope::publish}}));
+              (principal{.subject = "alice",
+                         .tenant_id = "acme",
+                         .scopes = {auth_scope::read, auth_scope::publish}}));
 }
 
 TEST(JwtTest, VerifiesFromManyThreadsAtOnceAndLeavesNoOpensslErrors)
@@ -799,7 +869,8 @@ TEST(JwtTest, VerifiesFromManyThreadsAtOnceAndLeavesNoOpensslErrors)
                               {.alg = "PS256", .key = "rsa.pem"}});
     // Refused deep inside OpenSSL: a well-formed signature of another key.
     auto const bad = m.mint({{.alg = "ES256", .key = "ec256.pem", .claims = R"({"sub": "x"})"}})[0];
-    auto const forged = parts::of(good[2]).header + "." + parts::of(good[2]).payload + "." + parts::of(bad).signature;
+    auto const forged = parts::of(good[2]).header + "." + parts::of(good[2]).payload + "." +
+                        parts::of(bad).signature;
     constexpr int threads = 4, rounds = 25;
     std::atomic<int> accepted{0}, refused{0}, leftover_errors{0};
     std::vector<std::thread> pool;
@@ -807,8 +878,10 @@ TEST(JwtTest, VerifiesFromManyThreadsAtOnceAndLeavesNoOpensslErrors)
         pool.emplace_back([&] {
             for (int i = 0; i < rounds; ++i) {
                 for (auto const& token : good)
-                    accepted += std::holds_alternative<auth::jwt_claims>(auth::verify(*keys, token, at(0ms)));
-                refused += std::holds_alternative<jwt_failure>(auth::verify(*keys, forged, at(0ms)));
+                    accepted += std::holds_alternative<auth::jwt_claims>(
+                        auth::verify(*keys, token, at(0ms)));
+                refused +=
+                    std::holds_alternative<jwt_failure>(auth::verify(*keys, forged, at(0ms)));
                 leftover_errors += ERR_peek_error() != 0;
             }
         });
@@ -824,7 +897,8 @@ TEST(JwtTest, VerifiesFromManyThreadsAtOnceAndLeavesNoOpensslErrors)
 // [snippet:jwt-load]
 std::shared_ptr<auth::key_set const> load_keys(std::string const& jwks_file)
 {
-    auto loaded = auth::key_set::load({.jwks_file = jwks_file, .issuer = "https://issuer.example", .audience = "jobwatch"});
+    auto loaded = auth::key_set::load(
+        {.jwks_file = jwks_file, .issuer = "https://issuer.example", .audience = "jobwatch"});
     if (auto const* error = std::get_if<std::string>(&loaded))
         throw std::runtime_error(*error);  // names the setting, the file and what is wrong
     return std::get<0>(std::move(loaded));
@@ -860,26 +934,37 @@ TEST(JwtTest, LoadsVerifiesAndReloadsAsTheDocsShow)
     auto const jwks_file = m.path("rotating.json");
     auto const rsa = boost::json::parse(test::read_file(m.path("jwks.json"))).at("keys").at(0);
     auto const ec = boost::json::parse(test::read_file(m.path("jwks.json"))).at("keys").at(2);
-    test::write_file(jwks_file, boost::json::serialize(boost::json::object{{"keys", boost::json::array{rsa}}}));
+    test::write_file(
+        jwks_file, boost::json::serialize(boost::json::object{{"keys", boost::json::array{rsa}}}));
 
     // Tokens valid now, since authenticate() asks the clock.
     auto const now = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count();
-    auto const claims = boost::json::serialize(boost::json::object{
-        {"iss", "https://issuer.example"}, {"aud", "jobwatch"}, {"iat", now}, {"nbf", now}, {"exp", now + 600}});
-    auto const tokens = m.mint({{.alg = "RS256", .key = "rsa.pem", .claims = claims, .header = kid_header("rsa")},
-                                {.alg = "ES256", .key = "ec256.pem", .claims = claims, .header = kid_header("ec256")}});
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    auto const claims =
+        boost::json::serialize(boost::json::object{{"iss", "https://issuer.example"},
+                                                   {"aud", "jobwatch"},
+                                                   {"iat", now},
+                                                   {"nbf", now},
+                                                   {"exp", now + 600}});
+    auto const tokens = m.mint(
+        {{.alg = "RS256", .key = "rsa.pem", .claims = claims, .header = kid_header("rsa")},
+         {.alg = "ES256", .key = "ec256.pem", .claims = claims, .header = kid_header("ec256")}});
 
     std::atomic<std::shared_ptr<auth::key_set const>> keys{load_keys(jwks_file)};
-    auto const alice = principal{.subject = "alice", .tenant_id = "acme", .scopes = {auth_scope::read}};
+    auto const alice =
+        principal{.subject = "alice", .tenant_id = "acme", .scopes = {auth_scope::read}};
     EXPECT_EQ(authenticate(*keys.load(), tokens[0]), (std::variant<principal, std::string>{alice}));
-    EXPECT_EQ(authenticate(*keys.load(), tokens[1]), (std::variant<principal, std::string>{"unknown kid \"ec256\""}));
+    EXPECT_EQ(authenticate(*keys.load(), tokens[1]),
+              (std::variant<principal, std::string>{"unknown kid \"ec256\""}));
 
     // Rotation: the file now holds the EC key only.
     auto const before = keys.load();
-    test::write_file(jwks_file, boost::json::serialize(boost::json::object{{"keys", boost::json::array{ec}}}));
+    test::write_file(jwks_file,
+                     boost::json::serialize(boost::json::object{{"keys", boost::json::array{ec}}}));
     EXPECT_EQ(reload(keys), std::nullopt);
-    EXPECT_EQ(authenticate(*keys.load(), tokens[0]), (std::variant<principal, std::string>{"unknown kid \"rsa\""}));
+    EXPECT_EQ(authenticate(*keys.load(), tokens[0]),
+              (std::variant<principal, std::string>{"unknown kid \"rsa\""}));
     EXPECT_EQ(authenticate(*keys.load(), tokens[1]), (std::variant<principal, std::string>{alice}));
     // A verification that took the old set before the swap still finishes with it.
     EXPECT_EQ(authenticate(*before, tokens[0]), (std::variant<principal, std::string>{alice}));
@@ -897,7 +982,8 @@ TEST(JwtTest, QuotesUntrustedTextShortAndEscaped)
     EXPECT_EQ(detail::quote_untrusted("abc"), "\"abc\"");
     EXPECT_EQ(detail::quote_untrusted("a\"b\\c"), R"("a\"b\\c")");
     EXPECT_EQ(detail::quote_untrusted("\x01\xff"), R"("\x01\xff")");
-    EXPECT_EQ(detail::quote_untrusted(std::string(100, 'k')), "\"" + std::string(64, 'k') + "...\"");
+    EXPECT_EQ(detail::quote_untrusted(std::string(100, 'k')),
+              "\"" + std::string(64, 'k') + "...\"");
 }
 
 }  // namespace

@@ -18,13 +18,17 @@ namespace jobwatch::auth {
 /** @brief What a verified token says about its holder. */
 struct jwt_claims
 {
-    std::string subject{};              ///< `sub`: 1 to 200 characters
-    std::optional<std::string> tenant{};  ///< the tenant claim (`jwt_settings::tenant_claim`), an identifier
-    std::optional<std::string> user{};    ///< the user claim (`jwt_settings::user_claim`), an identifier
-    std::vector<auth_scope> scopes{};     ///< `scope` or `scopes`, else the default scopes; sorted, no duplicates
-    std::optional<time_point> expires_at{};  ///< `exp`, when the gateway must warn and then drop the connection
-    jws_alg algorithm = jws_alg::hs256;    ///< the algorithm that verified it, for logs
-    std::optional<std::string> kid{};        ///< the key id the header named, for logs
+    std::string subject{};  ///< `sub`: 1 to 200 characters
+    std::optional<std::string>
+        tenant{};  ///< the tenant claim (`jwt_settings::tenant_claim`), an identifier
+    std::optional<std::string>
+        user{};  ///< the user claim (`jwt_settings::user_claim`), an identifier
+    std::vector<auth_scope>
+        scopes{};  ///< `scope` or `scopes`, else the default scopes; sorted, no duplicates
+    std::optional<time_point>
+        expires_at{};  ///< `exp`, when the gateway must warn and then drop the connection
+    jws_alg algorithm = jws_alg::hs256;  ///< the algorithm that verified it, for logs
+    std::optional<std::string> kid{};    ///< the key id the header named, for logs
 
     friend bool operator==(jwt_claims const&, jwt_claims const&) = default;
 };
@@ -58,7 +62,8 @@ using jwt_result = std::variant<jwt_claims, jwt_failure>;
     @par Thread Safety
     May be called from any number of threads at once on one `key_set`.
 */
-jwt_result verify(key_set const& keys, std::string_view token, std::chrono::system_clock::time_point now);
+jwt_result verify(key_set const& keys, std::string_view token,
+                  std::chrono::system_clock::time_point now);
 
 /** @brief The principal a verified token stands for: subject, tenant and scopes.
 

@@ -15,18 +15,21 @@ namespace jobwatch::auth {
 */
 enum class jwt_check : std::uint8_t
 {
-    size,              ///< empty, or longer than `jwt_settings::max_token_bytes`
-    format,            ///< not three parts, or a part is not base64url or not a JSON object
-    header,            ///< a header parameter that cannot be honoured (`crit`, nested `cty`, `kid` not a string)
-    algorithm,         ///< `alg` missing, `none`, unknown, or accepted by no configured key
-    key,               ///< no configured key has the token's `kid`
-    signature,         ///< the signature is empty, of the wrong length, or does not verify
-    expired,           ///< `exp` is past (beyond the leeway), or missing when required
+    size,       ///< empty, or longer than `jwt_settings::max_token_bytes`
+    format,     ///< not three parts, or a part is not base64url or not a JSON object
+    header,     ///< a header parameter that cannot be honoured (`crit`, nested `cty`, `kid` not a
+                ///< string)
+    algorithm,  ///< `alg` missing, `none`, unknown, or accepted by no configured key
+    key,        ///< no configured key has the token's `kid`
+    signature,  ///< the signature is empty, of the wrong length, or does not verify
+    expired,    ///< `exp` is past (beyond the leeway), or missing when required
     not_yet_valid,     ///< `nbf` is in the future (beyond the leeway)
     issued_in_future,  ///< `iat` is in the future (beyond the leeway)
     issuer,            ///< `iss` missing or not the configured issuer
-    audience,          ///< `aud` missing or not holding the configured audience, or present when none is configured
-    claims,            ///< `sub`, the tenant or user claim, the scopes, or a time claim has the wrong type or form
+    audience,  ///< `aud` missing or not holding the configured audience, or present when none is
+               ///< configured
+    claims,  ///< `sub`, the tenant or user claim, the scopes, or a time claim has the wrong type or
+             ///< form
 };
 
 /// How many `jwt_check` there are.
@@ -36,8 +39,8 @@ inline constexpr std::size_t jwt_check_count = 12;
 constexpr std::string_view to_string(jwt_check c) noexcept
 {
     constexpr std::array<std::string_view, jwt_check_count> names = {
-        "size",       "format",        "header",           "algorithm", "key",      "signature",
-        "expired",    "not_yet_valid", "issued_in_future", "issuer",    "audience", "claims"};
+        "size",    "format",        "header",           "algorithm", "key",      "signature",
+        "expired", "not_yet_valid", "issued_in_future", "issuer",    "audience", "claims"};
     return names[static_cast<std::size_t>(c)];
 }
 

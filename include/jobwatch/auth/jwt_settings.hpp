@@ -19,11 +19,14 @@ namespace jobwatch::auth {
 */
 struct jwt_settings
 {
-    /// File holding the HMAC secret (HS256/384/512), at least 32 bytes; trailing CR/LF are not part of it. Empty: none.
+    /// File holding the HMAC secret (HS256/384/512), at least 32 bytes; trailing CR/LF are not part
+    /// of it. Empty: none.
     std::string secret_file{};
-    /// File holding PEM public keys (`PUBLIC KEY` or `CERTIFICATE` blocks; RSA, EC or Ed25519/Ed448). Empty: none.
+    /// File holding PEM public keys (`PUBLIC KEY` or `CERTIFICATE` blocks; RSA, EC or
+    /// Ed25519/Ed448). Empty: none.
     std::string public_key_file{};
-    /// File holding a JWKS document (RFC 7517); a token's `kid` chooses among its keys. Empty: none.
+    /// File holding a JWKS document (RFC 7517); a token's `kid` chooses among its keys. Empty:
+    /// none.
     std::string jwks_file{};
     /// Claim naming the principal's tenant; a string when present. Must not be empty.
     std::string tenant_claim = "tenant_id";
@@ -35,7 +38,8 @@ struct jwt_settings
     std::chrono::seconds leeway{30};
     /// Required value of `iss`. Empty: `iss` is not checked.
     std::string issuer{};
-    /// Value `aud` must hold. Empty: a token with an `aud` claim is refused (RFC 7519 section 4.1.3).
+    /// Value `aud` must hold. Empty: a token with an `aud` claim is refused (RFC 7519
+    /// section 4.1.3).
     std::string audience{};
     /// Algorithms accepted (`"RS256"`, ...). Empty: every algorithm the configured keys allow.
     std::vector<std::string> algorithms{};

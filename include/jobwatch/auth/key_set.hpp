@@ -21,7 +21,8 @@ namespace jobwatch::auth {
 
 class key_set;
 
-/// A loaded key set, or why the settings or a key file cannot be used (naming the setting and the file).
+/// A loaded key set, or why the settings or a key file cannot be used (naming the setting and the
+/// file).
 using key_set_result = std::variant<std::shared_ptr<key_set const>, std::string>;
 
 }  // namespace jobwatch::auth
@@ -32,10 +33,12 @@ namespace jobwatch::detail {
 struct verification_key
 {
     std::optional<std::string> kid;
-    std::string origin;    ///< where it came from, for `describe()`: `jwks_file key 2 (kid "a")`
-    std::string kind;      ///< `HMAC secret of 64 bytes`, `RSA 2048`, `EC P-256`, `Ed25519`
-    auth::jws_alg_set algs;      ///< what it may verify: its kind, narrowed by a JWK `alg` and the settings
-    std::size_t signature_bytes = 0;  ///< the one length of its signatures; 0 for HMAC (depends on the algorithm)
+    std::string origin;  ///< where it came from, for `describe()`: `jwks_file key 2 (kid "a")`
+    std::string kind;    ///< `HMAC secret of 64 bytes`, `RSA 2048`, `EC P-256`, `Ed25519`
+    auth::jws_alg_set
+        algs;  ///< what it may verify: its kind, narrowed by a JWK `alg` and the settings
+    std::size_t signature_bytes =
+        0;              ///< the one length of its signatures; 0 for HMAC (depends on the algorithm)
     evp_pkey_ptr pkey;  ///< asymmetric keys
     /// HMAC keys: an initialised MAC context per HS algorithm allowed, copied for each use.
     std::array<evp_mac_ctx_ptr, 3> hmac;

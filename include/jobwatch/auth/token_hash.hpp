@@ -30,7 +30,8 @@ inline sha256_digest sha256(std::string_view data)
     sha256_digest out{};
     unsigned int len = 0;
     // EVP_Digest with EVP_sha256() cannot fail for in-memory input short of memory exhaustion.
-    if (EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr) != 1 || len != out.size())
+    if (EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr) != 1 ||
+        len != out.size())
         ERR_clear_error();
     return out;
 }
@@ -69,7 +70,8 @@ inline std::variant<sha256_digest, std::string> parse_token_hash(std::string_vie
         return std::string("a hashed token must start with \"sha256:\"");
     auto const hex = entry.substr(token_hash_prefix.size());
     if (hex.size() != 64)
-        return "\"sha256:\" must be followed by 64 hex digits, not " + std::to_string(hex.size()) + " characters";
+        return "\"sha256:\" must be followed by 64 hex digits, not " + std::to_string(hex.size()) +
+               " characters";
     auto nibble = [](char c) -> int {
         if (c >= '0' && c <= '9')
             return c - '0';

@@ -24,7 +24,9 @@ inline bool iequals_ascii(std::string_view a, std::string_view b) noexcept
     if (a.size() != b.size())
         return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
-        auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+        auto lower = [](char c) {
+            return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+        };
         if (lower(a[i]) != lower(b[i]))
             return false;
     }
@@ -34,7 +36,8 @@ inline bool iequals_ascii(std::string_view a, std::string_view b) noexcept
 /** @brief Reads the NumericDate claim `name` (RFC 7519 section 2) into `out`
     (left empty when absent); on a value that is not a number of seconds
     between 1970 and 9999, the failure. */
-inline std::optional<auth::jwt_failure> read_numeric_date(boost::json::object const& claims, char const* name,
+inline std::optional<auth::jwt_failure> read_numeric_date(boost::json::object const& claims,
+                                                          char const* name,
                                                           std::optional<time_point>& out)
 {
     auto const* v = claims.if_contains(name);
@@ -49,10 +52,12 @@ inline std::optional<auth::jwt_failure> read_numeric_date(boost::json::object co
         seconds = v->get_double();
     else
         return auth::jwt_failure{auth::jwt_check::claims,
-                                 std::string("claim \"") + name + "\" must be a number (seconds since 1970)"};
+                                 std::string("claim \"") + name +
+                                     "\" must be a number (seconds since 1970)"};
     // Written so that NaN fails too.
     if (!(seconds >= 0 && seconds <= max_numeric_date))
-        return auth::jwt_failure{auth::jwt_check::claims, std::string("claim \"") + name + "\" is out of range"};
+        return auth::jwt_failure{auth::jwt_check::claims,
+                                 std::string("claim \"") + name + "\" is out of range"};
     out = time_point{duration{static_cast<std::int64_t>(std::floor(seconds * 1000))}};
     return std::nullopt;
 }
@@ -60,11 +65,13 @@ inline std::optional<auth::jwt_failure> read_numeric_date(boost::json::object co
 /// ` (leeway 30 s)`, or nothing when there is no leeway.
 inline std::string leeway_note(std::chrono::seconds leeway)
 {
-    return leeway.count() == 0 ? std::string() : " (leeway " + std::to_string(leeway.count()) + " s)";
+    return leeway.count() == 0 ? std::string()
+                               : " (leeway " + std::to_string(leeway.count()) + " s)";
 }
 
 /// Sets `out` to the string claim `name` when present; false when it is present but not a string.
-inline bool read_string_claim(boost::json::object const& claims, std::string_view name, std::optional<std::string>& out)
+inline bool read_string_claim(boost::json::object const& claims, std::string_view name,
+                              std::optional<std::string>& out)
 {
     auto const* v = claims.if_contains(name);
     if (!v)
@@ -89,7 +96,8 @@ inline void mark_scopes(std::string_view words, std::array<bool, 3>& seen)
     }
 }
 
-/// The scopes of `claims` (`scope` and `scopes` together), `defaults` when it has neither, or the failure.
+/// The scopes of `claims` (`scope` and `scopes` together), `defaults` when it has neither, or the
+/// failure.
 inline std::optional<auth::jwt_failure> read_scopes(boost::json::object const& claims,
                                                     std::vector<auth_scope> const& defaults,
                                                     std::vector<auth_scope>& out)
@@ -109,10 +117,12 @@ inline std::optional<auth::jwt_failure> read_scopes(boost::json::object const& c
     if (scopes) {
         auto const* arr = scopes->if_array();
         if (!arr)
-            return auth::jwt_failure{auth::jwt_check::claims, "claim \"scopes\" must be an array of strings"};
+            return auth::jwt_failure{auth::jwt_check::claims,
+                                     "claim \"scopes\" must be an array of strings"};
         for (auto const& s : *arr) {
             if (!s.is_string())
-                return auth::jwt_failure{auth::jwt_check::claims, "claim \"scopes\" must be an array of strings"};
+                return auth::jwt_failure{auth::jwt_check::claims,
+                                         "claim \"scopes\" must be an array of strings"};
             // One word per item: "read publish" as one item is not two scopes.
             std::string_view const word = s.get_string();
             if (word.find(' ') == std::string_view::npos)
@@ -130,7 +140,8 @@ inline std::optional<auth::jwt_failure> read_scopes(boost::json::object const& c
     Pointer of the member at fault and the reason), or nothing when they can.
     The generated parser decides, so the schema stays the one definition of
     a subject and an id. */
-inline std::optional<parse_error> principal_error(std::string_view subject, std::optional<std::string> const& tenant)
+inline std::optional<parse_error> principal_error(std::string_view subject,
+                                                  std::optional<std::string> const& tenant)
 {
     // A small object: its memory stays on the stack.
     unsigned char buffer[1024];
@@ -146,10 +157,13 @@ inline std::optional<parse_error> principal_error(std::string_view subject, std:
 }
 
 /// The `aud` check (RFC 7519 section 4.1.3): the configured audience must be one of the token's.
-inline std::optional<auth::jwt_failure> check_audience(boost::json::object const& claims, std::string const& expected)
+inline std::optional<auth::jwt_failure> check_audience(boost::json::object const& claims,
+                                                       std::string const& expected)
 {
     auto const* aud = claims.if_contains("aud");
-    auto fail = [](std::string d) { return auth::jwt_failure{auth::jwt_check::audience, std::move(d)}; };
+    auto fail = [](std::string d) {
+        return auth::jwt_failure{auth::jwt_check::audience, std::move(d)};
+    };
     if (expected.empty()) {
         if (aud)
             return fail("token names an audience (\"aud\") but this server expects none");
@@ -182,14 +196,16 @@ inline std::optional<auth::jwt_failure> check_audience(boost::json::object const
 
 namespace jobwatch::auth {
 
-inline jwt_result verify(key_set const& keys, std::string_view token, std::chrono::system_clock::time_point now_in)
+inline jwt_result verify(key_set const& keys, std::string_view token,
+                         std::chrono::system_clock::time_point now_in)
 {
     auto const& settings = keys.settings();
     auto fail = [](jwt_check c, std::string d) { return jwt_result{jwt_failure{c, std::move(d)}}; };
 
     // 1. Size, before any decoding (RFC 8725 section 3.2 invites bounding the work per token).
     if (token.size() > settings.max_token_bytes)
-        return fail(jwt_check::size, "token larger than " + std::to_string(settings.max_token_bytes) + " bytes");
+        return fail(jwt_check::size,
+                    "token larger than " + std::to_string(settings.max_token_bytes) + " bytes");
     if (token.empty())
         return fail(jwt_check::size, "token is empty");
 
@@ -198,7 +214,8 @@ inline jwt_result verify(key_set const& keys, std::string_view token, std::chron
     if (dots == 4)
         return fail(jwt_check::format, "encrypted tokens (JWE) are not accepted");
     if (dots != 2)
-        return fail(jwt_check::format, "token is not three base64url parts separated by dots (JWS compact)");
+        return fail(jwt_check::format,
+                    "token is not three base64url parts separated by dots (JWS compact)");
     auto const dot1 = token.find('.');
     auto const dot2 = token.find('.', dot1 + 1);
     auto const header_text = detail::base64url_decode(token.substr(0, dot1));
@@ -231,11 +248,14 @@ inline jwt_result verify(key_set const& keys, std::string_view token, std::chron
         return fail(jwt_check::algorithm, "alg none is not accepted");
     auto const alg = jws_alg_from_string(alg_name);
     if (!alg)
-        return fail(jwt_check::algorithm, "alg " + detail::quote_untrusted(alg_name) + " is not supported");
+        return fail(jwt_check::algorithm,
+                    "alg " + detail::quote_untrusted(alg_name) + " is not supported");
     // RFC 7515 section 4.1.11: extensions listed in "crit" must be understood; none are.
     if (header->contains("crit"))
-        return fail(jwt_check::header, "header lists critical extensions (\"crit\") that are not supported");
-    if (auto const* cty = header->if_contains("cty"); cty && cty->is_string() && detail::iequals_ascii(cty->get_string(), "JWT"))
+        return fail(jwt_check::header,
+                    "header lists critical extensions (\"crit\") that are not supported");
+    if (auto const* cty = header->if_contains("cty");
+        cty && cty->is_string() && detail::iequals_ascii(cty->get_string(), "JWT"))
         return fail(jwt_check::header, "nested tokens (cty \"JWT\") are not accepted");
     std::optional<std::string_view> kid;
     if (auto const* k = header->if_contains("kid")) {
@@ -256,20 +276,23 @@ inline jwt_result verify(key_set const& keys, std::string_view token, std::chron
     // 6. Time, with the leeway (RFC 7519 sections 4.1.4 to 4.1.6).
     auto const now = std::chrono::floor<duration>(now_in);
     std::optional<time_point> exp, nbf, iat;
-    for (auto [name, out] : {std::pair{"exp", &exp}, std::pair{"nbf", &nbf}, std::pair{"iat", &iat}})
+    for (auto [name, out] :
+         {std::pair{"exp", &exp}, std::pair{"nbf", &nbf}, std::pair{"iat", &iat}})
         if (auto f = detail::read_numeric_date(*claims, name, *out))
             return jwt_result{std::move(*f)};
     auto const leeway = std::chrono::duration_cast<duration>(settings.leeway);
     if (!exp && settings.require_exp)
         return fail(jwt_check::expired, "token has no \"exp\" claim");
     if (exp && now >= *exp + leeway)
-        return fail(jwt_check::expired, "token expired at " + format_time(*exp) + detail::leeway_note(settings.leeway));
+        return fail(jwt_check::expired,
+                    "token expired at " + format_time(*exp) + detail::leeway_note(settings.leeway));
     if (nbf && now < *nbf - leeway)
-        return fail(jwt_check::not_yet_valid,
-                    "token not valid before " + format_time(*nbf) + detail::leeway_note(settings.leeway));
+        return fail(jwt_check::not_yet_valid, "token not valid before " + format_time(*nbf) +
+                                                  detail::leeway_note(settings.leeway));
     if (iat && *iat > now + leeway)
-        return fail(jwt_check::issued_in_future,
-                    "token issued in the future, at " + format_time(*iat) + detail::leeway_note(settings.leeway));
+        return fail(jwt_check::issued_in_future, "token issued in the future, at " +
+                                                     format_time(*iat) +
+                                                     detail::leeway_note(settings.leeway));
 
     // 7. Issuer and audience.
     if (!settings.issuer.empty()) {
@@ -279,7 +302,8 @@ inline jwt_result verify(key_set const& keys, std::string_view token, std::chron
         if (!iss->is_string())
             return fail(jwt_check::issuer, "claim \"iss\" must be a string");
         if (iss->get_string() != settings.issuer)
-            return fail(jwt_check::issuer, "issuer " + detail::quote_untrusted(iss->get_string()) + " is not accepted");
+            return fail(jwt_check::issuer, "issuer " + detail::quote_untrusted(iss->get_string()) +
+                                               " is not accepted");
     }
     if (auto f = detail::check_audience(*claims, settings.audience))
         return jwt_result{std::move(*f)};
@@ -291,22 +315,28 @@ inline jwt_result verify(key_set const& keys, std::string_view token, std::chron
         out.kid.emplace(*kid);
     out.expires_at = exp;
     std::optional<std::string> sub;
-    auto const tenant_what = [&] { return "tenant claim " + detail::quote_untrusted(settings.tenant_claim); };
-    auto const user_what = [&] { return "user claim " + detail::quote_untrusted(settings.user_claim); };
+    auto const tenant_what = [&] {
+        return "tenant claim " + detail::quote_untrusted(settings.tenant_claim);
+    };
+    auto const user_what = [&] {
+        return "user claim " + detail::quote_untrusted(settings.user_claim);
+    };
     if (!detail::read_string_claim(*claims, "sub", sub))
         return fail(jwt_check::claims, "claim \"sub\" must be a string");
     if (!sub)
         return fail(jwt_check::claims, "token has no \"sub\" claim");
     if (!detail::read_string_claim(*claims, settings.tenant_claim, out.tenant))
         return fail(jwt_check::claims, tenant_what() + " must be a string");
-    if (!settings.user_claim.empty() && !detail::read_string_claim(*claims, settings.user_claim, out.user))
+    if (!settings.user_claim.empty() &&
+        !detail::read_string_claim(*claims, settings.user_claim, out.user))
         return fail(jwt_check::claims, user_what() + " must be a string");
     if (auto f = detail::read_scopes(*claims, settings.default_scopes, out.scopes))
         return jwt_result{std::move(*f)};
     // The principal's schema decides what a subject and an id may be, as everywhere else.
     if (auto e = detail::principal_error(*sub, out.tenant))
-        return fail(jwt_check::claims, (e->path == "/subject" ? std::string("claim \"sub\"") : tenant_what()) + " " +
-                                           e->message);
+        return fail(jwt_check::claims,
+                    (e->path == "/subject" ? std::string("claim \"sub\"") : tenant_what()) + " " +
+                        e->message);
     if (out.user)
         if (auto e = detail::principal_error("-", out.user))
             return fail(jwt_check::claims, user_what() + " " + e->message);

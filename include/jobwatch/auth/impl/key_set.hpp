@@ -67,13 +67,16 @@ inline std::variant<key_kind, std::string> classify(EVP_PKEY* pkey)
         if (bits < 2048)
             return "an RSA key of " + std::to_string(bits) +
                    " bits; at least 2048 are required (RFC 7518 section 3.3)";
-        auth::jws_alg_set algs = auth::algs_of(auth::jws_family::rsa_pkcs1) | auth::algs_of(auth::jws_family::rsa_pss);
-        return key_kind{algs, static_cast<std::size_t>(EVP_PKEY_get_size(pkey)), "RSA " + std::to_string(bits)};
+        auth::jws_alg_set algs =
+            auth::algs_of(auth::jws_family::rsa_pkcs1) | auth::algs_of(auth::jws_family::rsa_pss);
+        return key_kind{algs, static_cast<std::size_t>(EVP_PKEY_get_size(pkey)),
+                        "RSA " + std::to_string(bits)};
     }
     if (EVP_PKEY_is_a(pkey, "EC")) {
         char group[64] = {};
         std::size_t len = 0;
-        if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &len) != 1) {
+        if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                           &len) != 1) {
             ERR_clear_error();
             return std::string("an EC key without a named curve");
         }
@@ -88,11 +91,13 @@ inline std::variant<key_kind, std::string> classify(EVP_PKEY* pkey)
                                     {"secp521r1", "P-521", auth::jws_alg::es512, 66}};
         for (auto const& c : curves)
             if (group == c.openssl_name || group == c.nist_name)
-                return key_kind{auth::jws_alg_set{}.set(static_cast<std::size_t>(c.alg)), 2 * c.field_bytes,
-                                "EC " + std::string(c.nist_name)};
-        return "an EC key on curve " + std::string(group) + "; ES256/384/512 need P-256, P-384 or P-521";
+                return key_kind{auth::jws_alg_set{}.set(static_cast<std::size_t>(c.alg)),
+                                2 * c.field_bytes, "EC " + std::string(c.nist_name)};
+        return "an EC key on curve " + std::string(group) +
+               "; ES256/384/512 need P-256, P-384 or P-521";
     }
-    auth::jws_alg_set const eddsa = auth::jws_alg_set{}.set(static_cast<std::size_t>(auth::jws_alg::eddsa));
+    auth::jws_alg_set const eddsa =
+        auth::jws_alg_set{}.set(static_cast<std::size_t>(auth::jws_alg::eddsa));
     if (EVP_PKEY_is_a(pkey, "ED25519"))
         return key_kind{eddsa, 64, "Ed25519"};
     if (EVP_PKEY_is_a(pkey, "ED448"))
@@ -127,7 +132,8 @@ inline detail::evp_pkey_ptr pkey_from_params(char const* type, OSSL_PARAM_BLD* b
     return detail::evp_pkey_ptr{pkey};
 }
 
-/// An ECDSA signature as JWS writes it (`r || s`, RFC 7518 section 3.4) in the DER form OpenSSL reads.
+/// An ECDSA signature as JWS writes it (`r || s`, RFC 7518 section 3.4) in the DER form OpenSSL
+/// reads.
 inline std::string ecdsa_raw_to_der(std::string_view raw)
 {
     auto const half = static_cast<int>(raw.size() / 2);
@@ -162,7 +168,8 @@ namespace jobwatch::auth {
 inline key_set_result key_set::load(jwt_settings settings)
 {
     using namespace std::chrono_literals;
-    if (settings.secret_file.empty() && settings.public_key_file.empty() && settings.jwks_file.empty())
+    if (settings.secret_file.empty() && settings.public_key_file.empty() &&
+        settings.jwks_file.empty())
         return std::string("auth.jwt: no keys; set secret_file, public_key_file or jwks_file");
     if (settings.tenant_claim.empty())
         return std::string("auth.jwt.tenant_claim must not be empty");
@@ -220,7 +227,8 @@ inline key_set_result key_set::load(jwt_settings settings)
     return std::shared_ptr<key_set const>(std::move(set));
 }
 
-inline std::optional<std::string> key_set::add_secret(std::string_view text, std::string const& origin)
+inline std::optional<std::string> key_set::add_secret(std::string_view text,
+                                                      std::string const& origin)
 {
     // `echo secret > file` adds a newline that is not meant as part of the secret.
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
@@ -228,7 +236,8 @@ inline std::optional<std::string> key_set::add_secret(std::string_view text, std
     return add_hmac(text, std::nullopt, std::nullopt, origin);
 }
 
-inline std::optional<std::string> key_set::add_hmac(std::string_view secret, std::optional<std::string> kid,
+inline std::optional<std::string> key_set::add_hmac(std::string_view secret,
+                                                    std::optional<std::string> kid,
                                                     std::optional<jws_alg> only, std::string origin)
 {
     if (secret.size() < 32)
@@ -240,10 +249,12 @@ inline std::optional<std::string> key_set::add_hmac(std::string_view secret, std
             algs.set(static_cast<std::size_t>(alg));
     if (only) {
         if (family_of(*only) != jws_family::hmac)
-            return origin + ": alg " + std::string(to_string(*only)) + " does not fit an HMAC secret";
+            return origin + ": alg " + std::string(to_string(*only)) +
+                   " does not fit an HMAC secret";
         if (!algs[static_cast<std::size_t>(*only)])
-            return origin + ": alg " + std::string(to_string(*only)) + " needs a secret of at least " +
-                   std::to_string(digest_bytes_of(*only)) + " bytes; this one has " + std::to_string(secret.size());
+            return origin + ": alg " + std::string(to_string(*only)) +
+                   " needs a secret of at least " + std::to_string(digest_bytes_of(*only)) +
+                   " bytes; this one has " + std::to_string(secret.size());
         algs = jws_alg_set{}.set(static_cast<std::size_t>(*only));
     }
     algs &= allowed_;
@@ -260,13 +271,13 @@ inline std::optional<std::string> key_set::add_hmac(std::string_view secret, std
     for (std::size_t i = 0; i < 3; ++i) {
         if (!algs[i])
             continue;
-        OSSL_PARAM params[] = {
-            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digest_names[i]), 0),
-            OSSL_PARAM_construct_end()};
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(
+                                   OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digest_names[i]), 0),
+                               OSSL_PARAM_construct_end()};
         key.hmac[i].reset(EVP_MAC_CTX_new(hmac_.get()));
         if (!key.hmac[i] ||
-            EVP_MAC_init(key.hmac[i].get(), reinterpret_cast<unsigned char const*>(secret.data()), secret.size(),
-                         params) != 1)
+            EVP_MAC_init(key.hmac[i].get(), reinterpret_cast<unsigned char const*>(secret.data()),
+                         secret.size(), params) != 1)
             return key.origin + ": OpenSSL cannot key HMAC: " + detail::take_openssl_error();
     }
     keys_.push_back(std::move(key));
@@ -275,7 +286,8 @@ inline std::optional<std::string> key_set::add_hmac(std::string_view secret, std
 
 inline std::optional<std::string> key_set::add_public_key(detail::evp_pkey_ptr pkey,
                                                           std::optional<std::string> kid,
-                                                          std::optional<jws_alg> only, std::string origin)
+                                                          std::optional<jws_alg> only,
+                                                          std::string origin)
 {
     auto kind = detail::classify(pkey.get());
     if (auto const* err = std::get_if<std::string>(&kind))
@@ -284,10 +296,12 @@ inline std::optional<std::string> key_set::add_public_key(detail::evp_pkey_ptr p
     // Refuse a point off its curve or a malformed RSA modulus now rather than at the first token.
     detail::evp_pkey_ctx_ptr check{EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr)};
     if (!check || EVP_PKEY_public_check(check.get()) != 1)
-        return origin + ": not a valid " + k.name + " public key (" + detail::take_openssl_error() + ")";
+        return origin + ": not a valid " + k.name + " public key (" + detail::take_openssl_error() +
+               ")";
     if (only) {
         if (!k.algs[static_cast<std::size_t>(*only)])
-            return origin + ": alg " + std::string(to_string(*only)) + " does not fit an " + k.name + " key";
+            return origin + ": alg " + std::string(to_string(*only)) + " does not fit an " +
+                   k.name + " key";
         k.algs = jws_alg_set{}.set(static_cast<std::size_t>(*only));
     }
     k.algs &= allowed_;
@@ -339,7 +353,8 @@ inline std::optional<std::string> key_set::add_pem(std::string_view text, std::s
             return where + " is \"" + std::string(label) + "\"; expected PUBLIC KEY or CERTIFICATE";
         }
         if (!pkey)
-            return where + " (" + std::string(label) + ") cannot be read: " + detail::take_openssl_error();
+            return where + " (" + std::string(label) +
+                   ") cannot be read: " + detail::take_openssl_error();
         if (auto err = add_public_key(std::move(pkey), std::nullopt, std::nullopt, where))
             return err;
     }
@@ -348,7 +363,8 @@ inline std::optional<std::string> key_set::add_pem(std::string_view text, std::s
     return std::nullopt;
 }
 
-inline std::optional<std::string> key_set::add_jwks(std::string_view text, std::string const& origin)
+inline std::optional<std::string> key_set::add_jwks(std::string_view text,
+                                                    std::string const& origin)
 {
     boost::json::error_code ec;
     auto const doc = boost::json::parse(text, ec);
@@ -374,7 +390,8 @@ inline std::optional<std::string> key_set::add_jwks(std::string_view text, std::
     return std::nullopt;
 }
 
-inline std::optional<std::string> key_set::add_jwk(boost::json::object const& jwk, std::string const& where)
+inline std::optional<std::string> key_set::add_jwk(boost::json::object const& jwk,
+                                                   std::string const& where)
 {
     // A member that must be a string when present: nothing when absent, an error when not a string.
     std::string error;
@@ -397,11 +414,13 @@ inline std::optional<std::string> key_set::add_jwk(boost::json::object const& jw
         return origin + ": " + error;
     if (!kty)
         return origin + ": no \"kty\"";
-    std::optional<std::string> const kid_value = kid ? std::optional<std::string>(std::string(*kid)) : std::nullopt;
+    std::optional<std::string> const kid_value =
+        kid ? std::optional<std::string>(std::string(*kid)) : std::nullopt;
 
     // Keys for encryption, or for operations other than verifying, are not ours to use.
     if (use && *use != "sig") {
-        warnings_.push_back(origin + " skipped: its use is " + detail::quote_untrusted(*use) + ", not \"sig\"");
+        warnings_.push_back(origin + " skipped: its use is " + detail::quote_untrusted(*use) +
+                            ", not \"sig\"");
         return std::nullopt;
     }
     if (auto const* ops = jwk.if_contains("key_ops")) {
@@ -428,7 +447,8 @@ inline std::optional<std::string> key_set::add_jwk(boost::json::object const& jw
         }
     }
     if (*kty != "oct" && jwk.contains("d"))
-        return origin + ": holds a private key (\"d\"); a JWK Set for verification holds public keys only";
+        return origin +
+               ": holds a private key (\"d\"); a JWK Set for verification holds public keys only";
 
     // Decodes the base64url member `name` into `out`, or says why not.
     auto bytes = [&](char const* name, detail::wiped_string& out) -> std::optional<std::string> {
@@ -443,7 +463,9 @@ inline std::optional<std::string> key_set::add_jwk(boost::json::object const& jw
         out.s = std::move(*decoded);
         return std::nullopt;
     };
-    auto u = [](detail::wiped_string const& w) { return reinterpret_cast<unsigned char const*>(w.s.data()); };
+    auto u = [](detail::wiped_string const& w) {
+        return reinterpret_cast<unsigned char const*>(w.s.data());
+    };
 
     if (*kty == "oct") {
         detail::wiped_string k;
@@ -460,7 +482,8 @@ inline std::optional<std::string> key_set::add_jwk(boost::json::object const& jw
         detail::bignum_ptr bn_n{BN_bin2bn(u(n), static_cast<int>(n.s.size()), nullptr)};
         detail::bignum_ptr bn_e{BN_bin2bn(u(e), static_cast<int>(e.s.size()), nullptr)};
         detail::ossl_param_bld_ptr bld{OSSL_PARAM_BLD_new()};
-        if (!bn_n || !bn_e || !bld || OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||
+        if (!bn_n || !bn_e || !bld ||
+            OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||
             OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()) != 1)
             return origin + ": cannot build the RSA key: " + detail::take_openssl_error();
         auto pkey = detail::pkey_from_params("RSA", bld.get());
@@ -480,7 +503,8 @@ inline std::optional<std::string> key_set::add_jwk(boost::json::object const& jw
         else if (crv == "P-521")
             field = 66;
         else
-            return origin + ": EC curve " + (crv ? detail::quote_untrusted(*crv) : std::string("(none)")) +
+            return origin + ": EC curve " +
+                   (crv ? detail::quote_untrusted(*crv) : std::string("(none)")) +
                    " is not supported (P-256, P-384, P-521)";
         detail::wiped_string x, y;
         if (auto err = bytes("x", x))
@@ -488,8 +512,8 @@ inline std::optional<std::string> key_set::add_jwk(boost::json::object const& jw
         if (auto err = bytes("y", y))
             return err;
         if (x.s.size() > field || y.s.size() > field)
-            return origin + ": \"x\" and \"y\" of a " + std::string(*crv) + " key have " + std::to_string(field) +
-                   " bytes each";
+            return origin + ": \"x\" and \"y\" of a " + std::string(*crv) + " key have " +
+                   std::to_string(field) + " bytes each";
         // RFC 7518 section 6.2.1.2 wants full-length coordinates, but some
         // generators (PyJWT before 2.8) drop leading zero bytes: the number is
         // the same, so pad it back.
@@ -500,12 +524,15 @@ inline std::optional<std::string> key_set::add_jwk(boost::json::object const& jw
         detail::ossl_param_bld_ptr bld{OSSL_PARAM_BLD_new()};
         std::string const group(*crv);
         if (!bld ||
-            OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, group.c_str(), 0) != 1 ||
-            OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1)
+            OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, group.c_str(),
+                                            0) != 1 ||
+            OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
+                                             point.size()) != 1)
             return origin + ": cannot build the EC key: " + detail::take_openssl_error();
         auto pkey = detail::pkey_from_params("EC", bld.get());
         if (!pkey)
-            return origin + ": not a valid " + group + " public key: " + detail::take_openssl_error();
+            return origin + ": not a valid " + group +
+                   " public key: " + detail::take_openssl_error();
         return add_public_key(std::move(pkey), kid_value, only, origin);
     }
     if (*kty == "OKP") {
@@ -513,31 +540,37 @@ inline std::optional<std::string> key_set::add_jwk(boost::json::object const& jw
         if (!error.empty())
             return origin + ": " + error;
         if (crv == "X25519" || crv == "X448") {
-            warnings_.push_back(origin + " skipped: curve " + std::string(*crv) + " is for key agreement");
+            warnings_.push_back(origin + " skipped: curve " + std::string(*crv) +
+                                " is for key agreement");
             return std::nullopt;
         }
         if (crv != "Ed25519" && crv != "Ed448")
-            return origin + ": OKP curve " + (crv ? detail::quote_untrusted(*crv) : std::string("(none)")) +
+            return origin + ": OKP curve " +
+                   (crv ? detail::quote_untrusted(*crv) : std::string("(none)")) +
                    " is not supported (Ed25519, Ed448)";
         detail::wiped_string x;
         if (auto err = bytes("x", x))
             return err;
         std::size_t const size = crv == "Ed25519" ? 32 : 57;
         if (x.s.size() != size)
-            return origin + ": \"x\" of an " + std::string(*crv) + " key has " + std::to_string(size) + " bytes";
+            return origin + ": \"x\" of an " + std::string(*crv) + " key has " +
+                   std::to_string(size) + " bytes";
         detail::evp_pkey_ptr pkey{EVP_PKEY_new_raw_public_key_ex(
             nullptr, crv == "Ed25519" ? "ED25519" : "ED448", nullptr, u(x), x.s.size())};
         if (!pkey)
-            return origin + ": not a valid " + std::string(*crv) + " public key: " + detail::take_openssl_error();
+            return origin + ": not a valid " + std::string(*crv) +
+                   " public key: " + detail::take_openssl_error();
         return add_public_key(std::move(pkey), kid_value, only, origin);
     }
-    warnings_.push_back(origin + " skipped: kty " + detail::quote_untrusted(*kty) + " is not supported");
+    warnings_.push_back(origin + " skipped: kty " + detail::quote_untrusted(*kty) +
+                        " is not supported");
     return std::nullopt;
 }
 
 inline std::string key_set::describe() const
 {
-    std::string out = "auth mode jwt: " + std::to_string(keys_.size()) + (keys_.size() == 1 ? " key" : " keys");
+    std::string out =
+        "auth mode jwt: " + std::to_string(keys_.size()) + (keys_.size() == 1 ? " key" : " keys");
     for (auto const& k : keys_)
         out += "; " + k.origin + ": " + k.kind + " for " + detail::alg_list(k.algs);
     if (!settings_.issuer.empty())
@@ -548,7 +581,8 @@ inline std::string key_set::describe() const
     return out;
 }
 
-inline std::optional<jwt_failure> key_set::check_signature(jws_alg alg, std::optional<std::string_view> kid,
+inline std::optional<jwt_failure> key_set::check_signature(jws_alg alg,
+                                                           std::optional<std::string_view> kid,
                                                            std::string_view signing_input,
                                                            std::string_view signature) const
 {
@@ -566,7 +600,8 @@ inline std::optional<jwt_failure> key_set::check_signature(jws_alg alg, std::opt
         return jwt_failure{jwt_check::key, "unknown kid " + detail::quote_untrusted(*kid)};
     if (candidates.empty())
         return jwt_failure{jwt_check::algorithm,
-                           kid ? "key " + detail::quote_untrusted(*kid) + " does not accept alg " + std::string(to_string(alg))
+                           kid ? "key " + detail::quote_untrusted(*kid) + " does not accept alg " +
+                                     std::string(to_string(alg))
                                : "no configured key accepts alg " + std::string(to_string(alg))};
     if (signature.empty())
         return jwt_failure{jwt_check::signature, "signature is empty"};
@@ -578,22 +613,25 @@ inline std::optional<jwt_failure> key_set::check_signature(jws_alg alg, std::opt
     }
     if (candidates.size() > 1)
         return jwt_failure{jwt_check::signature, "signature does not verify with any of the " +
-                                                     std::to_string(candidates.size()) + " keys that accept " +
+                                                     std::to_string(candidates.size()) +
+                                                     " keys that accept " +
                                                      std::string(to_string(alg))};
     return failure;
 }
 
-inline std::optional<jwt_failure> key_set::verify_with(detail::verification_key const& key, jws_alg alg,
-                                                       std::string_view signing_input,
+inline std::optional<jwt_failure> key_set::verify_with(detail::verification_key const& key,
+                                                       jws_alg alg, std::string_view signing_input,
                                                        std::string_view signature) const
 {
     auto const* input = reinterpret_cast<unsigned char const*>(signing_input.data());
     auto const* sig = reinterpret_cast<unsigned char const*>(signature.data());
-    std::size_t const expected = family_of(alg) == jws_family::hmac ? digest_bytes_of(alg) : key.signature_bytes;
+    std::size_t const expected =
+        family_of(alg) == jws_family::hmac ? digest_bytes_of(alg) : key.signature_bytes;
     if (signature.size() != expected)
-        return jwt_failure{jwt_check::signature, "signature has " + std::to_string(signature.size()) + " bytes; " +
-                                                     std::string(to_string(alg)) + " with this key needs " +
-                                                     std::to_string(expected)};
+        return jwt_failure{jwt_check::signature,
+                           "signature has " + std::to_string(signature.size()) + " bytes; " +
+                               std::string(to_string(alg)) + " with this key needs " +
+                               std::to_string(expected)};
     jwt_failure const does_not_verify{jwt_check::signature, "signature does not verify"};
 
     if (family_of(alg) == jws_family::hmac) {
@@ -622,7 +660,8 @@ inline std::optional<jwt_failure> key_set::verify_with(detail::verification_key 
         sig = reinterpret_cast<unsigned char const*>(der.data());
     }
     std::size_t const sig_len = der.empty() ? signature.size() : der.size();
-    EVP_MD const* md = family_of(alg) == jws_family::eddsa ? nullptr : digests_[detail::digest_index(alg)].get();
+    EVP_MD const* md =
+        family_of(alg) == jws_family::eddsa ? nullptr : digests_[detail::digest_index(alg)].get();
     detail::evp_md_ctx_ptr ctx{EVP_MD_CTX_new()};
     EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
     bool ok = ctx && EVP_DigestVerifyInit(ctx.get(), &pctx, md, nullptr, key.pkey.get()) == 1;
