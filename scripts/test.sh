@@ -1,17 +1,37 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: C++ (dev preset, warnings as errors),
 # the generator's Python tests, TypeScript under tsc --strict, the package
-# consumer tests, then the whole C++ suite again under ASan/UBSan with the
-# libFuzzer target (asan preset). Exits non-zero on any failure.
+# consumer tests; the whole C++ suite again under ASan/UBSan with the
+# libFuzzer target (asan preset); and the gateway's sharded suite under
+# ThreadSanitizer (tsan preset). Prints the time each stage took. Exits
+# non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh
+# ccache keys on paths relative to the checkout, so a fresh clone (CI) reuses the cache.
+export CCACHE_BASEDIR="$PWD"
+export CCACHE_NOHASHDIR=1
 
-presets=${JOBWATCH_TEST_PRESETS:-dev asan}
+times=()
+stage() {
+    local name=$1
+    shift
+    local start=$SECONDS
+    echo "=== $name"
+    "$@"
+    times+=("$(printf '%-28s %5d s' "$name" $((SECONDS - start)))")
+}
+report() {
+    echo "=== time per stage"
+    printf '%s\n' "${times[@]}"
+}
+trap report EXIT
+
+stage setup scripts/setup.sh
+
+presets=${JOBWATCH_TEST_PRESETS:-dev asan tsan}
 for preset in $presets; do
-    echo "=== $preset: configure, build, test"
-    cmake --preset "$preset"
-    cmake --build --preset "$preset"
-    ctest --preset "$preset"
+    stage "$preset: configure" cmake --preset "$preset"
+    stage "$preset: build" cmake --build --preset "$preset"
+    stage "$preset: test" ctest --preset "$preset"
 done

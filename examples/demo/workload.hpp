@@ -6,7 +6,7 @@
 // and now and then a burst of failures on one queue that trips the dead-letter
 // alert, which resolves once the burst has aged out of the window.
 
-#include <jobwatch/components/wait_cancelled.hpp>
+#include <jobwatch/runtime/wait_cancelled.hpp>
 #include <jobwatch/core.hpp>
 
 #include <array>
@@ -59,7 +59,7 @@ private:
 
     void publish(std::string text)
     {
-        if (auto r = core_.publish_text(text); !r && r.status == jobwatch::event_log::status::invalid)
+        if (auto r = core_.publish_text(text); !r && r.status == jobwatch::publish_status::invalid)
             core_.log().warn("demo workload produced an invalid event: " + r.error.message);
     }
 
@@ -127,10 +127,12 @@ private:
                 next.push_back(std::move(j));
                 continue;
             }
+            // Everyday failures stay well below the dead-letter threshold, so
+            // only a burst fires the alert, and the alert resolves after it.
             auto const roll = uniform();
-            if (roll < 0.85) {
+            if (roll < 0.97) {
                 publish(head("job.completed", j) + "}");
-            } else if (roll < 0.95 && j.attempt < 3) {
+            } else if (roll < 0.99 && j.attempt < 3) {
                 publish(head("job.failed", j) + R"(,"attempt":)" + std::to_string(j.attempt) +
                         R"(,"error":"upstream returned 503","will_retry":true})");
                 j.started = false;

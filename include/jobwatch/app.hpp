@@ -1,6 +1,8 @@
 #ifndef JOBWATCH_APP_HPP
 #define JOBWATCH_APP_HPP
 
+#include <jobwatch/api/jobs.hpp>
+#include <jobwatch/api/settings.hpp>
 #include <jobwatch/config.hpp>
 #include <jobwatch/core.hpp>
 #include <jobwatch/detail/asio.hpp>
@@ -54,6 +56,9 @@ public:
     app(config cfg, options opts)
         : opts_(std::move(opts)), core_(io_.get_executor(), std::move(cfg), opts_.log, opts_.clock)
     {
+        // The core's own REST routes; components add theirs when added.
+        job_routes_.install();
+        settings_routes_.install();
     }
 
     app(app const&) = delete;
@@ -224,6 +229,8 @@ private:
     options opts_;
     asio::io_context io_{1};
     core core_;
+    api::job_routes job_routes_{core_};
+    api::settings_routes settings_routes_{core_};
     std::vector<std::unique_ptr<component_base>> components_;
     asio::signal_set signals_{io_};
     asio::steady_timer shutdown_timer_{io_};

@@ -8,31 +8,54 @@
 #include <jobwatch/messages/alert.hpp>
 #include <jobwatch/messages/config.hpp>
 #include <jobwatch/messages/health_report.hpp>
+#include <jobwatch/messages/server_message.hpp>
+#include <jobwatch/http/router.hpp>
 #include <jobwatch/messages/summary.hpp>
-#include <jobwatch/components/scheduler.hpp>
+#include <jobwatch/runtime/scheduler.hpp>
 #include <jobwatch/store/job_store.hpp>
+#include <jobwatch/messages/config.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
-#include <typeindex>
-#include <unordered_map>
+#include <array>
 #include <utility>
 #include <variant>
 #include <vector>
 
 namespace jobwatch {
 
+/// What became of one published event.
+enum class publish_status
+{
+    accepted,   ///< applied to its job, given a sequence number and sent to its rooms
+    duplicate,  ///< its producer id was seen before (for its tenant): dropped
+    ignored,    ///< the job store ignored it (stale, a repeat, after the job finished, store full)
+    invalid,    ///< it does not satisfy the schema; `error` says why
+    forbidden,  ///< the publisher may not write it (another tenant's or user's job); `error` says why
+    conflict,   ///< it names no tenant and several tenants have a job with its id
+};
+
 /// The outcome of publishing one event.
 struct publish_result
 {
-    event_log::status status = event_log::status::invalid;  ///< accepted, duplicate or invalid
-    std::uint64_t seq = 0;                                  ///< its sequence number when accepted
-    parse_error error;                                      ///< why, when invalid
-    explicit operator bool() const noexcept { return status == event_log::status::accepted; }
+    publish_status status = publish_status::invalid;
+    std::uint64_t seq = 0;  ///< its sequence number when accepted
+    parse_error error;      ///< why, when invalid, forbidden or a conflict
+    std::string_view reason;  ///< why, when ignored: "duplicate", "stale", "after_terminal", "store_full"
+    explicit operator bool() const noexcept { return status == publish_status::accepted; }
+};
+
+/// Counters of the core's ingest beyond the event log's and the store's.
+struct ingest_stats
+{
+    std::uint64_t ignored = 0;    ///< events the job store ignored (not delivered)
+    std::uint64_t forbidden = 0;  ///< events refused for their tenant or user
+    std::uint64_t conflicts = 0;  ///< events refused for naming no tenant where several have the job id
 };
 
 /// A job event, for the rooms it belongs to.
@@ -119,6 +142,13 @@ public:
     /// Calls `fn` with the new settings whenever `update_settings` changes them.
     void on_settings(std::function<void(config const&)> fn) { settings_listeners_.push_back(std::move(fn)); }
 
+    /** @brief A setting a component was given in code (`.threshold = 10`):
+        it becomes the setting's value from the start, so the settings
+        (`GET /api/v1/monitor/config`) show what is in force, and a runtime
+        change (`POST`) replaces it until the next restart. Call from a
+        component's constructor. */
+    void initial_setting(std::function<void(config&)> const& set) { set(cfg_); }
+
     /** @brief Replaces the settings at runtime and tells every listener (the
         components re-read their intervals and thresholds). The caller has
         validated them and kept the settings that need a restart. */
@@ -129,35 +159,91 @@ public:
             fn(cfg_);
     }
 
-    /** @brief Registers a component so that others (the gateway's REST API)
-        can find it by type; the component must outlive the core's users. */
-    template<class T>
-    void provide(T& component)
+    /** @brief The REST API's route table: the core's own routes, and each
+        component's, registered when it is constructed. */
+    http::router& routes() noexcept { return routes_; }
+    http::router const& routes() const noexcept { return routes_; }
+
+    /// What gives the current state of rooms of one kind (a summary, a health report).
+    using snapshot_fn = std::function<std::optional<snapshot>(std::string_view room)>;
+
+    /** @brief Registers where the state of rooms of kind `k` comes from (the
+        aggregator: run, queue, tenant and user rooms; health: `health`).
+        Job rooms' state is the job store's. */
+    void provide_snapshots(rooms::kind k, snapshot_fn fn) { snapshots_[static_cast<std::size_t>(k)] = std::move(fn); }
+
+    /** @brief The current state of `room`, as a subscriber gets it: a job's
+        snapshot, a summary, a health report; nullopt for `alerts`, for a job
+        not seen yet, and for kinds no component provides. */
+    std::optional<snapshot> snapshot_of(std::string_view room) const
     {
-        services_[std::type_index(typeid(T))] = &component;
+        auto const n = rooms::parse(room);
+        if (!n)
+            return std::nullopt;
+        if (n->kind == rooms::kind::job) {
+            if (auto const* rec = store_.find(n->tenant, n->id))
+                return snapshot{store_.snapshot(*rec)};
+            return std::nullopt;
+        }
+        auto const& fn = snapshots_[static_cast<std::size_t>(n->kind)];
+        return fn ? fn(room) : std::nullopt;
     }
 
-    /// The registered component of type `T`, or nullptr.
-    template<class T>
-    T* find() const
-    {
-        auto it = services_.find(std::type_index(typeid(T)));
-        return it == services_.end() ? nullptr : static_cast<T*>(it->second);
-    }
+    /** @brief Validates, resolves, applies, sequences and fans out one event.
 
-    /// Validates, sequences, applies and fans out one event.
-    publish_result publish(job_event ev)
+        @li The event's tenant: a tenant's principal (`by`) writes only its
+            tenant's jobs (an event naming another is `forbidden`; one naming
+            none is its tenant's); a principal with a `user_id` only its
+            user's. An event that names no tenant is about the job of no
+            tenant with its id, else the one job with that id in any tenant
+            (it inherits that job's tenant), else a new job of no tenant;
+            when several tenants have a job with the id it is a `conflict`.
+        @li Producer ids are remembered per tenant (`duplicate`).
+        @li The job store applies it; an event that changed nothing is
+            `ignored`: counted, not sequenced, not delivered.
+        @li Otherwise the event gets the job's scope (tenant, run, user as
+            the store keeps them), a sequence number, and goes to the rooms
+            of its job.
+    */
+    publish_result publish(job_event ev, principal const* by = nullptr)
     {
-        auto r = log_.append(std::move(ev), now());
-        return finish(std::move(r));
+        if (auto refused = resolve(ev, by))
+            return *refused;
+        auto admitted = log_.admit(std::move(ev), now());
+        if (admitted.st != event_log::status::accepted) {
+            return {admitted.st == event_log::status::duplicate ? publish_status::duplicate : publish_status::invalid,
+                    0, std::move(admitted.error), {}};
+        }
+        auto& logged = *admitted.event;
+        auto const before = store_.counters();
+        auto change = store_.apply(logged);
+        if (!change) {
+            ++stats_.ignored;
+            return {publish_status::ignored, 0, {}, ignored_reason(before, store_.counters())};
+        }
+        adopt_scope(logged.event, *change);
+        logged.rooms = store_.find(change->tenant_id, change->job_id)->rooms();
+        std::shared_ptr<logged_event const> shared = std::move(admitted.event);
+        log_.commit(shared);
+        for (auto const& fn : change_listeners_)
+            fn(*change);
+        deliver(event_out{shared});
+        return {publish_status::accepted, shared->seq, {}, {}};
     }
 
     /// The same for an event that arrives as JSON text.
-    publish_result publish_text(std::string_view text)
+    publish_result publish_text(std::string_view text, principal const* by = nullptr)
     {
-        auto r = log_.append_text(text, now());
-        return finish(std::move(r));
+        auto r = parse<job_event>(text);
+        if (!r) {
+            log_.count_invalid();
+            return {publish_status::invalid, 0, r.error(), {}};
+        }
+        return publish(std::move(*r), by);
     }
+
+    /// Counters of ingest beyond the event log's and the store's.
+    ingest_stats const& ingest_counters() const noexcept { return stats_; }
 
     /// Sequences an alert into room `alerts` and hands it to the rooms.
     void emit_alert(alert a)
@@ -169,7 +255,7 @@ public:
     /// Hands a room's new summary to the rooms.
     void emit_summary(std::string room, summary s)
     {
-        auto const seq = log_.room_seq(room);
+        auto const seq = log_.position(room);
         deliver(summary_out{std::move(room), seq, std::make_shared<summary const>(std::move(s))});
     }
 
@@ -189,17 +275,80 @@ private:
         return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
     }
 
-    publish_result finish(event_log::append_result r)
+    // Decides the event's tenant (and user) for `by`; the refusal, if any.
+    std::optional<publish_result> resolve(job_event& ev, principal const* by)
     {
-        publish_result out{r.st, r.event ? r.event->seq : 0, std::move(r.error)};
-        if (r.st != event_log::status::accepted)
-            return out;
-        if (auto change = store_.apply(*r.event)) {
-            for (auto const& fn : change_listeners_)
-                fn(*change);
+        auto refuse = [&](publish_status st, std::string path, std::string message) {
+            ++(st == publish_status::conflict ? stats_.conflicts : stats_.forbidden);
+            log_.count_invalid();
+            return publish_result{st, 0, parse_error{std::move(path), std::move(message)}, {}};
+        };
+        auto& tenant = tenant_field(ev);
+        auto& user = user_field(ev);
+        if (by && by->tenant_id) {
+            if (tenant && *tenant != *by->tenant_id)
+                return refuse(publish_status::forbidden, "/tenant_id",
+                              "tenant_id must be \"" + *by->tenant_id + "\" for this principal");
+            tenant = by->tenant_id;
         }
-        deliver(event_out{std::move(r.event)});
-        return out;
+        auto const& id = job_id_of(ev);
+        if (!tenant && !store_.find({}, id)) {
+            // Named without its tenant: the one job with this id, if exactly one tenant has it.
+            auto const any = store_.find_any(id);
+            if (any.count > 1)
+                return refuse(publish_status::conflict, "/tenant_id",
+                              "several tenants have a job \"" + id + "\": name its tenant_id");
+            if (any.job)
+                tenant = std::string(any.job->tenant_id());
+        }
+        if (by && by->user_id) {
+            if (user && *user != *by->user_id)
+                return refuse(publish_status::forbidden, "/user_id",
+                              "user_id must be \"" + *by->user_id + "\" for this principal");
+            auto const* job = store_.find(tenant ? std::string_view(*tenant) : std::string_view{}, id);
+            if (job && job->rooms()->user_key() != rooms::scoped(tenant.value_or(""), *by->user_id))
+                return refuse(publish_status::forbidden, "/job_id", "job \"" + id + "\" is another user's");
+            user = by->user_id;
+        }
+        return std::nullopt;
+    }
+
+    static std::optional<std::string>& tenant_field(job_event& ev)
+    {
+        return std::visit([](auto& e) -> std::optional<std::string>& { return e.tenant_id; }, ev);
+    }
+    static std::optional<std::string>& user_field(job_event& ev)
+    {
+        return std::visit([](auto& e) -> std::optional<std::string>& { return e.user_id; }, ev);
+    }
+
+    // The event names its job's scope as the store keeps it (fixed by the job's first event).
+    static void adopt_scope(job_event& ev, job_change const& c)
+    {
+        auto set = [](std::optional<std::string>& field, std::string_view v) {
+            if (v.empty())
+                field.reset();
+            else if (!field || *field != v)
+                field = std::string(v);
+        };
+        std::visit(
+            [&](auto& e) {
+                set(e.tenant_id, c.tenant_id);
+                set(e.run_id, c.run_id);
+                set(e.user_id, c.user_id);
+            },
+            ev);
+    }
+
+    static std::string_view ignored_reason(job_store::stats const& before, job_store::stats const& after) noexcept
+    {
+        if (after.duplicates != before.duplicates)
+            return "duplicate";
+        if (after.after_terminal != before.after_terminal)
+            return "after_terminal";
+        if (after.refused_full != before.refused_full)
+            return "store_full";
+        return "stale";
     }
 
     void deliver(room_message const& m)
@@ -218,8 +367,10 @@ private:
     std::vector<std::function<void(job_change const&)>> change_listeners_;
     std::vector<std::function<void(room_message const&)>> room_listeners_;
     std::vector<std::function<void(config const&)>> settings_listeners_;
-    std::unordered_map<std::type_index, void*> services_;
+    http::router routes_;
+    std::array<snapshot_fn, 7> snapshots_{};  // by rooms::kind
     std::shared_ptr<health_report const> latest_health_;
+    ingest_stats stats_;
 };
 
 }  // namespace jobwatch

@@ -8,7 +8,7 @@
 #include <jobwatch/components/dlq_monitor.hpp>
 #include <jobwatch/components/gateway.hpp>
 #include <jobwatch/components/health.hpp>
-#include <jobwatch/components/scheduler.hpp>
+#include <jobwatch/runtime/scheduler.hpp>
 #include <jobwatch/config.hpp>
 #include <jobwatch/core.hpp>
 

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <deque>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -287,6 +288,23 @@ TEST(RateWindowTest, MergeAddsSlotBySlot)
     }
 }
 
+TEST(RateWindowTest, MergeMovesOnWithAWindowThatCountsNothing)
+{
+    // `second` saw only an event too old to count, at a later `now`: the
+    // union's window has moved past what `first` counted.
+    rate_window first, second, both;
+    first.add(t0, t0);
+    both.add(t0, t0);
+    second.add(t0 + 10min, t0 + 20min);
+    both.add(t0 + 10min, t0 + 20min);
+    ASSERT_EQ(second.count_5m(t0 + 20min), 0u);
+    first.merge(second);
+    for (auto now : {t0, t0 + 20min, t0 + 30min}) {
+        EXPECT_EQ(first.count_1m(now), both.count_1m(now));
+        EXPECT_EQ(first.count_5m(now), both.count_5m(now));
+    }
+}
+
 // ---------------------------------------------------------------------------
 // aggregates: hand-written cases
 
@@ -319,6 +337,9 @@ logged_event cause_at(time_point t)
 job_change change(logged_event const& cause, job const& j, std::optional<job_state> before, job_state after,
                   extras x = {})
 {
+    // Owned for the test's life: a change names its job's rooms.
+    static std::deque<std::shared_ptr<jobwatch::job_rooms const>> rooms;
+    auto const& r = rooms.emplace_back(jobwatch::job_rooms::make(j.tenant, j.id, j.queue, j.run, j.user));
     return job_change{
         .cause = cause,
         .job_id = j.id,
@@ -337,6 +358,7 @@ job_change change(logged_event const& cause, job const& j, std::optional<job_sta
         .duration_ms = x.duration_ms,
         .wait_ms = x.wait_ms,
         .error = {},
+        .rooms = r.get(),
     };
 }
 
@@ -355,13 +377,13 @@ struct feeder
 
 std::set<std::string> scopes_of(job const& j)
 {
-    std::set<std::string> out{"all", "queue:" + j.queue};
+    std::set<std::string> out{"all", jobwatch::rooms::queue(j.queue)};
     if (!j.run.empty())
-        out.insert("run:" + j.run);
+        out.insert(jobwatch::rooms::run(j.tenant, j.run));
     if (!j.tenant.empty())
-        out.insert("tenant:" + j.tenant);
+        out.insert(jobwatch::rooms::tenant(j.tenant));
     if (!j.user.empty())
-        out.insert("user:" + j.user);
+        out.insert(jobwatch::rooms::user(j.tenant, j.user));
     return out;
 }
 
@@ -381,7 +403,7 @@ state_counts counts(std::int64_t total, std::int64_t queued, std::int64_t runnin
 
 job const job_a{"a", "emails", "r1", "t1", "u1"};
 job const job_b{"b", "emails", "r1", "t1", "u2"};
-job const job_c{"c", "thumbs", "r2", "t2", "u1"};
+job const job_c{"c", "thumbs", "r2", "t1", "u1"};
 
 TEST(AggregatesTest, CountsFollowTransitions)
 {
@@ -391,8 +413,8 @@ TEST(AggregatesTest, CountsFollowTransitions)
     feed(job_b, std::nullopt, job_state::queued);
     feed(job_c, std::nullopt, job_state::running, {.attempt_started = true});
     EXPECT_EQ(agg.find("all")->counts, counts(3, 2, 1, 0, 0, 0));
-    EXPECT_EQ(agg.find("run:r1")->counts, counts(2, 2, 0, 0, 0, 0));
-    EXPECT_EQ(agg.find("user:u1")->counts, counts(2, 1, 1, 0, 0, 0));
+    EXPECT_EQ(agg.find("run:t1/r1")->counts, counts(2, 2, 0, 0, 0, 0));
+    EXPECT_EQ(agg.find("user:t1/u1")->counts, counts(2, 1, 1, 0, 0, 0));
 
     feed(job_a, job_state::queued, job_state::running, {.attempt_started = true});
     feed(job_a, job_state::running, job_state::queued);  // failed, will retry
@@ -403,21 +425,21 @@ TEST(AggregatesTest, CountsFollowTransitions)
 
     EXPECT_EQ(agg.find("all")->counts, counts(3, 0, 0, 1, 1, 1));
     EXPECT_EQ(agg.find("all")->executions, 3);
-    EXPECT_EQ(agg.find("run:r1")->counts, counts(2, 0, 0, 1, 0, 1));
-    EXPECT_EQ(agg.find("run:r1")->executions, 2);
-    EXPECT_EQ(agg.find("run:r2")->counts, counts(1, 0, 0, 0, 1, 0));
+    EXPECT_EQ(agg.find("run:t1/r1")->counts, counts(2, 0, 0, 1, 0, 1));
+    EXPECT_EQ(agg.find("run:t1/r1")->executions, 2);
+    EXPECT_EQ(agg.find("run:t1/r2")->counts, counts(1, 0, 0, 0, 1, 0));
     EXPECT_EQ(agg.find("queue:emails")->counts, counts(2, 0, 0, 1, 0, 1));
-    EXPECT_EQ(agg.find("tenant:t2")->counts, counts(1, 0, 0, 0, 1, 0));
-    EXPECT_EQ(agg.find("user:u1")->counts, counts(2, 0, 0, 1, 1, 0));
-    EXPECT_EQ(agg.find("user:u2")->counts, counts(1, 0, 0, 0, 0, 1));
+    EXPECT_EQ(agg.find("tenant:t1")->counts, counts(3, 0, 0, 1, 1, 1));
+    EXPECT_EQ(agg.find("user:t1/u1")->counts, counts(2, 0, 0, 1, 1, 0));
+    EXPECT_EQ(agg.find("user:t1/u2")->counts, counts(1, 0, 0, 0, 0, 1));
 
     auto const& by_queue = agg.find("all")->by_queue;
     ASSERT_EQ(by_queue.size(), 2u);
     EXPECT_EQ(by_queue.at("emails"), counts(2, 0, 0, 1, 0, 1));
     EXPECT_EQ(by_queue.at("thumbs"), counts(1, 0, 0, 0, 1, 0));
-    EXPECT_EQ(agg.find("user:u1")->by_queue.size(), 2u);
-    EXPECT_EQ(agg.find("run:r1")->by_queue.size(), 1u);
-    EXPECT_EQ(agg.scope_count(), 1u + 2 + 2 + 2 + 2);
+    EXPECT_EQ(agg.find("user:t1/u1")->by_queue.size(), 2u);
+    EXPECT_EQ(agg.find("run:t1/r1")->by_queue.size(), 1u);
+    EXPECT_EQ(agg.scope_count(), 1u + 2 + 2 + 1 + 2);
 }
 
 TEST(AggregatesTest, JobWithoutRunTenantOrUserCountsInAllAndItsQueue)
@@ -448,8 +470,8 @@ TEST(AggregatesTest, SuccessRateEdgeCases)
     EXPECT_EQ(agg.summary_of("all", t0).success_rate, 0.25);  // cancelled counts as not succeeded
     feed(job{"e", "q", "", "", ""}, std::nullopt, job_state::running);
     EXPECT_EQ(agg.summary_of("all", t0).success_rate, 0.25);  // running jobs do not count
-    EXPECT_EQ(agg.summary_of("user:u2", t0).success_rate, 1.0);  // only b
-    EXPECT_EQ(agg.summary_of("run:r2", t0).success_rate, 0.0);   // only c, cancelled
+    EXPECT_EQ(agg.summary_of("user:t1/u2", t0).success_rate, 1.0);  // only b
+    EXPECT_EQ(agg.summary_of("run:t1/r2", t0).success_rate, 0.0);   // only c, cancelled
 }
 
 TEST(AggregatesTest, ProgressMarksNothingDirty)
@@ -473,7 +495,7 @@ TEST(AggregatesTest, CompletionMarksExactlyTheJobsScopes)
     feed(job_a, std::nullopt, job_state::running);
     feed(job_b, std::nullopt, job_state::running);
     feed(job_c, std::nullopt, job_state::running);
-    EXPECT_EQ(take(agg, t0).size(), 1u + 2 + 2 + 2 + 2);
+    EXPECT_EQ(take(agg, t0).size(), 1u + 2 + 2 + 1 + 2);
     feed(job_b, job_state::running, job_state::succeeded, {.finished = true, .duration_ms = 42});
     EXPECT_EQ(take(agg, t0), scopes_of(job_b));
     // take_dirty cleared the set: nothing changed since.
@@ -499,18 +521,18 @@ TEST(AggregatesTest, ThroughputReMarksWhileRatesChange)
     feed(job_a, std::nullopt, job_state::running);
     feed(job_a, job_state::running, job_state::succeeded, {.finished = true});
     EXPECT_EQ(take(agg, t0), scopes_of(job_a));
-    auto const rate = agg.summary_of("run:r1", t0).throughput;
+    auto const rate = agg.summary_of("run:t1/r1", t0).throughput;
     EXPECT_DOUBLE_EQ(rate.per_second_1m, 1.0 / 60);
     EXPECT_DOUBLE_EQ(rate.per_second_5m, 1.0 / 300);
     // Same rates a second later: nothing to publish.
     EXPECT_TRUE(take(agg, t0 + 1s).empty());
     // The minute rate drops to zero: published again, once.
     EXPECT_EQ(take(agg, t0 + 60s), scopes_of(job_a));
-    EXPECT_EQ(agg.summary_of("run:r1", t0 + 60s).throughput.per_second_1m, 0);
+    EXPECT_EQ(agg.summary_of("run:t1/r1", t0 + 60s).throughput.per_second_1m, 0);
     EXPECT_TRUE(take(agg, t0 + 61s).empty());
     // The five-minute rate drops to zero: published again, then never.
     EXPECT_EQ(take(agg, t0 + 300s), scopes_of(job_a));
-    EXPECT_EQ(agg.summary_of("run:r1", t0 + 300s).throughput, jobwatch::throughput{});
+    EXPECT_EQ(agg.summary_of("run:t1/r1", t0 + 300s).throughput, jobwatch::throughput{});
     EXPECT_TRUE(take(agg, t0 + 301s).empty());
     EXPECT_TRUE(take(agg, t0 + 2h).empty());
 }
@@ -592,19 +614,19 @@ TEST(AggregatesTest, EvictIdleDropsOnlyIdleFinishedScopes)
     EXPECT_EQ(agg.evict_idle(t0 + 2h), 0u) << "dirty scopes are kept until published";
     take(agg, t0 + 2h);
     EXPECT_EQ(agg.evict_idle(t0 + 30min), 0u) << "not idle long enough";
-    // a's run, queue and tenant; not its user, which c (running) shares.
-    EXPECT_EQ(agg.evict_idle(t0 + 2h), 3u);
-    EXPECT_EQ(agg.find("run:r1"), nullptr);
+    // a's run and queue; not its tenant and user, which c (running) shares.
+    EXPECT_EQ(agg.evict_idle(t0 + 2h), 2u);
+    EXPECT_EQ(agg.find("run:t1/r1"), nullptr);
     EXPECT_EQ(agg.find("queue:emails"), nullptr);
-    EXPECT_EQ(agg.find("tenant:t1"), nullptr);
-    EXPECT_NE(agg.find("run:r2"), nullptr);
+    EXPECT_EQ(agg.find("tenant:t1")->counts.running, 1);
+    EXPECT_NE(agg.find("run:t1/r2"), nullptr);
     EXPECT_NE(agg.find("all"), nullptr);
-    EXPECT_EQ(agg.find("user:u1")->counts.running, 1);
-    EXPECT_EQ(agg.stats().scopes_evicted, 3u);
+    EXPECT_EQ(agg.find("user:t1/u1")->counts.running, 1);
+    EXPECT_EQ(agg.stats().scopes_evicted, 2u);
     // A new job in an evicted room starts it afresh.
     feeder later{agg, t0 + 3h};
     later(job_b, std::nullopt, job_state::queued);
-    EXPECT_EQ(agg.find("run:r1")->counts, counts(1, 1, 0, 0, 0, 0));
+    EXPECT_EQ(agg.find("run:t1/r1")->counts, counts(1, 1, 0, 0, 0, 0));
     EXPECT_EQ(agg.find("all")->counts, counts(3, 1, 1, 1, 0, 0));
 
 }
@@ -627,15 +649,15 @@ TEST(AggregatesTest, MaxScopesRefusesNewScopes)
     EXPECT_EQ(agg.scope_count(), 3u);
     EXPECT_EQ(agg.stats().scopes_refused, 2u);
     EXPECT_EQ(agg.find("tenant:t1"), nullptr);
-    EXPECT_EQ(take(agg, t0), (std::set<std::string>{"all", "queue:emails", "run:r1"}));
+    EXPECT_EQ(take(agg, t0), (std::set<std::string>{"all", "queue:emails", "run:t1/r1"}));
     feed(job_a, job_state::queued, job_state::running);
     feed(job_a, job_state::running, job_state::succeeded, {.finished = true});
-    EXPECT_EQ(agg.find("run:r1")->counts, counts(1, 0, 0, 1, 0, 0));
+    EXPECT_EQ(agg.find("run:t1/r1")->counts, counts(1, 0, 0, 1, 0, 0));
     // Eviction makes room again.
     take(agg, t0 + 1h);
     EXPECT_EQ(agg.evict_idle(t0 + 2h), 2u);
     feed(job_c, std::nullopt, job_state::queued);
-    EXPECT_NE(agg.find("run:r2"), nullptr);
+    EXPECT_NE(agg.find("run:t1/r2"), nullptr);
     EXPECT_EQ(agg.find("all")->counts, counts(2, 1, 0, 1, 0, 0));
 }
 
@@ -646,8 +668,8 @@ TEST(AggregatesTest, ScopeThatMissedAJobAdoptsIt)
     aggregates agg;
     feeder feed{agg};
     feed(job_c, job_state::queued, job_state::running);
-    EXPECT_EQ(agg.find("run:r2")->counts, counts(1, 0, 1, 0, 0, 0));
-    EXPECT_EQ(agg.find("run:r2")->by_queue.at("thumbs"), counts(1, 0, 1, 0, 0, 0));
+    EXPECT_EQ(agg.find("run:t1/r2")->counts, counts(1, 0, 1, 0, 0, 0));
+    EXPECT_EQ(agg.find("run:t1/r2")->by_queue.at("thumbs"), counts(1, 0, 1, 0, 0, 0));
     feed(job_c, job_state::running, job_state::succeeded, {.finished = true});
     EXPECT_EQ(agg.find("all")->counts, counts(1, 0, 0, 1, 0, 0));
 }
@@ -666,13 +688,13 @@ TEST(AggregatesTest, LateRunIdConvergesOnceJobsFinish)
     feed(other, std::nullopt, job_state::queued);
     feed(late, std::nullopt, job_state::queued);
     feed(joined, job_state::queued, job_state::running, {.attempt_started = true});
-    EXPECT_EQ(agg.find("run:r1")->counts, counts(1, 0, 1, 0, 0, 0));  // should be (2, 1, 1, ...)
+    EXPECT_EQ(agg.find("run:t1/r1")->counts, counts(1, 0, 1, 0, 0, 0));  // should be (2, 1, 1, ...)
     feed(other, job_state::queued, job_state::running, {.attempt_started = true});
-    EXPECT_EQ(agg.find("run:r1")->counts, counts(2, 0, 2, 0, 0, 0));
+    EXPECT_EQ(agg.find("run:t1/r1")->counts, counts(2, 0, 2, 0, 0, 0));
     feed(joined, job_state::running, job_state::succeeded, {.finished = true});
     feed(other, job_state::running, job_state::failed, {.finished = true});
-    EXPECT_EQ(agg.find("run:r1")->counts, counts(2, 0, 0, 1, 1, 0));
-    EXPECT_EQ(agg.find("run:r1")->by_queue.at("emails"), counts(2, 0, 0, 1, 1, 0));
+    EXPECT_EQ(agg.find("run:t1/r1")->counts, counts(2, 0, 0, 1, 1, 0));
+    EXPECT_EQ(agg.find("run:t1/r1")->by_queue.at("emails"), counts(2, 0, 0, 1, 1, 0));
     EXPECT_EQ(agg.find("all")->counts, counts(2, 0, 0, 1, 1, 0));
 }
 
@@ -938,11 +960,11 @@ std::map<std::string, expected_scope> recompute(std::vector<final_job> const& jo
     for (auto const& j : jobs) {
         std::vector<std::string> names{"all", jobwatch::rooms::queue(j.queue)};
         if (!j.run.empty())
-            names.push_back(jobwatch::rooms::run(j.run));
+            names.push_back(jobwatch::rooms::run(j.tenant, j.run));
         if (!j.tenant.empty())
             names.push_back(jobwatch::rooms::tenant(j.tenant));
         if (!j.user.empty())
-            names.push_back(jobwatch::rooms::user(j.user));
+            names.push_back(jobwatch::rooms::user(j.tenant, j.user));
         for (auto const& name : names) {
             auto& s = out[name];
             count_job(s.counts, j.state);
@@ -1083,7 +1105,7 @@ public:
     {
         std::vector<final_job> out;
         for (auto const& id : ids_) {
-            auto const* r = store_.find(id);
+            auto const* r = store_.find_any(id).job;
             if (!r)
                 continue;  // every event of the job was refused
             auto const s = store_.snapshot(*r);

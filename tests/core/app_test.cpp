@@ -80,6 +80,31 @@ jobwatch::job_event queued(std::string job, std::string run = "r1", std::string 
     return q;
 }
 
+TEST(AppTest, PublishTakesATemporaryEventInTheCoAwaitExpression)
+{
+    // The form the docs show: the event built inside the co_await expression,
+    // with ids longer than a string's inline buffer and shorter ones. GCC 12
+    // mis-destroyed such a temporary when it had to convert to job_event.
+    test_app t;
+    int const rc = t.run([&]() -> jobwatch::asio::awaitable<void> {
+        for (int i = 0; i < 50; ++i) {
+            auto const r = co_await t.app.publish(jobwatch::job_progress{
+                .job_id = "a-job-id-well-beyond-the-inline-buffer-" + std::to_string(i),
+                .queue = "q",
+                .run_id = "run-with-a-long-name-" + std::to_string(i),
+                .percent = 1.0 * i});
+            EXPECT_TRUE(r);
+            auto const q = co_await t.app.publish(jobwatch::job_queued{.job_id = "s" + std::to_string(i), .queue = "q"});
+            EXPECT_TRUE(q);
+        }
+    });
+    EXPECT_EQ(rc, 0);
+    EXPECT_EQ(t.app.get_core().store().size(), 100u);
+    auto const* job = t.app.get_core().store().find({}, "a-job-id-well-beyond-the-inline-buffer-7");
+    ASSERT_NE(job, nullptr);
+    EXPECT_EQ(t.app.get_core().store().snapshot(*job).run_id, "run-with-a-long-name-7");
+}
+
 TEST(AppTest, PublishGoesThroughLogStoreListenersAndRooms)
 {
     test_app t;
@@ -100,7 +125,7 @@ TEST(AppTest, PublishGoesThroughLogStoreListenersAndRooms)
     });
     EXPECT_EQ(rc, 0);
     auto const& store = t.app.get_core().store();
-    auto const* job = store.find("j1");
+    auto const* job = store.find({}, "j1");
     ASSERT_NE(job, nullptr);
     EXPECT_EQ(store.snapshot(*job).state, jobwatch::job_state::succeeded);
     EXPECT_EQ(t.of<jobwatch::event_out>().size(), 3u);
@@ -133,15 +158,15 @@ TEST(AppTest, BatchPublishReportsEveryEventAndLosesNoGoodOne)
         batch.insert(batch.begin(), queued("j1"));
         auto results = co_await t.app.publish(std::move(batch));
         EXPECT_EQ(results.size(), 4u);
-        EXPECT_EQ(results[0].status, jobwatch::event_log::status::accepted);
-        EXPECT_EQ(results[1].status, jobwatch::event_log::status::invalid);
+        EXPECT_EQ(results[0].status, jobwatch::publish_status::accepted);
+        EXPECT_EQ(results[1].status, jobwatch::publish_status::invalid);
         EXPECT_EQ(results[1].error.path, "/time");
-        EXPECT_EQ(results[2].status, jobwatch::event_log::status::accepted);
-        EXPECT_EQ(results[3].status, jobwatch::event_log::status::duplicate);
+        EXPECT_EQ(results[2].status, jobwatch::publish_status::accepted);
+        EXPECT_EQ(results[3].status, jobwatch::publish_status::duplicate);
     });
-    EXPECT_NE(t.app.get_core().store().find("j1"), nullptr);
-    EXPECT_NE(t.app.get_core().store().find("j3"), nullptr);
-    EXPECT_EQ(t.app.get_core().store().find("j2"), nullptr);
+    EXPECT_NE(t.app.get_core().store().find({}, "j1"), nullptr);
+    EXPECT_NE(t.app.get_core().store().find({}, "j3"), nullptr);
+    EXPECT_EQ(t.app.get_core().store().find({}, "j2"), nullptr);
 }
 
 TEST(AppTest, PublishFromAnotherThreadHopsToTheCore)
@@ -166,7 +191,7 @@ TEST(AppTest, PublishFromAnotherThreadHopsToTheCore)
         EXPECT_TRUE(result && *result);
     });
     EXPECT_TRUE(core_thread_saw_it);
-    EXPECT_NE(t.app.get_core().store().find("remote"), nullptr);
+    EXPECT_NE(t.app.get_core().store().find({}, "remote"), nullptr);
 }
 
 TEST(AppTest, DeadLetterAlertsReachTheAlertsRoom)

@@ -21,11 +21,27 @@ jobwatch::job_event progress(std::string job, double pct, std::string run = "r1"
     return p;
 }
 
+/// What the core does with an event the job store applied: admit, name its
+/// job's rooms (here: from the event's own fields), commit.
+event_log::admit_result append(event_log& log, jobwatch::job_event ev, jobwatch::time_point now)
+{
+    auto r = log.admit(std::move(ev), now);
+    if (r.st == event_log::status::accepted) {
+        auto const& e = r.event->event;
+        auto const opt = [](std::optional<std::string> const& v) { return v ? std::string_view(*v) : std::string_view{}; };
+        r.event->rooms = jobwatch::job_rooms::make(opt(jobwatch::tenant_id_of(e)), jobwatch::job_id_of(e),
+                                                   jobwatch::queue_of(e), opt(jobwatch::run_id_of(e)),
+                                                   opt(jobwatch::user_id_of(e)));
+        log.commit(r.event);
+    }
+    return r;
+}
+
 TEST(EventLogTest, AcceptedEventsGetConsecutiveSequenceNumbers)
 {
     event_log log;
     for (std::uint64_t i = 1; i <= 5; ++i) {
-        auto r = log.append(progress("j1", 10.0 * static_cast<double>(i)), at(1000));
+        auto r = append(log, progress("j1", 10.0 * static_cast<double>(i)), at(1000));
         ASSERT_EQ(r.st, event_log::status::accepted);
         EXPECT_EQ(r.event->seq, i);
     }
@@ -36,7 +52,7 @@ TEST(EventLogTest, AcceptedEventsGetConsecutiveSequenceNumbers)
 TEST(EventLogTest, FillsInTheTimeWhenAbsentAndKeepsItWhenGiven)
 {
     event_log log;
-    auto filled = log.append(progress("j1", 1), at(1'714'566'600'250));
+    auto filled = append(log, progress("j1", 1), at(1'714'566'600'250));
     EXPECT_EQ(filled.event->time, at(1'714'566'600'250));
     auto const json = boost::json::parse(filled.event->json());
     EXPECT_EQ(json.at("time"), "2024-05-01T12:30:00.250Z");
@@ -45,28 +61,30 @@ TEST(EventLogTest, FillsInTheTimeWhenAbsentAndKeepsItWhenGiven)
 
     auto ev = progress("j1", 2);
     jobwatch::time_of(ev) = "2024-05-01T14:30:00+02:00";
-    auto kept = log.append(ev, at(0));
+    auto kept = append(log, ev, at(0));
     EXPECT_EQ(boost::json::parse(kept.event->json()).at("time"), "2024-05-01T14:30:00+02:00");
     EXPECT_EQ(kept.event->time, at(1'714'566'600'000));
 
     auto bad = progress("j1", 3);
     jobwatch::time_of(bad) = "yesterday";
-    auto r = log.append(bad, at(0));
+    auto r = append(log, bad, at(0));
     EXPECT_EQ(r.st, event_log::status::invalid);
     EXPECT_EQ(r.error.path, "/time");
     EXPECT_EQ(log.last_seq(), 2u);
 }
 
-TEST(EventLogTest, TextIsValidatedAndBadInputLosesNothingElse)
+TEST(EventLogTest, AnEventThatIsNotCommittedTakesNoSequenceNumber)
 {
+    // The job store ignored it: the next event gets the number it would have had.
     event_log log;
-    auto bad = log.append_text(R"({"type":"job.progress","job_id":"j","queue":"q","percent":101})", at(0));
-    EXPECT_EQ(bad.st, event_log::status::invalid);
-    EXPECT_EQ(bad.error.path, "/percent");
-    auto good = log.append_text(R"({"type":"job.progress","job_id":"j","queue":"q","percent":100})", at(0));
-    EXPECT_EQ(good.st, event_log::status::accepted);
-    EXPECT_EQ(good.event->seq, 1u);
-    EXPECT_EQ(log.counters().invalid, 1u);
+    auto ignored = log.admit(progress("j", 1), at(0));
+    ASSERT_EQ(ignored.st, event_log::status::accepted);
+    EXPECT_EQ(ignored.event->seq, 1u);
+    EXPECT_EQ(log.last_seq(), 0u);
+    auto next = append(log, progress("j", 2), at(0));
+    EXPECT_EQ(next.event->seq, 1u);
+    EXPECT_EQ(log.last_seq(), 1u);
+    EXPECT_EQ(log.counters().accepted, 1u);
 }
 
 TEST(EventLogTest, DropsRepeatedProducerIdsWithinTheWindow)
@@ -77,39 +95,69 @@ TEST(EventLogTest, DropsRepeatedProducerIdsWithinTheWindow)
         std::get<jobwatch::job_progress>(ev).id = std::move(id);
         return ev;
     };
-    EXPECT_EQ(log.append(with_id("a"), at(0)).st, event_log::status::accepted);
-    EXPECT_EQ(log.append(with_id("a"), at(0)).st, event_log::status::duplicate);
-    EXPECT_EQ(log.append(with_id("b"), at(0)).st, event_log::status::accepted);
-    EXPECT_EQ(log.append(with_id("c"), at(0)).st, event_log::status::accepted);
+    EXPECT_EQ(append(log, with_id("a"), at(0)).st, event_log::status::accepted);
+    EXPECT_EQ(append(log, with_id("a"), at(0)).st, event_log::status::duplicate);
+    EXPECT_EQ(append(log, with_id("b"), at(0)).st, event_log::status::accepted);
+    EXPECT_EQ(append(log, with_id("c"), at(0)).st, event_log::status::accepted);
     // "a" has left the window of two ids.
-    EXPECT_EQ(log.append(with_id("a"), at(0)).st, event_log::status::accepted);
+    EXPECT_EQ(append(log, with_id("a"), at(0)).st, event_log::status::accepted);
     EXPECT_EQ(log.counters().duplicates, 1u);
     EXPECT_EQ(log.last_seq(), 4u);
 }
 
-TEST(EventLogTest, RoutesEachEventToEveryRoomItBelongsTo)
+TEST(EventLogTest, ProducerIdsAreRememberedPerTenant)
+{
+    event_log log;
+    auto with = [](std::optional<std::string> tenant) {
+        auto ev = progress("j", 1);
+        auto& p = std::get<jobwatch::job_progress>(ev);
+        p.id = "same";
+        p.tenant_id = std::move(tenant);
+        return ev;
+    };
+    EXPECT_EQ(append(log, with("a"), at(0)).st, event_log::status::accepted);
+    EXPECT_EQ(append(log, with("b"), at(0)).st, event_log::status::accepted);
+    EXPECT_EQ(append(log, with(std::nullopt), at(0)).st, event_log::status::accepted);
+    EXPECT_EQ(append(log, with("a"), at(0)).st, event_log::status::duplicate);
+    EXPECT_EQ(append(log, with("b"), at(0)).st, event_log::status::duplicate);
+    EXPECT_EQ(append(log, with(std::nullopt), at(0)).st, event_log::status::duplicate);
+}
+
+TEST(EventLogTest, KeepsEachEventInTheHistoryOfEveryRoomOfItsJob)
 {
     event_log log;
     jobwatch::job_completed c{.job_id = "j1", .queue = "mail"};
     c.run_id = "r1";
     c.tenant_id = "acme";
     c.user_id = "u7";
-    log.append(c, at(0));
-    EXPECT_EQ(jobwatch::rooms_of(c),
-              (std::vector<std::string>{"job:j1", "queue:mail", "run:r1", "tenant:acme", "user:u7"}));
-    for (auto const& room : jobwatch::rooms_of(c))
-        EXPECT_EQ(log.room_seq(room), 1u) << room;
-    EXPECT_EQ(log.room_seq("run:r2"), 0u);
+    append(log, c, at(0));
+    for (auto room : {"job:acme/j1", "queue:mail", "run:acme/r1", "tenant:acme", "user:acme/u7"}) {
+        EXPECT_EQ(log.position(room), 1u) << room;
+        EXPECT_EQ(log.replay(room, 0).entries.size(), 1u) << room;
+    }
     EXPECT_EQ(log.room_count(), 5u);
+}
+
+TEST(EventLogTest, ARoomWithoutHistoryStandsAtTheLastSequenceNumber)
+{
+    event_log log;
+    append(log, progress("a", 1, "r1"), at(0));  // 1
+    append(log, progress("b", 1, "r2"), at(0));  // 2
+    EXPECT_EQ(log.position("run:r1"), 1u);
+    EXPECT_EQ(log.position("run:never"), 2u);
+    EXPECT_EQ(log.position(jobwatch::rooms::health), 2u);
+    auto const r = log.replay("run:never", 2);
+    EXPECT_FALSE(r.reset);
+    EXPECT_EQ(r.seq, 2u);
 }
 
 TEST(EventLogTest, ReplayGivesExactlyWhatWasMissedInOrder)
 {
     event_log log;
-    log.append(progress("a", 1, "r1"), at(0));  // 1
-    log.append(progress("b", 1, "r2"), at(0));  // 2
-    log.append(progress("a", 2, "r1"), at(0));  // 3
-    log.append(progress("a", 3, "r1"), at(0));  // 4
+    append(log, progress("a", 1, "r1"), at(0));  // 1
+    append(log, progress("b", 1, "r2"), at(0));  // 2
+    append(log, progress("a", 2, "r1"), at(0));  // 3
+    append(log, progress("a", 3, "r1"), at(0));  // 4
     auto r = log.replay("run:r1", 1);
     EXPECT_FALSE(r.reset);
     EXPECT_EQ(r.seq, 4u);
@@ -124,7 +172,7 @@ TEST(EventLogTest, ReplayOlderThanTheHistoryIsAReset)
 {
     event_log log{{.history_per_room = 3, .history_size = 100, .dedup_window = 0, .max_rooms = 100}};
     for (int i = 0; i < 5; ++i)
-        log.append(progress("a", i), at(0));  // seqs 1..5; the room keeps 3..5
+        append(log, progress("a", i), at(0));  // seqs 1..5; the room keeps 3..5
     EXPECT_TRUE(log.replay("job:a", 0).reset);
     EXPECT_TRUE(log.replay("job:a", 1).reset);
     // Seen up to 2: everything after it (3..5) is still kept.
@@ -137,26 +185,31 @@ TEST(EventLogTest, EvictedRoomsResetInsteadOfSkipping)
 {
     event_log log{{.history_per_room = 10, .history_size = 100, .dedup_window = 0, .max_rooms = 3}};
     jobwatch::job_progress p{.job_id = "a", .queue = "q", .percent = 1};
-    log.append(p, at(0));  // job:a, queue:q (seq 1)
+    append(log, p, at(0));  // job:a, queue:q (seq 1)
     p.job_id = "b";
-    log.append(p, at(0));  // job:b, queue:q (seq 2)
+    append(log, p, at(0));  // job:b, queue:q (seq 2)
     p.job_id = "c";
-    log.append(p, at(0));  // job:c evicts job:a, the least recently used (seq 3)
+    append(log, p, at(0));  // job:c evicts job:a, the least recently used (seq 3)
     EXPECT_EQ(log.counters().rooms_evicted, 1u);
-    EXPECT_EQ(log.room_seq("queue:q"), 3u);
-    EXPECT_TRUE(log.replay("job:a", 0).reset);
+    EXPECT_EQ(log.position("queue:q"), 3u);
+    auto const reset = log.replay("job:a", 0);
+    EXPECT_TRUE(reset.reset);
+    // The reset moves a client forward: to where the log stands, never back.
+    EXPECT_EQ(reset.seq, 3u);
     EXPECT_FALSE(log.replay("job:a", 1).reset);  // nothing after 1 can have been lost
     EXPECT_FALSE(log.replay("job:never", 1).reset);
+    // health keeps no history: nothing of it can be lost.
+    EXPECT_FALSE(log.replay(jobwatch::rooms::health, 0).reset);
 }
 
 TEST(EventLogTest, MessagesThatLeftTheGlobalRingAreAReset)
 {
     event_log log{{.history_per_room = 10, .history_size = 4, .dedup_window = 0, .max_rooms = 100}};
-    log.append(progress("quiet", 1, "r-quiet"), at(0));  // seq 1
+    append(log, progress("quiet", 1, "r-quiet"), at(0));  // seq 1
     for (int i = 0; i < 3; ++i)
-        log.append(progress("busy", i, "r-busy"), at(0));  // seqs 2..4: the ring still holds 1
+        append(log, progress("busy", i, "r-busy"), at(0));  // seqs 2..4: the ring still holds 1
     EXPECT_EQ(log.replay("run:r-quiet", 0).entries.size(), 1u);
-    log.append(progress("busy", 9, "r-busy"), at(0));  // seq 5 overwrites seq 1
+    append(log, progress("busy", 9, "r-busy"), at(0));  // seq 5 overwrites seq 1
     EXPECT_TRUE(log.replay("run:r-quiet", 0).reset);
     EXPECT_FALSE(log.replay("run:r-quiet", 1).reset);
     EXPECT_EQ(log.replay("run:r-busy", 1).entries.size(), 4u);
@@ -165,7 +218,7 @@ TEST(EventLogTest, MessagesThatLeftTheGlobalRingAreAReset)
 TEST(EventLogTest, AlertsShareTheSequenceAndLiveInTheAlertsRoom)
 {
     event_log log;
-    log.append(progress("a", 1), at(0));
+    append(log, progress("a", 1), at(0));
     auto e = log.append_alert(jobwatch::alert{.id = "x", .title = "t", .message = "m",
                                               .time = "2024-05-01T12:00:00Z"});
     EXPECT_EQ(e.seq, 2u);

@@ -94,14 +94,32 @@ struct fixture
     }
     std::optional<job_change> apply_at(job_event ev, std::int64_t offset_ms)
     {
+        // As the core does: an event naming no tenant is about the one job
+        // with its id (the store itself takes the event's tenant as given).
+        auto& tenant = std::visit([](auto& e) -> std::optional<std::string>& { return e.tenant_id; }, ev);
+        if (!tenant && !store.find({}, job_id_of(ev)))
+            if (auto const* only = store.find_any(job_id_of(ev)).job)
+                tenant = std::string(only->tenant_id());
         events.push_back(make_logged(std::move(ev), ++seq, at(offset_ms)));
         return store.apply(events.back());
     }
+    /// The job `id` of no tenant, else the one job with that id.
+    job_record const* find(std::string_view id) const
+    {
+        auto const* r = store.find({}, id);
+        return r ? r : store.find_any(id).job;
+    }
     job_record const& job(std::string_view id) const
     {
-        auto const* r = store.find(id);
+        auto const* r = find(id);
         EXPECT_NE(r, nullptr) << id;
         return *r;
+    }
+    /// The log of job `id`; none when the job is unknown.
+    std::vector<job_log_line> logs(std::string_view id, std::uint64_t since, std::size_t limit) const
+    {
+        auto const* r = find(id);
+        return r ? store.logs(*r, since, limit) : std::vector<job_log_line>{};
     }
 };
 
@@ -284,7 +302,7 @@ TEST(JobStoreTest, StateMachineTable)
         prepare(f, r.from);
         auto const before_stats = f.store.counters();
         std::optional<job_state> before;
-        if (auto const* j = f.store.find("j"))
+        if (auto const* j = f.find("j"))
             before = j->state();
 
         auto const change = f.apply(make(r.event, r.relation));
@@ -495,7 +513,6 @@ TEST(JobStoreTest, DuplicateQueuedFillsBlanksOnly)
     job_queued again{.job_id = "j",
                      .queue = "emails",
                      .run_id = "r2",
-                     .tenant_id = "acme",
                      .user_id = "alice",
                      .job_type = "thumbnail",
                      .max_attempts = 3};
@@ -503,8 +520,7 @@ TEST(JobStoreTest, DuplicateQueuedFillsBlanksOnly)
     EXPECT_EQ(f.store.counters().duplicates, 1u);
     auto const s = f.store.snapshot(f.job("j"));
     EXPECT_EQ(s.run_id, "r1") << "the first value wins";
-    // Run, tenant and user (the job's scopes) are fixed by its first event.
-    EXPECT_EQ(s.tenant_id, std::nullopt);
+    // Run and user (the job's scopes) are fixed by its first event.
     EXPECT_EQ(s.user_id, std::nullopt);
     EXPECT_EQ(s.job_type, "thumbnail");
     EXPECT_EQ(s.max_attempts, 3);
@@ -522,6 +538,48 @@ TEST(JobStoreTest, LateQueuedFillsQueueTimeButNoWait)
     EXPECT_EQ(s.wait_ms, std::nullopt);
 }
 
+TEST(JobStoreTest, TheSameIdInTwoTenantsIsTwoJobs)
+{
+    // The store takes an event's tenant as its job's identity (the core
+    // decides the tenant); two tenants never touch each other's job.
+    job_store store;
+    std::uint64_t seq = 0;
+    auto apply = [&](job_event ev) { return store.apply(make_logged(std::move(ev), ++seq, at(1000))); };
+    job_queued a{.job_id = "j", .queue = "q", .run_id = "r", .tenant_id = "a", .user_id = "u"};
+    job_queued b{.job_id = "j", .queue = "q", .run_id = "r", .tenant_id = "b"};
+    job_queued none{.job_id = "j", .queue = "q"};
+    ASSERT_TRUE(apply(a));
+    ASSERT_TRUE(apply(b));
+    ASSERT_TRUE(apply(none));
+    EXPECT_EQ(store.size(), 3u);
+    job_cancelled cancel_a{.job_id = "j", .queue = "q", .tenant_id = "a"};
+    ASSERT_TRUE(apply(cancel_a));
+    EXPECT_EQ(store.find("a", "j")->state(), job_state::cancelled);
+    EXPECT_EQ(store.find("b", "j")->state(), job_state::queued);
+    EXPECT_EQ(store.find({}, "j")->state(), job_state::queued);
+    EXPECT_EQ(store.find("c", "j"), nullptr);
+    // Looked up without a tenant: several tenants have it.
+    EXPECT_EQ(store.find_any("j").count, 2u);
+    EXPECT_EQ(store.find_any("j").job, nullptr);
+    EXPECT_EQ(store.find_any("nope").count, 0u);
+    // Runs are the tenant's: a's run and b's run of the same name are two runs.
+    EXPECT_EQ(store.query({.run_id = "r", .tenant_id = "a"}).total, 1u);
+    EXPECT_EQ(store.query({.run_id = "r", .tenant_id = "b"}).total, 1u);
+    EXPECT_EQ(store.snapshot(*store.find("a", "j")).run_id, "r");
+    EXPECT_EQ(store.find("a", "j")->rooms()->of(jobwatch::rooms::kind::run), "run:a/r");
+    EXPECT_EQ(store.find("a", "j")->rooms()->of(jobwatch::rooms::kind::user), "user:a/u");
+}
+
+TEST(JobStoreTest, FindAnyFindsTheOneJobOfAnId)
+{
+    job_store store;
+    store.apply(make_logged(job_queued{.job_id = "j", .queue = "q", .tenant_id = "a"}, 1, at(0)));
+    auto const m = store.find_any("j");
+    ASSERT_EQ(m.count, 1u);
+    ASSERT_NE(m.job, nullptr);
+    EXPECT_EQ(m.job->tenant_id(), "a");
+}
+
 TEST(JobStoreTest, ChangeCarriesTheJobsMetadata)
 {
     fixture f;
@@ -532,8 +590,9 @@ TEST(JobStoreTest, ChangeCarriesTheJobsMetadata)
                  .user_id = "alice",
                  .job_type = "thumbnail"};
     f.apply(e);
-    auto const c = f.apply(progress("j", 10));  // carries none of them
+    auto const c = f.apply(progress("j", 10));  // carries none of them (the tenant is found by the fixture)
     ASSERT_TRUE(c);
+    EXPECT_EQ(c->rooms->size(), 5u);
     EXPECT_EQ(c->run_id, "nightly");
     EXPECT_EQ(c->tenant_id, "acme");
     EXPECT_EQ(c->user_id, "alice");
@@ -748,7 +807,7 @@ TEST(JobStoreTest, LogRingKeepsTheNewestLines)
     f.apply(started("j", 1));
     for (int i = 0; i < 5; ++i)
         ASSERT_TRUE(f.apply(log_event("j", "line " + std::to_string(i))));
-    auto const lines = f.store.logs("j", 0, 100);
+    auto const lines = f.logs("j", 0, 100);
     ASSERT_EQ(lines.size(), 3u);
     EXPECT_EQ(lines[0].message, "line 2");
     EXPECT_EQ(lines[2].message, "line 4");
@@ -757,13 +816,13 @@ TEST(JobStoreTest, LogRingKeepsTheNewestLines)
     EXPECT_EQ(lines[2].level, log_level::info);
     EXPECT_EQ(f.store.counters().log_lines_dropped, 2u);
 
-    auto const since = f.store.logs("j", 4, 100);
+    auto const since = f.logs("j", 4, 100);
     ASSERT_EQ(since.size(), 2u);
     EXPECT_EQ(since[0].seq, 5u);
-    auto const limited = f.store.logs("j", 0, 1);
+    auto const limited = f.logs("j", 0, 1);
     ASSERT_EQ(limited.size(), 1u);
     EXPECT_EQ(limited[0].message, "line 2");
-    EXPECT_TRUE(f.store.logs("nope", 0, 100).empty());
+    EXPECT_TRUE(f.logs("nope", 0, 100).empty());
 }
 
 TEST(JobStoreTest, LogRingIsBoundedByBytes)
@@ -772,14 +831,14 @@ TEST(JobStoreTest, LogRingIsBoundedByBytes)
     f.apply(started("j", 1));
     for (int i = 0; i < 4; ++i)
         f.apply(log_event("j", std::string(10, static_cast<char>('a' + i))));
-    auto const lines = f.store.logs("j", 0, 100);
+    auto const lines = f.logs("j", 0, 100);
     ASSERT_EQ(lines.size(), 2u);
     EXPECT_EQ(lines[0].message, std::string(10, 'c'));
     EXPECT_EQ(f.store.counters().log_lines_dropped, 2u);
 
     // One line over the budget is still kept: the newest line always is.
     f.apply(log_event("j", std::string(40, 'z')));
-    ASSERT_EQ(f.store.logs("j", 0, 100).size(), 1u);
+    ASSERT_EQ(f.logs("j", 0, 100).size(), 1u);
 }
 
 TEST(JobStoreTest, LogRingWrapsManyTimes)
@@ -787,7 +846,7 @@ TEST(JobStoreTest, LogRingWrapsManyTimes)
     fixture f{job_store::config{.max_log_lines_per_job = 7}};
     for (int i = 0; i < 100; ++i)
         f.apply(log_event("j", std::to_string(i)));
-    auto const lines = f.store.logs("j", 0, 100);
+    auto const lines = f.logs("j", 0, 100);
     ASSERT_EQ(lines.size(), 7u);
     for (std::size_t i = 0; i < lines.size(); ++i)
         EXPECT_EQ(lines[i].message, std::to_string(93 + i));
@@ -803,7 +862,7 @@ TEST(JobStoreTest, LogsAreKeptAfterTerminal)
     EXPECT_EQ(c->before, job_state::succeeded);
     EXPECT_EQ(c->after, job_state::succeeded);
     EXPECT_FALSE(c->finished);
-    EXPECT_EQ(f.store.logs("j", 0, 10).size(), 1u);
+    EXPECT_EQ(f.logs("j", 0, 10).size(), 1u);
     EXPECT_EQ(f.store.counters().after_terminal, 0u);
 }
 
@@ -821,7 +880,7 @@ TEST(JobStoreTest, ZeroLogLinesKeepsNoLog)
 {
     fixture f{job_store::config{.max_log_lines_per_job = 0}};
     EXPECT_TRUE(f.apply(log_event("j", "x")));
-    EXPECT_TRUE(f.store.logs("j", 0, 10).empty());
+    EXPECT_TRUE(f.logs("j", 0, 10).empty());
     EXPECT_EQ(f.store.counters().log_lines_dropped, 1u);
 }
 
@@ -887,9 +946,13 @@ TEST(JobStoreTest, QueryFiltersByEachField)
     EXPECT_EQ(ids(f.store.query({.status = job_state::failed})), (v{"job-11", "job-7", "job-3"}));
     EXPECT_EQ(f.store.query({.status = job_state::cancelled}).total, 0u);
     EXPECT_EQ(ids(f.store.query({.queue = "odd", .tenant_id = "acme"})), (v{"job-5", "job-3", "job-1"}));
-    EXPECT_EQ(ids(f.store.query({.run_id = "run-1"})), (v{"job-10", "job-7", "job-4", "job-1"}));
-    EXPECT_EQ(ids(f.store.query({.status = job_state::succeeded, .run_id = "run-1"})), (v{"job-10"}));
-    EXPECT_EQ(ids(f.store.query({.user_id = "alice"})), (v{"job-8", "job-4", "job-0"}));
+    // Runs and users are the tenant's: the same names in two tenants are two runs.
+    EXPECT_EQ(ids(f.store.query({.run_id = "run-1", .tenant_id = "globex"})), (v{"job-10", "job-7"}));
+    EXPECT_EQ(ids(f.store.query({.run_id = "run-1", .tenant_id = "acme"})), (v{"job-4", "job-1"}));
+    EXPECT_EQ(f.store.query({.run_id = "run-1"}).total, 0u) << "no run-1 of no tenant";
+    EXPECT_EQ(ids(f.store.query({.status = job_state::succeeded, .run_id = "run-1", .tenant_id = "globex"})),
+              (v{"job-10"}));
+    EXPECT_EQ(ids(f.store.query({.tenant_id = "acme", .user_id = "alice"})), (v{"job-4", "job-0"}));
     EXPECT_EQ(ids(f.store.query({.job_type = "video"})), (v{"job-10", "job-5", "job-0"}));
     EXPECT_EQ(ids(f.store.query({.since = at(9000)})), (v{"job-11", "job-10", "job-9"}));
     EXPECT_EQ(ids(f.store.query({.until = at(1000)})), (v{"job-0"})) << "until is exclusive";
@@ -963,9 +1026,9 @@ TEST(JobStoreTest, EvictByCountDropsTheOldestFinished)
     f.apply(started("live", 1));
     EXPECT_EQ(f.store.evict(at(5000)), 3u);
     EXPECT_EQ(f.store.size(), 3u);
-    EXPECT_EQ(f.store.find("j2"), nullptr);
-    EXPECT_NE(f.store.find("j3"), nullptr);
-    EXPECT_NE(f.store.find("live"), nullptr);
+    EXPECT_EQ(f.find("j2"), nullptr);
+    EXPECT_NE(f.find("j3"), nullptr);
+    EXPECT_NE(f.find("live"), nullptr);
     EXPECT_EQ(f.store.counters().evicted, 3u);
     EXPECT_EQ(f.store.evict(at(5000)), 0u);
 }
@@ -977,8 +1040,8 @@ TEST(JobStoreTest, EvictByAge)
     finish_job(f, "edge", 5000);
     finish_job(f, "new", 9000);
     EXPECT_EQ(f.store.evict(at(15'000)), 1u) << "finished exactly ttl ago is kept";
-    EXPECT_EQ(f.store.find("old"), nullptr);
-    EXPECT_NE(f.store.find("edge"), nullptr);
+    EXPECT_EQ(f.find("old"), nullptr);
+    EXPECT_NE(f.find("edge"), nullptr);
     EXPECT_EQ(f.store.evict(at(15'001)), 1u);
     EXPECT_EQ(f.store.evict(at(100'000)), 1u);
     EXPECT_EQ(f.store.size(), 0u);
@@ -1018,7 +1081,7 @@ TEST(JobStoreTest, MaxJobsEvictsTheOldestFinished)
     f.apply(started("live", 1));
     ASSERT_TRUE(f.apply(queued("new")));
     EXPECT_EQ(f.store.size(), 3u);
-    EXPECT_EQ(f.store.find("done-1"), nullptr);
+    EXPECT_EQ(f.find("done-1"), nullptr);
     EXPECT_EQ(f.store.counters().evicted, 1u);
 }
 
@@ -1028,7 +1091,7 @@ TEST(JobStoreTest, MaxJobsRefusesWhenNothingFinished)
     f.apply(queued("a"));
     f.apply(started("b", 1));
     EXPECT_FALSE(f.apply(queued("c")));
-    EXPECT_EQ(f.store.find("c"), nullptr);
+    EXPECT_EQ(f.find("c"), nullptr);
     EXPECT_EQ(f.store.counters().refused_full, 1u);
     EXPECT_TRUE(f.apply(progress("b", 10))) << "existing jobs still take events";
     EXPECT_EQ(f.store.size(), 2u);
@@ -1065,13 +1128,13 @@ TEST(JobStoreTest, IdsOfEveryLengthAreKept)
     for (auto const& id : ids)
         ASSERT_TRUE(f.apply(started(id, 1)));
     for (auto const& id : ids) {
-        auto const* r = f.store.find(id);
+        auto const* r = f.find(id);
         ASSERT_NE(r, nullptr) << id.size();
         EXPECT_EQ(r->job_id(), id);
         EXPECT_EQ(f.store.snapshot(*r).job_id, id);
         EXPECT_EQ(f.apply(progress(id, 1))->job_id, id);
     }
-    EXPECT_EQ(f.store.find(std::string(39, 'x')), nullptr);
+    EXPECT_EQ(f.find(std::string(39, 'x')), nullptr);
     // Finished and evicted, their slots are reused by other ids.
     for (auto const& id : ids)
         f.apply(completed(id));
@@ -1079,9 +1142,9 @@ TEST(JobStoreTest, IdsOfEveryLengthAreKept)
     for (auto const& id : ids)
         ASSERT_TRUE(f.apply(started(id + "-again", 1)));
     for (auto const& id : ids) {
-        EXPECT_EQ(f.store.find(id), nullptr);
-        ASSERT_NE(f.store.find(id + "-again"), nullptr);
-        EXPECT_EQ(f.store.find(id + "-again")->job_id(), id + "-again");
+        EXPECT_EQ(f.find(id), nullptr);
+        ASSERT_NE(f.find(id + "-again"), nullptr);
+        EXPECT_EQ(f.find(id + "-again")->job_id(), id + "-again");
     }
 }
 
@@ -1122,7 +1185,7 @@ TEST(JobStoreTest, RandomStreamsKeepEveryInvariant)
         if (step % 500 == 0)
             f.store.evict(at(f.clock_ms));
         for (auto it = terminal.begin(); it != terminal.end();) {
-            auto const* r = f.store.find(it->first);
+            auto const* r = f.find(it->first);
             if (!r) {
                 it = terminal.erase(it);
                 continue;
@@ -1166,7 +1229,7 @@ TEST(JobStoreTest, IndexSurvivesChurn)
     std::size_t running = 0;
     for (int round = 0; round < 5; ++round)
         for (int i = 0; i < 5000; i += 3) {
-            auto const* r = f.store.find("r" + std::to_string(round) + "-" + std::to_string(i));
+            auto const* r = f.find("r" + std::to_string(round) + "-" + std::to_string(i));
             ASSERT_NE(r, nullptr);
             EXPECT_EQ(r->state(), job_state::running);
             ++running;

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -99,6 +100,7 @@ private:
     {
         std::string job_id;
         change_options opts;
+        std::shared_ptr<job_rooms const> rooms;
     };
 
     job_change make(std::string const& job, time_point t, job_event ev, change_options o,
@@ -111,7 +113,8 @@ private:
         auto const& le = events_.emplace_back(logged_event{seq, std::move(ev), t, {}});
         if (o.before)
             before = o.before;
-        auto const& s = owned_.emplace_back(owned{job, std::move(o)});
+        auto rooms = job_rooms::make({}, job, o.queue, o.run_id, {});
+        auto const& s = owned_.emplace_back(owned{job, std::move(o), std::move(rooms)});
         return job_change{
             .cause = le,
             .job_id = s.job_id,
@@ -130,6 +133,7 @@ private:
             .duration_ms = f.finished ? s.opts.duration_ms : std::nullopt,
             .wait_ms = {},
             .error = f.attempt_failed ? std::string_view(s.opts.error) : std::string_view{},
+            .rooms = s.rooms.get(),
         };
     }
 

@@ -1,5 +1,5 @@
 // Test that the header is self-contained.
-#include <jobwatch/components/scheduler.hpp>
+#include <jobwatch/runtime/scheduler.hpp>
 
 #include "test_support.hpp"
 

@@ -330,6 +330,99 @@ private:
     std::chrono::milliseconds timeout_;
 };
 
+/// A blocking SSE reader: sends the request, then yields one record at a time.
+class sse_client
+{
+public:
+    sse_client(std::uint16_t port, std::string target, std::string last_event_id = {}, std::string token = {})
+        : sock_(io_)
+    {
+        sock_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+        std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n";
+        if (!last_event_id.empty())
+            req += "Last-Event-ID: " + last_event_id + "\r\n";
+        if (!token.empty())
+            req += "Authorization: Bearer " + token + "\r\n";
+        req += "\r\n";
+        boost::asio::write(sock_, boost::asio::buffer(req));
+        auto head = read_until("\r\n\r\n");
+        status_line = head.substr(0, head.find("\r\n"));
+    }
+
+    struct record
+    {
+        std::string id, event;
+        boost::json::object data;
+    };
+
+    /// The next record with data (comments and the retry hint are skipped).
+    record next()
+    {
+        for (;;) {
+            auto block = read_until("\n\n");
+            record r;
+            std::string data;
+            std::size_t pos = 0;
+            while (pos < block.size()) {
+                auto const nl = block.find('\n', pos);
+                auto const line = block.substr(pos, nl - pos);
+                pos = nl == std::string::npos ? block.size() : nl + 1;
+                if (line.starts_with("id: "))
+                    r.id = line.substr(4);
+                else if (line.starts_with("event: "))
+                    r.event = line.substr(7);
+                else if (line.starts_with("data: "))
+                    data += line.substr(6);
+            }
+            if (!data.empty()) {
+                r.data = boost::json::parse(data).as_object();
+                return r;
+            }
+        }
+    }
+
+    record next_event()
+    {
+        for (;;) {
+            auto r = next();
+            if (r.event == "event")
+                return r;
+        }
+    }
+
+    std::string status_line;
+    std::chrono::milliseconds timeout{10'000};  ///< of each read
+
+private:
+    std::string read_until(std::string_view delim)
+    {
+        for (;;) {
+            if (auto p = buf_.find(delim); p != std::string::npos) {
+                auto out = buf_.substr(0, p + delim.size());
+                buf_.erase(0, p + delim.size());
+                return out;
+            }
+            char tmp[4096];
+            bool done = false;
+            boost::system::error_code ec;
+            std::size_t n = 0;
+            sock_.async_read_some(boost::asio::buffer(tmp), [&](boost::system::error_code e, std::size_t got) {
+                ec = e;
+                n = got;
+                done = true;
+            });
+            run_until(io_, done, sock_, timeout, "SSE read");
+            if (ec)
+                throw boost::system::system_error(ec);
+            buf_.append(tmp, n);
+        }
+    }
+
+    boost::asio::io_context io_;
+    tcp::socket sock_;
+    std::string buf_;
+};
+
 /// A job event as NDJSON-ready text.
 inline std::string event_json(std::string_view type, std::string_view job, std::string_view queue,
                               std::string extra = {})

@@ -108,7 +108,7 @@ TEST(GatewayTest, ShardsShareTheConnections)
     ASSERT_EQ(r.status, 202u) << r.body;
     for (auto& ws : clients)
         EXPECT_EQ(ws.read_until("event").at("seq"), r.json().at("seq"));
-    EXPECT_EQ(srv.gw().counters().accepted, 7u);
+    EXPECT_EQ(srv.gw().counters()[gw::count::accepted], 7u);
     bool logged = false;
     for (auto const& line : srv.log_lines())
         logged = logged || line.find("with 2 I/O threads") != std::string::npos;

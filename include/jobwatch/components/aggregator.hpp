@@ -1,11 +1,16 @@
 #ifndef JOBWATCH_COMPONENTS_AGGREGATOR_HPP
 #define JOBWATCH_COMPONENTS_AGGREGATOR_HPP
 
-#include <jobwatch/components/wait_cancelled.hpp>
+#include <jobwatch/runtime/wait_cancelled.hpp>
+#include <jobwatch/auth/access.hpp>
 #include <jobwatch/core.hpp>
+#include <jobwatch/detail/codec_write.hpp>
 #include <jobwatch/metrics/aggregates.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <string>
+#include <vector>
 #include <optional>
 #include <string_view>
 
@@ -27,7 +32,8 @@ public:
     /// Tuning for the aggregator. Every field has a working default.
     struct config
     {
-        /// Time between two ticks; 0 takes the app's `aggregator.interval_ms`.
+        /// Time between two ticks; 0 takes the app's `aggregator.interval_ms`, another
+        /// value becomes that setting's initial value (a runtime change replaces it).
         duration interval{0};
         std::size_t max_scopes = 100'000;  ///< scopes (rooms) with metrics; more are not created
         duration idle_scope_ttl = std::chrono::hours{1};  ///< idle scopes with no active job are dropped
@@ -38,17 +44,21 @@ public:
         , cfg_(cfg)
         , metrics_(aggregates::config{.max_scopes = cfg.max_scopes, .idle_scope_ttl = cfg.idle_scope_ttl})
     {
-        bool const from_settings = cfg_.interval <= duration::zero();
-        if (from_settings)
-            cfg_.interval = duration{c.settings().aggregator.interval_ms};
+        // An interval given in code is the setting's initial value (core::initial_setting).
+        if (cfg_.interval > duration::zero())
+            c.initial_setting([&](jobwatch::config& s) { s.aggregator.interval_ms = cfg_.interval.count(); });
+        cfg_.interval = duration{c.settings().aggregator.interval_ms};
         c.on_change([this](job_change const& change) { metrics_.on_change(change, core_.now()); });
         tick_task_ = c.tasks().add("aggregator.tick", {.interval = cfg_.interval}, [this] { tick(); });
-        if (from_settings)
-            c.on_settings([this](jobwatch::config const& s) {
-                cfg_.interval = duration{s.aggregator.interval_ms};
-                core_.tasks().set_interval(tick_task_, cfg_.interval);
-            });
-        c.provide(*this);
+        c.on_settings([this](jobwatch::config const& s) {
+            cfg_.interval = duration{s.aggregator.interval_ms};
+            core_.tasks().set_interval(tick_task_, cfg_.interval);
+        });
+        c.provide_snapshots(rooms::kind::run, [this](std::string_view room) { return state_of(room); });
+        c.provide_snapshots(rooms::kind::queue, [this](std::string_view room) { return state_of(room); });
+        c.provide_snapshots(rooms::kind::tenant, [this](std::string_view room) { return state_of(room); });
+        c.provide_snapshots(rooms::kind::user, [this](std::string_view room) { return state_of(room); });
+        install_routes();
         c.tasks().add("aggregator.evict", {.interval = std::chrono::minutes{1}},
                       [this] { metrics_.evict_idle(core_.now()); });
     }
@@ -81,6 +91,68 @@ public:
     duration interval() const noexcept { return cfg_.interval; }
 
 private:
+    // A room's summary as a subscriber's snapshot; a scope with no job yet
+    // gets a summary of zeros, as a tick would send it.
+    std::optional<snapshot> state_of(std::string_view room) const
+    {
+        return snapshot{metrics_.summary_of(room, core_.now())};
+    }
+
+    // GET /api/v1/runs/{id}/summary and /api/v1/queues.
+    void install_routes()
+    {
+        using namespace http;
+        core_.routes().add({{verb::get}, "/api/v1/runs/{id}/summary", needs::read, "A run's summary",
+                            [this](call const& c) { return run_summary(c); }});
+        core_.routes().add({{verb::get}, "/api/v1/queues", needs::read, "Every queue's summary (not for tenants)",
+                            [this](call const& c) { return queues(c); }});
+    }
+
+    http::response run_summary(http::call const& c) const
+    {
+        using namespace http;
+        // Runs are per tenant: the principal's, else ?tenant_id=, else no tenant.
+        auto const asked = c.t.get("tenant_id");
+        auto const id = c.params["id"];
+        auto const room = rooms::run(c.who.tenant_id ? std::string_view(*c.who.tenant_id)
+                                     : asked        ? *asked
+                                                    : std::string_view{},
+                                     id);
+        auto const s = auth::check_room(c.who, room, core_.store()) == auth::room_access::allowed
+                           ? summary_of(room)
+                           : std::nullopt;
+        if (!s)
+            return problem(c.req, status::not_found, "no run " + std::string(id));
+        return json_response(c.req, status::ok, to_json(*s));
+    }
+
+    http::response queues(http::call const& c) const
+    {
+        using namespace http;
+        if (c.who.tenant_id || c.who.user_id)
+            return problem(c.req, status::forbidden, "queues mix tenants and users");
+        std::vector<std::string> names;
+        metrics_.for_each_scope([&](std::string_view scope, auto const&) {
+            if (scope.starts_with("queue:"))
+                names.emplace_back(scope);
+        });
+        std::sort(names.begin(), names.end());
+        std::string body;
+        ::jobwatch::detail::json_writer w(body);
+        w.raw(R"({"items":[)");
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            if (i)
+                w.raw(',');
+            w.raw(R"({"queue":)");
+            w.string(std::string_view(names[i]).substr(6));
+            w.raw(R"(,"summary":)");
+            to_json(body, metrics_.summary_of(names[i], core_.now()));
+            w.raw('}');
+        }
+        w.raw("]}");
+        return json_response(c.req, status::ok, std::move(body));
+    }
+
     core& core_;
     config cfg_;
     aggregates metrics_;

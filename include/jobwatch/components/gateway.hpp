@@ -1,35 +1,19 @@
 #ifndef JOBWATCH_COMPONENTS_GATEWAY_HPP
 #define JOBWATCH_COMPONENTS_GATEWAY_HPP
 
-#include <jobwatch/components/aggregator.hpp>
-#include <jobwatch/components/health.hpp>
-#include <jobwatch/components/wait_cancelled.hpp>
+#include <jobwatch/auth/authenticator.hpp>
 #include <jobwatch/core.hpp>
-#include <jobwatch/detail/asio.hpp>
-#include <jobwatch/http/auth.hpp>
-#include <jobwatch/http/request.hpp>
-#include <jobwatch/http/rest.hpp>
-#include <jobwatch/http/session.hpp>
-#include <jobwatch/http/wire.hpp>
-#include <jobwatch/http/ws_session.hpp>
-#include <jobwatch/messages/client_message.hpp>
-#include <jobwatch/version.hpp>
+#include <jobwatch/gateway/http_connection.hpp>
+#include <jobwatch/gateway/listener.hpp>
+#include <jobwatch/gateway/monitor.hpp>
+#include <jobwatch/gateway/server.hpp>
+#include <jobwatch/gateway/ws_protocol.hpp>
+#include <jobwatch/runtime/wait_cancelled.hpp>
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
-#include <boost/beast/websocket/rfc6455.hpp>
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
-
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
-#include <unordered_map>
 #include <vector>
 
 namespace jobwatch {
@@ -40,19 +24,23 @@ namespace jobwatch {
 
     @li Every request and connection is authenticated (`config::auth`, or
         the `auth` settings) and every subscription, query and publish
-        passes an access check (tenant isolation).
+        passes an access check (tenants and users, `auth/access.hpp`).
     @li Room messages from the core are encoded once per room and shared by
         all subscribers; each connection has one bounded send queue with the
-        overflow ladder (coalesce, `lagged`, close 1008) and one writer that
-        flushes everything queued in one gather write.
+        overflow ladder (`gateway/send_queue.hpp`) and one writer.
     @li Limits: header and body size (431, 413), read and idle timeouts,
         `max_connections` (503), WebSocket message size (close 1009),
-        heartbeats with dead-peer detection. One sweep timer drives every
-        connection's timers.
+        heartbeats with dead-peer detection. One sweep timer per shard
+        drives every connection's timers.
     @li Shutdown (`total` cancellation): stops accepting, closes WebSockets
         with 1001, ends SSE streams and long-polls, lets requests in flight
         finish, and returns when every connection is gone (or, after
-        `terminal` cancellation, at once).
+        `terminal` cancellation or 10 s, once they are dropped).
+
+    Its parts, one concern per file under `gateway/`: the listener, the
+    shards, the HTTP connection, the WebSocket and SSE sessions, the send
+    queue, the subscription plan, the fan-out, the monitor report
+    (`docs/architecture.md`).
 
     @code
     app.add<jobwatch::gateway>({.port = 8080});
@@ -60,14 +48,8 @@ namespace jobwatch {
 
     @par Threads
     With `gateway.threads` = 0 everything runs on the core thread. With K > 0
-    the gateway starts K I/O threads, share-nothing shards: each has its own
-    `io_context`, room table, connections, sweep timer and counters. The core
-    accepts and hands each connection to the next shard; it encodes a room
-    message once, only when some shard watches the room, and posts the one
-    shared buffer to each shard that does. What needs the core's state (REST,
-    long-poll, the snapshot and replay of a subscribe, publish) hops to the
-    core and back; a WebSocket client's next message waits for the answer,
-    so its messages are answered in order.
+    the gateway starts K I/O threads, share-nothing shards (`gw::shard`). What
+    needs the core's state hops to the core and back (`gw::server::hop`).
 
     @par Thread Safety
     Construct, run and destroy on the core executor. `port()`,
@@ -82,146 +64,175 @@ public:
         std::optional<std::string> host{};    ///< address to listen on
         std::optional<std::uint16_t> port{};  ///< TCP port; 0 picks a free one
         /// Decides who each request is; empty: the `auth` settings' mode.
-        std::shared_ptr<http::authenticator const> auth{};
+        std::shared_ptr<auth::authenticator const> auth{};
     };
 
-    gateway(core& c, config cfg);
-    ~gateway();
+    gateway(core& c, config cfg)
+        : core_(c)
+        , srv_(c, cfg.auth ? cfg.auth : auth::make_authenticator(c.settings().auth))
+        , listener_(srv_, [this](gw::shard& sh, gw::tcp::socket s) { serve(sh, std::move(s)); })
+    {
+        for (auto& sh : srv_.shards)
+            protocols_.push_back(std::make_unique<gw::ws_protocol>(srv_, *sh));
+        auto const& s = c.settings().gateway;
+        listener_.bind(cfg.host.value_or(s.host), cfg.port ? *cfg.port : static_cast<std::uint16_t>(s.port));
+        c.on_settings([this](jobwatch::config const& next) { srv_.apply_settings(next); });
+        c.on_room_message([this](room_message const& m) { srv_.fan.on_room_message(m); });
+        install_routes();
+    }
+
+    ~gateway()
+    {
+        // Whatever is still pending (the app stopped the context) must not
+        // reach back here: the shards' threads stop first, then the sessions
+        // left are cut off from the gateway.
+        for (auto& sh : srv_.shards)
+            sh->stop();
+        for (auto& sh : srv_.shards)
+            sh->conns.for_each([](gw::connection& c) { c.detach(); });
+    }
 
     gateway(gateway const&) = delete;
     gateway& operator=(gateway const&) = delete;
 
     /** @brief Serves until cancelled, then drains (see the class description).
         @throws boost::system::system_error if the port could not be bound. */
-    asio::awaitable<void> run();
+    asio::awaitable<void> run()
+    {
+        auto& log = core_.log();
+        if (listener_.error()) {
+            log.error(listener_.what() + ": " + listener_.error().message());
+            throw boost::system::system_error(listener_.error(), listener_.what());
+        }
+        if (dynamic_cast<auth::open_authenticator const*>(srv_.auth.get()))
+            log.warn("!!! " + srv_.auth->describe() + " !!!");
+        else
+            log.info(srv_.auth->describe());
+        bool const sharded = !srv_.shards.front()->is_core();
+        log.info("gateway listening on http://" + listener_.address() + ":" + std::to_string(listener_.port()) +
+                 (sharded ? " with " + std::to_string(srv_.shards.size()) + " I/O threads" : std::string()));
+        srv_.running = true;
+        for (auto& sh : srv_.shards)
+            sh->start([this](std::string what) {
+                asio::post(core_.get_executor(), [this, what] { core_.log().error("gateway I/O thread: " + what); });
+            });
+        listener_.accept();
+        rearm_accepting();
+
+        co_await detail::wait_until_cancelled();
+
+        // Drain: no new connections; every connection finishes its unit of work.
+        co_await asio::this_coro::throw_if_cancelled(false);
+        co_await asio::this_coro::reset_cancellation_state(asio::enable_terminal_cancellation());
+        srv_.draining = true;
+        listener_.close();
+        srv_.fan.polls.wake_all();
+        for_each_shard([](gw::shard& sh) { sh.conns.for_each([](gw::connection& c) { c.shutdown(); }); });
+        auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+        bool const drained = co_await wait_drained(deadline);
+        if (!drained) {
+            for_each_shard([](gw::shard& sh) { sh.conns.for_each([](gw::connection& c) { c.abort(); }); });
+            co_await wait_drained(std::chrono::steady_clock::now() + std::chrono::seconds{1});
+        }
+        rearm_.cancel();
+        for (auto& sh : srv_.shards)
+            sh->stop();
+        srv_.running = false;
+    }
 
     /// The port listened on (useful with port 0); 0 when binding failed.
-    std::uint16_t port() const noexcept { return port_; }
+    std::uint16_t port() const noexcept { return listener_.port(); }
     /// Counters since start, summed over the shards.
-    http::gateway_counters counters() const;
+    gw::gateway_counters counters() const { return gw::total_counters(srv_); }
     /// Open connections (HTTP, WebSocket, SSE), accepted ones not yet served included.
-    std::size_t connection_count() const noexcept;
+    std::size_t connection_count() const noexcept { return srv_.connection_count(); }
     /// I/O shards serving connections (1 when `gateway.threads` is 0: the core thread).
-    std::size_t shard_count() const noexcept { return shards_.size(); }
+    std::size_t shard_count() const noexcept { return srv_.shards.size(); }
     /// Rooms watched by a subscriber or a parked long-poll. Core thread only.
-    std::size_t room_count() const;
+    std::size_t room_count() const { return srv_.fan.room_count(); }
 
 private:
-    class shard;
-    class http_conn;
-    class sse_session;
-    friend class shard;
-    friend class sse_session;
-
-    /// What the core decided for a subscribe (WebSocket, or an SSE stream's rooms).
-    struct stream_plan
+    void serve(gw::shard& sh, gw::tcp::socket s)
     {
-        std::optional<http::response> refusal;  ///< SSE: the answer instead of a stream
-        bool error = false;                     ///< WebSocket: the subscribe was refused (an `error` in msgs)
-        std::vector<std::string> rooms;         ///< granted: subscribe to these
-        /// In order: replies and notices (false), and replayed room messages (true).
-        std::vector<std::pair<http::wire_ptr, bool>> msgs;
-    };
+        auto& host = *protocols_[sh.index];
+        // A failure of one connection is logged where it is spawned; the others go on.
+        asio::co_spawn(sh.ex, gw::serve_http(srv_, sh, host, std::move(s)), [this](std::exception_ptr e) {
+            if (!e)
+                return;
+            try {
+                std::rethrow_exception(e);
+            } catch (std::exception const& ex) {
+                asio::post(core_.get_executor(),
+                           [this, what = std::string(ex.what())] { core_.log().error("connection failed: " + what); });
+            }
+        });
+    }
 
-    void add_conn(shard& sh, std::shared_ptr<http::connection> c);
-    void remove_conn(shard& sh, http::connection& c);
-    void accept_next();
-    void arm_sweep();
-    void arm_shard_sweep(shard& sh);
-    void sweep(shard& sh);
-    /// The queue and room figures of the monitor report, from `sh`'s thread.
-    static void refresh_stats(shard& sh);
-    void apply_settings(jobwatch::config const& s);
-    void on_room_message(room_message const& m);
-    void send_batches();
-    /// Shard: `room` lost messages from `seq` on; its subscribers there are told they lagged.
-    static void lag_room(shard& sh, std::string const& room, std::uint64_t seq);
-    void grant(std::string const& room, shard const& sh);
-    void release(std::string const& room, std::size_t shard_index);
-    void start_shards();
-    void stop_shards();
+    // Accepting stopped on an error (out of file descriptors): try again every quarter second.
+    void rearm_accepting()
+    {
+        rearm_.expires_after(std::chrono::milliseconds{250});
+        rearm_.async_wait([this](boost::system::error_code ec) {
+            if (ec || srv_.draining)
+                return;
+            listener_.accept();
+            rearm_accepting();
+        });
+    }
+
+    // Every shard's connections gone and every answer of the core delivered (they resume its coroutines).
+    asio::awaitable<bool> wait_drained(gw::steady_time deadline)
+    {
+        for (auto& sh : srv_.shards) {
+            if (sh->is_core())
+                co_await sh->conns.wait_empty(deadline);
+            else
+                co_await asio::co_spawn(sh->ex, sh->conns.wait_empty(deadline), asio::use_awaitable);
+        }
+        detail::tuple_timer t(co_await asio::this_coro::executor);
+        while ((srv_.hops > 0 || srv_.refusing > 0) && std::chrono::steady_clock::now() < deadline) {
+            t.expires_after(std::chrono::milliseconds{5});
+            co_await t.async_wait();
+        }
+        co_return srv_.connection_count() == 0 && srv_.hops == 0 && srv_.refusing == 0;
+    }
+
     /// Runs `f(shard&)` on every shard's thread (directly on the core's).
     template<class F>
-    void each_shard(F f);
-    /// Core: the `subscriptions` reply, with each room's latest sequence number.
-    http::wire_ptr subscriptions_reply(std::optional<std::string> id, std::vector<std::string> rooms) const;
-    /// Core: publishes for a WebSocket client; the reply, and whether it is an error.
-    std::pair<http::wire_ptr, bool> publish_reply(publish_request r);
+    void for_each_shard(F f)
+    {
+        for (auto& p : srv_.shards) {
+            auto& sh = *p;
+            if (sh.is_core())
+                f(sh);
+            else
+                asio::post(sh.ex, [&sh, f] { f(sh); });
+        }
+    }
 
-    /** @brief Runs `start(done)` on the core, which calls `done(R)` there once;
-        then `then(R)` on `sh`'s thread. Directly when `sh` is the core's. */
-    template<class R, class Start, class Then>
-    void hop(shard& sh, Start start, Then then);
-    /// `hop` for a coroutine on `sh`: resumes it with the core's answer.
-    template<class R, class Start>
-    asio::awaitable<R> on_core(shard& sh, Start start);
-
-    asio::awaitable<void> serve_http(shard& sh, http::tcp::socket sock);
-    asio::awaitable<void> refuse(http::tcp::socket sock);
-    asio::awaitable<http::response> long_poll(http::request const& req, http::target const& t, principal const& who);
-    void start_ws(shard& sh, http::tcp::socket sock, std::string preread, http::request req,
-                  std::shared_ptr<principal const> who);
-    /// Core: checks an SSE request's rooms and prepares its first messages.
-    stream_plan plan_sse(http::request const& req, http::target const& t, principal const& who,
-                         shard const& sh);
-    void start_sse(shard& sh, http::tcp::socket sock, stream_plan plan);
-    /// Validates and access-checks the rooms of an SSE or long-poll request; the refusal, if any.
-    std::optional<http::response> check_rooms(http::request const& req, std::vector<std::string> const& rooms,
-                                              principal const& who) const;
-    http::auth_result authenticate(http::request const& req, http::target const& t, std::string_view remote) const;
-
-    // WebSocket protocol (on the session's shard; the core parts as noted)
-    bool on_ws_message(shard& sh, http::ws_session& s, std::string_view text);
-    bool ws_subscribe(shard& sh, http::ws_session& s, subscribe_request r);
-    /// Core: access check, grant, snapshot or replay of one subscribe.
-    stream_plan plan_subscribe(principal const& who, subscribe_request const& r, shard const& sh);
-    /// Shard: subscribes to what was granted and queues the plan's messages.
-    void apply_plan(shard& sh, http::stream_session& s, stream_plan& plan);
-    bool ws_publish(shard& sh, http::ws_session& s, publish_request r);
-    /// The current state of a room for `subscribed`; empty for alerts or unknown state.
-    std::optional<snapshot> snapshot_of(std::string_view room) const;
-    std::string connections_json() const;
+    // /healthz, /readyz and /api/v1/monitor/connections.
+    void install_routes()
+    {
+        using namespace http;
+        auto& r = core_.routes();
+        r.add({{verb::get}, "/healthz", needs::none, "Liveness",
+               [](call const& c) { return json_response(c.req, status::ok, R"({"status":"ok"})"); }});
+        r.add({{verb::get}, "/readyz", needs::none, "Readiness: listening and not draining", [this](call const& c) {
+                   return srv_.running && !srv_.draining
+                              ? json_response(c.req, status::ok, R"({"status":"ready"})")
+                              : problem(c.req, status::service_unavailable, "not accepting work (starting or draining)");
+               }});
+        r.add({{verb::get}, "/api/v1/monitor/connections", needs::admin, "Connections, rooms, queues and counters",
+               [this](call const& c) { return json_response(c.req, status::ok, gw::connections_report(srv_)); }});
+    }
 
     core& core_;
-    config cfg_;
-    std::shared_ptr<http::authenticator const> auth_;
-    http::session_limits limits_;  ///< the core's copy; each shard has its own
-    std::size_t max_connections_;
-    std::size_t max_header_bytes_;
-    std::size_t max_body_bytes_;
-    std::size_t max_shard_backlog_;  ///< room messages handed to one shard and not yet fanned out
-    http::gateway_counters core_counters_;  ///< accept and refuse, counted on the core
-    http::hub polls_;  ///< long-polls parked on the core
-    http::rest_api rest_;
-    http::tcp::acceptor acceptor_;
-    asio::steady_timer sweep_timer_;
-    boost::system::error_code bind_error_;
-    std::string bind_what_;
-    std::uint16_t port_ = 0;
-    std::vector<std::unique_ptr<shard>> shards_;
-    std::size_t next_shard_ = 0;
-    /// Sharded: per room, how many subscriptions each shard holds (grants not yet released).
-    std::unordered_map<std::string, std::vector<std::uint32_t>, detail::short_string_hash,
-                       detail::short_string_equal>
-        watched_;
-    std::vector<std::vector<http::wire_ptr>> batches_;  ///< sharded: room messages not yet posted, per shard
-    /// Sharded, per shard: rooms whose messages the shard's backlog bound turned
-    /// away since the last post, with the first one's sequence number.
-    std::vector<std::vector<std::pair<std::string, std::uint64_t>>> lost_;
-    bool batches_posted_ = false;
-    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-    std::atomic<std::uint64_t> next_conn_id_{1};
-    std::atomic<std::size_t> accepting_{0};  ///< accepted, not yet registered on their shard
-    std::atomic<std::size_t> hops_{0};       ///< answers of the core not yet back on their shard
-    std::atomic<std::size_t> refusing_{0};
-    std::string room_buf_;
-    bool running_ = false;
-    std::atomic<bool> draining_{false};
-    bool accept_pending_ = false;
+    gw::server srv_;
+    std::vector<std::unique_ptr<gw::ws_protocol>> protocols_;
+    gw::listener listener_;
+    asio::steady_timer rearm_{core_.get_executor()};
 };
 
 }  // namespace jobwatch
-
-#include <jobwatch/components/impl/gateway.hpp>
 
 #endif

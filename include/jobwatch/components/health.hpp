@@ -1,7 +1,7 @@
 #ifndef JOBWATCH_COMPONENTS_HEALTH_HPP
 #define JOBWATCH_COMPONENTS_HEALTH_HPP
 
-#include <jobwatch/components/wait_cancelled.hpp>
+#include <jobwatch/runtime/wait_cancelled.hpp>
 #include <jobwatch/core.hpp>
 #include <jobwatch/monitor/health_core.hpp>
 
@@ -23,15 +23,14 @@ public:
     struct config
     {
         /// How often the report is re-evaluated (stale jobs age without events);
-        /// 0 takes the app's `health.interval_ms`.
+        /// 0 takes the app's `health.interval_ms`, another value becomes that
+        /// setting's initial value (a runtime change replaces it).
         duration interval{0};
     };
 
-    health(core& c, config cfg) : core_(c), cfg_(cfg), health_(health_core::config::from(c.settings().health))
+    health(core& c, config cfg) : core_(c), cfg_(cfg), health_(adopt(c, cfg))
     {
-        bool const from_settings = cfg_.interval <= duration::zero();
-        if (from_settings)
-            cfg_.interval = duration{c.settings().health.interval_ms};
+        cfg_.interval = duration{c.settings().health.interval_ms};
         c.on_change([this](job_change const& change) { health_.on_change(change, core_.now()); });
         // The store already knows every running job's last event: staleness is
         // read from it at report time instead of tracked per event.
@@ -40,14 +39,18 @@ public:
                 [&](std::string_view, std::string_view queue, auto const&, time_point last) { visit(queue, last); });
         });
         tick_task_ = c.tasks().add("health.tick", {.interval = cfg_.interval, .immediate = true}, [this] { tick(); });
-        c.on_settings([this, from_settings](jobwatch::config const& s) {
+        c.on_settings([this](jobwatch::config const& s) {
             health_.set_config(health_core::config::from(s.health));
-            if (from_settings) {
-                cfg_.interval = duration{s.health.interval_ms};
-                core_.tasks().set_interval(tick_task_, cfg_.interval);
-            }
+            cfg_.interval = duration{s.health.interval_ms};
+            core_.tasks().set_interval(tick_task_, cfg_.interval);
         });
-        c.provide(*this);
+        c.provide_snapshots(rooms::kind::health, [this](std::string_view) { return std::optional<snapshot>(report()); });
+        c.routes().add({{http::verb::get}, "/api/v1/health/queues", http::needs::read,
+                        "Queue health with its reasons (not for tenants)", [this](http::call const& h) {
+                            if (h.who.tenant_id || h.who.user_id)
+                                return http::problem(h.req, http::status::forbidden, "queue health mixes tenants");
+                            return http::json_response(h.req, http::status::ok, to_json(report()));
+                        }});
     }
 
     /// Lives until cancelled; all work happens on events and ticks.
@@ -66,6 +69,14 @@ public:
     bool set_paused(std::string_view queue, bool paused) { return health_.set_paused(queue, paused); }
 
 private:
+    // An interval given in code is the setting's initial value (core::initial_setting).
+    static health_core::config adopt(core& c, config const& cfg)
+    {
+        if (cfg.interval > duration::zero())
+            c.initial_setting([&](jobwatch::config& s) { s.health.interval_ms = cfg.interval.count(); });
+        return health_core::config::from(c.settings().health);
+    }
+
     core& core_;
     config cfg_;
     health_core health_;

@@ -88,18 +88,6 @@ inline std::string make_alert_id(std::string_view kind, std::string_view subject
     return id;
 }
 
-/** @brief Writes the key of a job into `out`: queue, NUL, job id.
-
-    Job ids are unique within their queue only (BullMQ numbers jobs per
-    queue), so both parts are needed. NUL cannot occur in an identifier, so
-    the key is unambiguous. Reusing `out` avoids an allocation per event.
-*/
-inline std::string const& job_key(std::string& out, std::string_view queue, std::string_view job_id)
-{
-    out.assign(queue).append(1, '\0').append(job_id);
-    return out;
-}
-
 /// Milliseconds since the epoch of `t`.
 inline std::int64_t epoch_ms(time_point t) noexcept
 {

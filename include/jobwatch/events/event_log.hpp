@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <algorithm>
+#include <cassert>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,13 +34,14 @@ struct room_entry
     std::shared_ptr<alert const> alert_msg;      ///< set for alerts
 };
 
-/** @brief The ordered log of accepted events, and the history of every room.
+/** @brief The ordered log of applied events, and the history of every room.
 
-    @li validates events that arrive as text with the generated parser;
-    @li drops a second event with the same producer `id` seen within the last
-        `dedup_window` ids;
-    @li gives every accepted event the next sequence number and its time
-        (the producer's, or `now` when absent; see `logged_event::json`);
+    @li checks an event's time and drops a second event with the same
+        producer `id` of the same tenant seen within the last `dedup_window`
+        ids (`admit`);
+    @li gives every event the core applied the next sequence number and
+        keeps it in the histories of its job's rooms (`commit`); an event the
+        job store ignored takes no number;
     @li keeps the newest `history_size` messages in one ring, and per room
         the sequence numbers of its last `history_per_room` messages, so
         that a subscriber asking for `since = N` gets exactly what it missed,
@@ -69,17 +71,17 @@ public:
     /// What became of an event offered to the log.
     enum class status
     {
-        accepted,   ///< it got a sequence number
+        accepted,   ///< admitted (and then, once committed, given a sequence number)
         duplicate,  ///< its producer id was seen within the window; dropped
         invalid,    ///< it does not satisfy the schema; `error` says why
     };
 
-    /// The outcome of `append`.
-    struct append_result
+    /// The outcome of `admit`.
+    struct admit_result
     {
         status st = status::invalid;
-        std::shared_ptr<logged_event const> event;  ///< set when accepted
-        parse_error error;                          ///< set when invalid
+        std::shared_ptr<logged_event> event;  ///< set when admitted: seq is the next number, rooms unset
+        parse_error error;                    ///< set when invalid
     };
 
     /// Counters of the log since it started.
@@ -95,7 +97,7 @@ public:
     struct replay_result
     {
         bool reset = false;                  ///< part of what it missed is gone: fetch a snapshot
-        std::uint64_t seq = 0;               ///< the room's current sequence number
+        std::uint64_t seq = 0;               ///< the room's position (`position`)
         std::vector<room_entry> entries;     ///< what it missed, oldest first (empty on reset)
     };
 
@@ -104,27 +106,19 @@ public:
     event_log() : event_log(config{}) {}
     explicit event_log(config cfg) : cfg_(cfg), ring_(std::max<std::size_t>(cfg.history_size, 1)) {}
 
-    /// Validates JSON text as a job event and appends it.
-    append_result append_text(std::string_view text, time_point now)
-    {
-        auto r = parse<job_event>(text);
-        if (!r) {
-            ++stats_.invalid;
-            return {status::invalid, nullptr, r.error()};
-        }
-        return append(std::move(*r), now);
-    }
+    /** @brief Checks a job event's time and producer id, and prepares it for
+        the job store: its `seq` is the number it gets if `commit`ted.
 
-    /** @brief Appends a job event that is already a typed value.
-
-        Typed events from in-process producers are trusted to satisfy the
-        schema's types; their time is checked here, and taken from `now`
-        when absent.
+        The event names its tenant already (the core resolves it): producer
+        ids are remembered per tenant. Typed events from in-process producers
+        are trusted to satisfy the schema's types; their time is checked here,
+        and taken from `now` when absent.
     */
-    append_result append(job_event ev, time_point now)
+    admit_result admit(job_event ev, time_point now)
     {
         if (auto const& id = event_id_of(ev); id && cfg_.dedup_window > 0) {
-            if (!remember_id(*id)) {
+            auto const& t = tenant_id_of(ev);
+            if (!remember_id(t ? std::string_view(*t) : std::string_view{}, *id)) {
                 ++stats_.duplicates;
                 return {status::duplicate, nullptr, {}};
             }
@@ -140,13 +134,25 @@ public:
         } else {
             logged->time = now;
         }
-        logged->seq = ++seq_;
+        logged->seq = seq_ + 1;
         logged->event = std::move(ev);
+        return {status::accepted, std::move(logged), {}};
+    }
+
+    /// Counts an event refused before `admit` (the schema, the tenant check).
+    void count_invalid() noexcept { ++stats_.invalid; }
+
+    /** @brief Gives an admitted event, which the job store applied, its
+        sequence number, and keeps it in the history of each of its rooms. */
+    void commit(std::shared_ptr<logged_event const> const& ev)
+    {
+        assert(ev->seq == seq_ + 1 && ev->rooms && "commit the event admitted last, once applied");
+        seq_ = ev->seq;
         ++stats_.accepted;
-        std::shared_ptr<logged_event const> shared = std::move(logged);
-        store(room_entry{shared->seq, shared, nullptr});
-        route(*shared);
-        return {status::accepted, std::move(shared), {}};
+        store(room_entry{ev->seq, ev, nullptr});
+        auto const& rooms = *ev->rooms;
+        for (std::size_t i = 0; i < rooms.size(); ++i)
+            push(rooms[i], ev->seq);
     }
 
     /// Gives an alert the next sequence number and keeps it in room `alerts`.
@@ -162,31 +168,47 @@ public:
     /// The last sequence number given out (0 before the first event).
     std::uint64_t last_seq() const noexcept { return seq_; }
 
-    /// The sequence number of the newest message of `room` (0 when none is kept).
-    std::uint64_t room_seq(std::string_view room) const
+    /** @brief Where `room` stands: the sequence number of its newest kept
+        message; for a room with no kept history (none yet, evicted, or a
+        room of state only, `health`), the last sequence number given out.
+        A client that has the room up to its position resumes from it. */
+    std::uint64_t position(std::string_view room) const
     {
         auto it = rooms_.find(room);
-        return it == rooms_.end() || it->second.seqs.empty() ? 0 : it->second.seqs.back();
+        if (it == rooms_.end() || it->second.seqs.empty())
+            return seq_;
+        return it->second.seqs.back();
     }
 
     /** @brief What a subscriber of `room` that has seen everything up to `since` missed.
 
         Never skips silently: when an entry after `since` is no longer kept
         (the room's history overflowed, or the room was evicted), the result
-        is a reset.
+        is a reset, whose `seq` is where the room stands now (never behind
+        `since`, so a client that takes it moves forward). A `since` beyond
+        the last sequence number (the server restarted without its history)
+        is a reset to the last one. `health` keeps no history: it never
+        resets otherwise, its state comes with each snapshot.
     */
     replay_result replay(std::string_view room, std::uint64_t since) const
     {
         replay_result out;
+        if (since > seq_) {
+            // A point this log never reached (the server restarted without its
+            // history): what the client holds cannot be trusted.
+            out.reset = true;
+            out.seq = seq_;
+            return out;
+        }
         auto it = rooms_.find(room);
         if (it == rooms_.end()) {
             // Unknown room: it may have been evicted with entries after `since`.
-            out.reset = since < evicted_up_to_;
-            out.seq = 0;
+            out.reset = room != rooms::health && since < evicted_up_to_;
+            out.seq = std::max(seq_, since);
             return out;
         }
         auto const& r = it->second;
-        out.seq = r.seqs.empty() ? r.dropped_up_to : r.seqs.back();
+        out.seq = r.seqs.empty() ? seq_ : r.seqs.back();
         if (since < r.dropped_up_to) {
             out.reset = true;
             return out;
@@ -260,12 +282,17 @@ private:
     };
 
 
-    // False when `id` is already in the window.
-    bool remember_id(std::string const& id)
+    // False when `id` of `tenant` is already in the window.
+    bool remember_id(std::string_view tenant, std::string_view id)
     {
-        if (!ids_.insert(id).second)
+        // Tenant and id joined by a character neither may contain.
+        std::string key;
+        key.reserve(tenant.size() + 1 + id.size());
+        key.append(tenant).push_back('\n');
+        key.append(id);
+        if (!ids_.insert(key).second)
             return false;
-        id_order_.push_back(id);
+        id_order_.push_back(std::move(key));
         if (id_order_.size() > cfg_.dedup_window) {
             ids_.erase(id_order_.front());
             id_order_.pop_front();
@@ -274,17 +301,6 @@ private:
     }
 
     void store(room_entry const& entry) { ring_[entry.seq % ring_.size()] = entry; }
-
-    void route(logged_event const& ev)
-    {
-        // Room names are composed in one reused buffer: no allocation per
-        // event for rooms that already exist.
-        for_each_room(ev.event, [&](std::string_view prefix, std::string_view id) {
-            key_.assign(prefix);
-            key_.append(id);
-            push(key_, ev.seq);
-        });
-    }
 
     void push(std::string_view name, std::uint64_t seq)
     {
@@ -328,7 +344,6 @@ private:
     boost::unordered_flat_map<std::string, room, detail::short_string_hash, detail::short_string_equal> rooms_;
     std::unordered_set<std::string> ids_;
     std::deque<std::string> id_order_;
-    std::string key_;
     stats stats_;
 };
 

@@ -139,6 +139,41 @@ inline response json_response(request const& req, status st, std::string body)
     return res;
 }
 
+namespace detail {
+
+/** @brief `s` with every byte that is not part of valid UTF-8 replaced by
+    U+FFFD: text from a request (a path, a parameter) may be anything, and a
+    JSON answer must be valid UTF-8. */
+inline std::string valid_utf8(std::string_view s)
+{
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size();) {
+        auto const c = static_cast<unsigned char>(s[i]);
+        std::size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+        bool ok = len > 0 && i + len <= s.size();
+        for (std::size_t k = 1; ok && k < len; ++k)
+            ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
+        if (ok && len > 1) {
+            // No overlong forms, surrogates or code points past U+10FFFF.
+            auto const c1 = static_cast<unsigned char>(s[i + 1]);
+            ok = !(len == 2 && c < 0xC2) && !(len == 3 && c == 0xE0 && c1 < 0xA0) &&
+                 !(len == 3 && c == 0xED && c1 >= 0xA0) && !(len == 4 && c == 0xF0 && c1 < 0x90) &&
+                 !(len == 4 && (c > 0xF4 || (c == 0xF4 && c1 >= 0x90)));
+        }
+        if (!ok) {
+            out += "\xEF\xBF\xBD";
+            ++i;
+            continue;
+        }
+        out.append(s.substr(i, len));
+        i += len;
+    }
+    return out;
+}
+
+}  // namespace detail
+
 /** @brief An RFC 9457 problem document: `type`, `title`, `status`, `detail`,
     plus `extra` members (already JSON text, e.g. `"pointer":"/queue"`). */
 inline response problem(request const& req, status st, std::string_view detail, std::string_view extra = {})
@@ -150,7 +185,7 @@ inline response problem(request const& req, status st, std::string_view detail, 
     w.raw(R"(,"status":)");
     w.integer(static_cast<int>(st));
     w.raw(R"(,"detail":)");
-    w.string(detail);
+    w.string(::jobwatch::http::detail::valid_utf8(detail));
     if (!extra.empty()) {
         w.raw(',');
         w.raw(extra);

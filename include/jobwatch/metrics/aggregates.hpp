@@ -230,10 +230,6 @@ public:
     /** @brief Starts with the `all` scope only. */
     explicit aggregates(config cfg)
         : cfg_(cfg)
-        , queue_prefix_(rooms::queue(""))
-        , run_prefix_(rooms::run(""))
-        , tenant_prefix_(rooms::tenant(""))
-        , user_prefix_(rooms::user(""))
     {
         auto const it = scopes_.try_emplace(std::string(overall)).first;
         it->second.name = it->first;
@@ -337,7 +333,6 @@ private:
         log_histogram::prepared wait;
     };
 
-    void update_scope(std::string const& prefix, std::string_view id, delta const& d, time_point now);
     void update(entry& e, delta const& d, time_point now);
     entry* find_or_create(std::string_view name);
     void fill(summary& s, scope_metrics const& m, time_point now) const;
@@ -359,15 +354,10 @@ private:
     void refresh_rates(time_point now);
 
     config cfg_;
-    std::string const queue_prefix_;
-    std::string const run_prefix_;
-    std::string const tenant_prefix_;
-    std::string const user_prefix_;
     scope_map scopes_;
     entry* all_ = nullptr;
     std::vector<entry*> dirty_;        // each scope once (entry::dirty)
     std::vector<entry*> rate_active_;  // each scope once (entry::rate_active)
-    std::string scratch_;              // room name being looked up: no allocation per event
     statistics stats_;
 };
 
@@ -390,21 +380,12 @@ inline void aggregates::on_change(job_change const& c, time_point now)
         .wait = c.wait_ms ? log_histogram::prepare(*c.wait_ms) : log_histogram::prepared{},
     };
     update(*all_, d, now);
-    update_scope(queue_prefix_, c.queue, d, now);
-    if (!c.run_id.empty())
-        update_scope(run_prefix_, c.run_id, d, now);
-    if (!c.tenant_id.empty())
-        update_scope(tenant_prefix_, c.tenant_id, d, now);
-    if (!c.user_id.empty())
-        update_scope(user_prefix_, c.user_id, d, now);
-}
-
-inline void aggregates::update_scope(std::string const& prefix, std::string_view id, delta const& d,
-                                     time_point now)
-{
-    scratch_.assign(prefix).append(id);
-    if (auto* e = find_or_create(scratch_))
-        update(*e, d, now);
+    // The job's rooms but its own: queue, run, tenant, user (one place decides them: job_rooms).
+    assert(c.rooms && "a job_change names its job's rooms");
+    auto const& rooms = *c.rooms;
+    for (std::size_t i = 1; i < rooms.size(); ++i)
+        if (auto* e = find_or_create(rooms[i]))
+            update(*e, d, now);
 }
 
 inline aggregates::entry* aggregates::find_or_create(std::string_view name)

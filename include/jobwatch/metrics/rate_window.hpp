@@ -67,9 +67,11 @@ public:
     /// Adds `other`'s counters slot by slot.
     void merge(slot_ring const& other) noexcept
     {
+        // The other window moved on even if it counts nothing: what has
+        // left it has left the union too.
+        advance(std::max(head_, other.head_));
         if (other.total_ == 0)
             return;
-        advance(std::max(head_, other.head_));
         auto const first = std::max(other.head_, head_) - static_cast<std::int64_t>(N) + 1;
         for (std::int64_t s = std::max(first, other.head_ - static_cast<std::int64_t>(N) + 1); s <= other.head_; ++s) {
             auto const c = other.counts_[index(s)];

@@ -262,7 +262,9 @@ private:
 
     struct run_state
     {
+        std::string key;        // the run's room: runs are per tenant
         std::string run_id;
+        std::string tenant_id;  // empty: none
         std::uint64_t succeeded = 0;
         std::uint64_t failed = 0;
         std::uint64_t cancelled = 0;
@@ -280,6 +282,7 @@ private:
     {
         std::string queue;
         std::string job_id;
+        std::string tenant_id;  // empty: none
         std::int64_t attempt = 0;
         time_point started{};
         duration limit{};

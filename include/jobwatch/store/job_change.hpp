@@ -2,6 +2,7 @@
 #define JOBWATCH_STORE_JOB_CHANGE_HPP
 
 #include <jobwatch/events/event.hpp>
+#include <jobwatch/events/rooms.hpp>
 #include <jobwatch/messages/job_snapshot.hpp>
 
 #include <cstdint>
@@ -23,9 +24,9 @@ struct job_change
     logged_event const& cause;       ///< the event that was applied
     std::string_view job_id;         ///< the job
     std::string_view queue;          ///< its queue
-    std::string_view run_id;         ///< its run; empty when none
+    std::string_view run_id;         ///< its run (of its tenant); empty when none
     std::string_view tenant_id;      ///< its tenant; empty when none
-    std::string_view user_id;        ///< its user; empty when none
+    std::string_view user_id;        ///< its user (of its tenant); empty when none
     std::string_view job_type;       ///< its category; empty when none
     std::optional<job_state> before; ///< state before; nullopt when the job is new
     job_state after;                 ///< state after the event
@@ -37,6 +38,7 @@ struct job_change
     std::optional<double> duration_ms;  ///< set when finished: start of the last attempt to the end
     std::optional<double> wait_ms;      ///< set on the first start: queued to started
     std::string_view error;          ///< the error text of a failure; empty otherwise
+    job_rooms const* rooms = nullptr;  ///< its rooms: scopes of aggregates are named after them
 };
 
 /// True for succeeded, failed and cancelled.

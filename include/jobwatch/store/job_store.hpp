@@ -11,6 +11,7 @@
 */
 
 #include <jobwatch/events/event.hpp>
+#include <jobwatch/events/rooms.hpp>
 #include <jobwatch/messages/job_event.hpp>
 #include <jobwatch/messages/job_snapshot.hpp>
 #include <jobwatch/store/job_change.hpp>
@@ -45,7 +46,9 @@ struct job_log_line
 /** @brief Filters and page of a job query (`GET /api/v1/jobs`).
 
     Unset filters match every job; set filters must all match. A name the
-    store has never seen (queue, run, ...) matches no job. Results are ordered
+    store has never seen (queue, run, ...) matches no job. Runs and users
+    belong to a tenant: `run_id` and `user_id` name the run or user of
+    `tenant_id` (of no tenant when `tenant_id` is unset). Results are ordered
     newest-updated first: `updated_at` descending, then the sequence number of
     the job's last applied event descending, so the order is total and
     deterministic.
@@ -54,9 +57,9 @@ struct job_query
 {
     std::optional<job_state> status{};       ///< only jobs in this state
     std::optional<std::string> queue{};      ///< only jobs of this queue
-    std::optional<std::string> run_id{};     ///< only jobs of this run (indexed)
+    std::optional<std::string> run_id{};     ///< only jobs of this run of `tenant_id` (indexed)
     std::optional<std::string> tenant_id{};  ///< only jobs of this tenant
-    std::optional<std::string> user_id{};    ///< only jobs of this user
+    std::optional<std::string> user_id{};    ///< only jobs of this user of `tenant_id`
     std::optional<std::string> job_type{};   ///< only jobs of this category
     std::optional<time_point> since{};       ///< only jobs updated at or after this time (inclusive)
     std::optional<time_point> until{};       ///< only jobs updated before this time (exclusive)
@@ -226,6 +229,9 @@ struct job_extras
 /** @brief One job as the store keeps it: a compact record, read through
     accessors or turned into a `job_snapshot` by `job_store::snapshot`.
 
+    A job is identified by its tenant and its id: two tenants may use the
+    same job id for two different jobs.
+
     Timestamps are event times (`logged_event::time`).
 
     @par Thread Safety
@@ -237,8 +243,12 @@ public:
     /// Records live in the store's chunks; only the store fills them.
     job_record() = default;
 
-    /// The job's id.
+    /// The job's id (unique within its tenant).
     std::string_view job_id() const noexcept { return job_id_.view(); }
+    /// The job's rooms (job, queue, run, tenant, user), fixed by its first event.
+    std::shared_ptr<job_rooms const> const& rooms() const noexcept { return rooms_; }
+    /// The job's tenant; empty when it has none.
+    std::string_view tenant_id() const noexcept { return rooms_->tenant_id(); }
     /// Where the job is in its life cycle.
     job_state state() const noexcept { return static_cast<job_state>(state_); }
     /// The current or last attempt number; 0 while the job has not started.
@@ -300,6 +310,7 @@ private:
     std::int64_t started_ms_ = unknown;
     std::int64_t finished_ms_ = unknown;
     std::int64_t wait_ms_ = unknown;
+    std::shared_ptr<job_rooms const> rooms_;  // shared with every event of the job
 };
 
 /** @brief Every job's state, progress, logs and timestamps, with queries and
@@ -388,15 +399,26 @@ public:
     */
     std::size_t evict(time_point now);
 
-    /// The job, or nullptr. Valid until the next call that modifies the store.
-    job_record const* find(std::string_view job_id) const noexcept;
+    /// The job `job_id` of `tenant` (empty: of no tenant), or nullptr. Valid
+    /// until the next call that modifies the store.
+    job_record const* find(std::string_view tenant, std::string_view job_id) const noexcept;
+
+    /// A job looked up by id alone (`find_any`).
+    struct any_match
+    {
+        job_record const* job = nullptr;  ///< the one job with the id, when exactly one
+        std::size_t count = 0;            ///< jobs with that id, over all tenants (0, 1, or 2 for "several")
+    };
+    /** @brief The job with id `job_id` in whatever tenant, when exactly one
+        tenant has such a job. Used where an event or an administrator names a
+        job without its tenant. */
+    any_match find_any(std::string_view job_id) const noexcept;
 
     /// The job as the generated `job_snapshot` (wire and REST form).
     job_snapshot snapshot(job_record const& job) const;
 
-    /// Log lines of a job with `seq > since_seq`, oldest first, at most `limit`
-    /// (none when the job is unknown).
-    std::vector<log_line> logs(std::string_view job_id, std::uint64_t since_seq, std::size_t limit) const;
+    /// Log lines of a job with `seq > since_seq`, oldest first, at most `limit`.
+    std::vector<log_line> logs(job_record const& job, std::uint64_t since_seq, std::size_t limit) const;
 
     /** @brief Jobs matching `q`, newest-updated first, one page of them, with the total.
 
@@ -466,7 +488,7 @@ private:
     std::uint64_t hash_of(std::string_view id) const noexcept { return detail::hash_id(id, seed_); }
     static list_id list_of(std::uint8_t state) noexcept;
 
-    detail::job_slot index_find(std::string_view id, std::uint64_t h) const noexcept;
+    detail::job_slot index_find(std::string_view tenant, std::string_view id, std::uint64_t h) const noexcept;
     void index_insert(detail::job_slot s, std::uint64_t h);
     void index_erase(detail::job_slot s, std::uint64_t h) noexcept;
     void index_grow();
@@ -481,6 +503,8 @@ private:
 
     detail::job_extras& extras(job_record& r);
     void fill_blanks(detail::job_slot s, job_event const& ev, std::int64_t t, bool is_new);
+    /// A run's or user's symbol key: `tenant/id`, or `id` without a tenant.
+    std::string_view scoped_key(std::string_view tenant, std::string_view id) const;
     void apply_progress(job_record& r, job_progress const& p, std::int64_t t);
     void push_log(job_record& r, logged_event const& ev, job_log const& l);
     void keep_result(job_record& r, job_completed const& c);
@@ -497,7 +521,8 @@ private:
     std::size_t size_ = 0;
     std::vector<index_entry> index_;  // open addressing, linear probing, power-of-two size
     list lists_[3];
-    detail::symbol_table queues_, runs_, tenants_, users_, types_;
+    detail::symbol_table queues_, runs_, tenants_, users_, types_;  // runs_ and users_ keyed `tenant/id`
+    mutable std::string key_;  // scratch for scoped_key
 #ifndef NDEBUG
     mutable int iterating_ = 0;  // for_each_running callbacks must not modify the store
 #endif

@@ -466,7 +466,8 @@ inline void dlq_core::dead_letter(job_change const& c, std::string_view error,
 inline void dlq_core::track_attempt(job_change const& c, time_point t, time_point now,
                                     std::vector<alert>& out)
 {
-    detail::job_key(key_buf_, c.queue, c.job_id);
+    // Jobs are per tenant: their room names them exactly.
+    key_buf_.assign(c.rooms->of(rooms::kind::job));
     auto it = running_.find(key_buf_);
     bool const runs = c.after == job_state::running && !c.finished && !c.attempt_failed;
     if (it != running_.end()) {
@@ -502,6 +503,7 @@ inline void dlq_core::track_attempt(job_change const& c, time_point t, time_poin
     running_attempt a;
     a.queue = std::string(c.queue);
     a.job_id = std::string(c.job_id);
+    a.tenant_id = std::string(c.tenant_id);
     a.attempt = c.attempt;
     a.started = t;
     a.limit = limit;
@@ -526,7 +528,7 @@ inline void dlq_core::end_attempt(running_map::iterator it, job_change const& c,
             how = "was cancelled";
         alert r;
         r.id =
-            detail::make_alert_id("timeout", a.queue + ":" + a.job_id, std::to_string(a.attempt));
+            detail::make_alert_id("timeout", a.queue + ":" + a.job_id + (a.tenant_id.empty() ? "" : "@" + a.tenant_id), std::to_string(a.attempt));
         r.kind = alert_kind::timeout;
         r.status = alert_status::resolved;
         r.severity = severity::info;
@@ -538,6 +540,8 @@ inline void dlq_core::end_attempt(running_map::iterator it, job_change const& c,
         r.time = format_time(now);
         r.context.queue = a.queue;
         r.context.job_id = a.job_id;
+        if (!a.tenant_id.empty())
+            r.context.tenant_id = a.tenant_id;
         r.context.running_ms = ran.count();
         r.context.limit_ms = a.limit.count();
         out.push_back(std::move(r));
@@ -548,19 +552,22 @@ inline void dlq_core::end_attempt(running_map::iterator it, job_change const& c,
 inline void dlq_core::update_run(job_change const& c, time_point now, std::vector<alert>& out)
 {
     std::list<run_state>::iterator r;
-    if (auto it = run_index_.find(c.run_id); it != run_index_.end()) {
+    auto const key = c.rooms->of(rooms::kind::run);
+    if (auto it = run_index_.find(key); it != run_index_.end()) {
         r = it->second;
         runs_.splice(runs_.begin(), runs_, r);
     } else {
         if (runs_.size() >= std::max<std::size_t>(cfg_.max_tracked_runs, 1)) {
-            run_index_.erase(runs_.back().run_id);
+            run_index_.erase(runs_.back().key);
             runs_.pop_back();
         }
         run_state fresh;
+        fresh.key = std::string(key);
         fresh.run_id = std::string(c.run_id);
+        fresh.tenant_id = std::string(c.tenant_id);
         runs_.push_front(std::move(fresh));
         r = runs_.begin();
-        run_index_.emplace(r->run_id, r);
+        run_index_.emplace(r->key, r);
     }
     switch (c.after) {
     case job_state::succeeded:
@@ -594,7 +601,8 @@ inline void dlq_core::update_run(job_change const& c, time_point now, std::vecto
     if (fire) {
         r->last_breach_ms = std::max(detail::epoch_ms(now), r->last_breach_ms + 1);
         r->alert_id =
-            detail::make_alert_id("success_rate", r->run_id, std::to_string(r->last_breach_ms));
+            detail::make_alert_id("success_rate", r->run_id + (r->tenant_id.empty() ? "" : "@" + r->tenant_id),
+                                  std::to_string(r->last_breach_ms));
     }
     r->firing = fire;
     alert a;
@@ -603,7 +611,7 @@ inline void dlq_core::update_run(job_change const& c, time_point now, std::vecto
     a.status = fire ? alert_status::firing : alert_status::resolved;
     a.severity = fire ? severity::medium : severity::info;
     a.time = format_time(now);
-    std::string const counted = "Run " + r->run_id + ": " + std::to_string(r->succeeded) + " of " +
+    std::string const counted = "Run " + r->run_id + (r->tenant_id.empty() ? "" : " of tenant " + r->tenant_id) + ": " + std::to_string(r->succeeded) + " of " +
                                 detail::plural(judged, "finished job", "finished jobs") +
                                 " succeeded (" + detail::describe_percent(rate) + ")";
     if (fire) {
@@ -615,6 +623,8 @@ inline void dlq_core::update_run(job_change const& c, time_point now, std::vecto
                     " (threshold " + detail::describe_percent(threshold) + ")";
     }
     a.context.run_id = r->run_id;
+    if (!r->tenant_id.empty())
+        a.context.tenant_id = r->tenant_id;
     a.context.success_rate = rate;
     a.context.threshold = threshold;
     out.push_back(std::move(a));
@@ -647,7 +657,7 @@ inline std::vector<alert> dlq_core::tick(time_point now)
         auto const ran = now - a.started;
         alert t;
         t.id =
-            detail::make_alert_id("timeout", a.queue + ":" + a.job_id, std::to_string(a.attempt));
+            detail::make_alert_id("timeout", a.queue + ":" + a.job_id + (a.tenant_id.empty() ? "" : "@" + a.tenant_id), std::to_string(a.attempt));
         t.kind = alert_kind::timeout;
         t.status = alert_status::firing;
         t.severity = severity::low;
@@ -658,6 +668,8 @@ inline std::vector<alert> dlq_core::tick(time_point now)
                     ")";
         t.time = format_time(now);
         t.context.queue = a.queue;
+        if (!a.tenant_id.empty())
+            t.context.tenant_id = a.tenant_id;
         t.context.job_id = a.job_id;
         t.context.running_ms = ran.count();
         t.context.limit_ms = a.limit.count();
@@ -666,7 +678,7 @@ inline std::vector<alert> dlq_core::tick(time_point now)
 
     if (cfg_.run_idle_ttl.count() > 0) {
         while (!runs_.empty() && now - runs_.back().last_activity >= cfg_.run_idle_ttl) {
-            run_index_.erase(runs_.back().run_id);
+            run_index_.erase(runs_.back().key);
             runs_.pop_back();
         }
     }

@@ -107,7 +107,7 @@ inline void health_core::on_change(job_change const& c, time_point now)
         // nothing to do at all.
         if (last_events_)
             return;
-        detail::job_key(key_buf_, c.queue, c.job_id);
+        key_buf_.assign(c.rooms->of(rooms::kind::job));  // jobs are per tenant: the room names one exactly
         if (auto it = running_.find(key_buf_); it != running_.end()) {
             it->second.last_event = std::max(it->second.last_event, std::min(c.cause.time, now));
             return;
@@ -121,7 +121,7 @@ inline void health_core::on_change(job_change const& c, time_point now)
     // Event time, but never in our future: a fast producer clock must not
     // keep a job fresh or a failure in the window.
     time_point const t = std::min(c.cause.time, now);
-    detail::job_key(key_buf_, c.queue, c.job_id);
+    key_buf_.assign(c.rooms->of(rooms::kind::job));  // jobs are per tenant: the room names one exactly
 
     // The counts follow the store's before -> after states, so waiting jobs
     // need no memory of their own. Only "queued" is ambiguous (waiting or

@@ -259,17 +259,22 @@ inline job_store::list_id job_store::list_of(std::uint8_t state) noexcept
     }
 }
 
-inline detail::job_slot job_store::index_find(std::string_view id, std::uint64_t h) const noexcept
+inline detail::job_slot job_store::index_find(std::string_view tenant, std::string_view id,
+                                              std::uint64_t h) const noexcept
 {
     if (index_.empty())
         return detail::no_slot;
     auto const mask = index_.size() - 1;
     auto const tag = static_cast<std::uint32_t>(h);
+    // The hash is of the id alone: one id's jobs of several tenants probe together.
     for (auto i = tag & mask;; i = (i + 1) & mask) {
         auto const e = index_[i];
         if (e.ref == 0)
             return detail::no_slot;
-        if (e.tag == tag && rec(e.ref - 1).job_id_.view() == id)
+        if (e.tag != tag)
+            continue;
+        auto const& r = rec(e.ref - 1);
+        if (r.job_id_.view() == id && tenants_.name(r.tenant_) == tenant)
             return e.ref - 1;
     }
 }
@@ -441,6 +446,23 @@ struct job_store::effects
     std::string_view error;
 };
 
+inline std::string_view job_store::scoped_key(std::string_view tenant, std::string_view id) const
+{
+    if (tenant.empty())
+        return id;
+    key_.assign(tenant).push_back('/');
+    key_.append(id);
+    return key_;
+}
+
+namespace detail {
+/// A run's or user's id without its tenant (`key` is `tenant/id`, or `id`).
+inline std::string_view unscoped(std::string_view tenant, std::string_view key) noexcept
+{
+    return tenant.empty() || key.empty() ? key : key.substr(tenant.size() + 1);
+}
+}  // namespace detail
+
 inline detail::job_extras& job_store::extras(job_record& r)
 {
     if (!r.extras_)
@@ -454,17 +476,17 @@ inline void job_store::fill_blanks(detail::job_slot s, job_event const& ev, std:
     // Run, tenant and user are the job's scopes (rooms, aggregates): they are
     // fixed by its first event, so every listener sees one membership for
     // the job's whole life and no aggregate counts it in a scope it joined late.
+    // The tenant is the job's identity, set when the job was created.
     auto& r = rec(s);
     std::visit(
         [&](auto const& e) {
+            auto const tenant = tenants_.name(r.tenant_);
             if (is_new && e.run_id && r.run_ == detail::symbol_table::none) {
-                r.run_ = runs_.acquire(*e.run_id);
+                r.run_ = runs_.acquire(scoped_key(tenant, *e.run_id));
                 link_run(s);
             }
-            if (is_new && e.tenant_id && r.tenant_ == detail::symbol_table::none)
-                r.tenant_ = tenants_.acquire(*e.tenant_id);
             if (is_new && e.user_id && r.user_ == detail::symbol_table::none)
-                r.user_ = users_.acquire(*e.user_id);
+                r.user_ = users_.acquire(scoped_key(tenant, *e.user_id));
             if (e.job_type && r.type_ == detail::symbol_table::none)
                 r.type_ = types_.acquire(*e.job_type);
             if constexpr (std::is_same_v<std::decay_t<decltype(e)>, job_queued>) {
@@ -731,10 +753,12 @@ inline std::optional<job_change> job_store::apply(logged_event const& ev)
     assert(iterating_ == 0 && "for_each_running callbacks must not modify the store");
 #endif
     auto const& id = job_id_of(ev.event);
+    auto const& tenant_opt = tenant_id_of(ev.event);
+    auto const tenant = tenant_opt ? std::string_view(*tenant_opt) : std::string_view{};
     auto const kind = kind_of(ev.event);
     auto const t = ev.time.time_since_epoch().count();
     auto const h = hash_of(id);
-    auto s = index_find(id, h);
+    auto s = index_find(tenant, id, h);
     std::optional<job_state> before;
     if (s == detail::no_slot) {
         if (size_ >= cfg_.max_jobs) {
@@ -750,6 +774,8 @@ inline std::optional<job_change> job_store::apply(logged_event const& ev)
         auto& r = rec(s);
         r.job_id_.assign(id);
         r.queue_ = queues_.acquire(queue_of(ev.event));
+        if (!tenant.empty())
+            r.tenant_ = tenants_.acquire(tenant);
         index_insert(s, h);
         ++size_;
     }
@@ -763,6 +789,12 @@ inline std::optional<job_change> job_store::apply(logged_event const& ev)
     }
     if (!before || !is_terminal(*before))
         fill_blanks(s, ev.event, t, !before);
+    if (!before) {
+        auto& r = rec(s);
+        r.rooms_ = job_rooms::make(tenant, id, queues_.name(r.queue_),
+                                   detail::unscoped(tenant, runs_.name(r.run_)),
+                                   detail::unscoped(tenant, users_.name(r.user_)));
+    }
 
     effects fx;
     auto const v = transition(s, ev, fx);
@@ -783,18 +815,19 @@ inline std::optional<job_change> job_store::apply(logged_event const& ev)
 #if defined(__cpp_aggregate_paren_init)
     // Built in place: a temporary copied into the optional costs store-forwarding stalls on this hot path.
     return std::optional<job_change>(std::in_place, ev, r.job_id_.view(), queues_.name(r.queue_),
-                                     runs_.name(r.run_), tenants_.name(r.tenant_), users_.name(r.user_),
-                                     types_.name(r.type_), before, r.state(), std::int64_t{r.attempt_},
-                                     fx.attempt_started, fx.finished, fx.attempt_failed, fx.retry_scheduled,
-                                     fx.duration_ms, fx.wait_ms, fx.error);
+                                     detail::unscoped(tenant, runs_.name(r.run_)), tenant,
+                                     detail::unscoped(tenant, users_.name(r.user_)), types_.name(r.type_), before,
+                                     r.state(), std::int64_t{r.attempt_}, fx.attempt_started, fx.finished,
+                                     fx.attempt_failed, fx.retry_scheduled, fx.duration_ms, fx.wait_ms, fx.error,
+                                     r.rooms_.get());
 #else
     return job_change{
         .cause = ev,
         .job_id = r.job_id_.view(),
         .queue = queues_.name(r.queue_),
-        .run_id = runs_.name(r.run_),
-        .tenant_id = tenants_.name(r.tenant_),
-        .user_id = users_.name(r.user_),
+        .run_id = detail::unscoped(tenant, runs_.name(r.run_)),
+        .tenant_id = tenant,
+        .user_id = detail::unscoped(tenant, users_.name(r.user_)),
         .job_type = types_.name(r.type_),
         .before = before,
         .after = r.state(),
@@ -806,6 +839,7 @@ inline std::optional<job_change> job_store::apply(logged_event const& ev)
         .duration_ms = fx.duration_ms,
         .wait_ms = fx.wait_ms,
         .error = fx.error,
+        .rooms = r.rooms_.get(),
     };
 #endif
 }
@@ -835,10 +869,31 @@ inline std::size_t job_store::evict(time_point now)
     return n;
 }
 
-inline job_record const* job_store::find(std::string_view job_id) const noexcept
+inline job_record const* job_store::find(std::string_view tenant, std::string_view job_id) const noexcept
 {
-    auto const s = index_find(job_id, hash_of(job_id));
+    auto const s = index_find(tenant, job_id, hash_of(job_id));
     return s == detail::no_slot ? nullptr : &rec(s);
+}
+
+inline job_store::any_match job_store::find_any(std::string_view job_id) const noexcept
+{
+    any_match out;
+    if (index_.empty())
+        return out;
+    auto const mask = index_.size() - 1;
+    auto const tag = static_cast<std::uint32_t>(hash_of(job_id));
+    for (auto i = tag & mask;; i = (i + 1) & mask) {
+        auto const e = index_[i];
+        if (e.ref == 0)
+            return out;
+        if (e.tag != tag || rec(e.ref - 1).job_id_.view() != job_id)
+            continue;
+        if (++out.count > 1) {
+            out.job = nullptr;
+            return out;
+        }
+        out.job = &rec(e.ref - 1);
+    }
 }
 
 inline job_snapshot job_store::snapshot(job_record const& r) const
@@ -857,9 +912,10 @@ inline job_snapshot job_store::snapshot(job_record const& r) const
     s.job_id = std::string(r.job_id_.view());
     s.queue = std::string(queues_.name(r.queue_));
     s.job_type = opt(types_.name(r.type_));
-    s.run_id = opt(runs_.name(r.run_));
-    s.tenant_id = opt(tenants_.name(r.tenant_));
-    s.user_id = opt(users_.name(r.user_));
+    auto const tenant = tenants_.name(r.tenant_);
+    s.run_id = opt(detail::unscoped(tenant, runs_.name(r.run_)));
+    s.tenant_id = opt(tenant);
+    s.user_id = opt(detail::unscoped(tenant, users_.name(r.user_)));
     s.state = r.state();
     s.attempt = r.attempt_;
     if (r.max_attempts_ != 0)
@@ -891,13 +947,12 @@ inline job_snapshot job_store::snapshot(job_record const& r) const
     return s;
 }
 
-inline std::vector<job_store::log_line> job_store::logs(std::string_view job_id, std::uint64_t since_seq,
+inline std::vector<job_store::log_line> job_store::logs(job_record const& r, std::uint64_t since_seq,
                                                         std::size_t limit) const
 {
-    auto const* r = find(job_id);
-    if (!r || !r->extras_ || !r->extras_->logs)
+    if (!r.extras_ || !r.extras_->logs)
         return {};
-    return r->extras_->logs->read(since_seq, limit);
+    return r.extras_->logs->read(since_seq, limit);
 }
 
 inline job_page job_store::query(job_query const& q) const
@@ -917,9 +972,15 @@ inline job_page job_store::query(job_query const& q) const
         return id;
     };
     auto const queue = symbol(queues_, q.queue);
-    auto const run = symbol(runs_, q.run_id);
     auto const tenant = symbol(tenants_, q.tenant_id);
-    auto const user = symbol(users_, q.user_id);
+    // Runs and users are keyed `tenant/id`.
+    auto const scoped = [&](std::optional<std::string> const& id) -> std::optional<std::string> {
+        if (!id)
+            return std::nullopt;
+        return std::string(scoped_key(q.tenant_id ? std::string_view(*q.tenant_id) : std::string_view{}, *id));
+    };
+    auto const run = symbol(runs_, scoped(q.run_id));
+    auto const user = symbol(users_, scoped(q.user_id));
     auto const type = symbol(types_, q.job_type);
     if (nothing)
         return page;

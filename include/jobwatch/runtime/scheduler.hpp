@@ -1,5 +1,5 @@
-#ifndef JOBWATCH_COMPONENTS_SCHEDULER_HPP
-#define JOBWATCH_COMPONENTS_SCHEDULER_HPP
+#ifndef JOBWATCH_RUNTIME_SCHEDULER_HPP
+#define JOBWATCH_RUNTIME_SCHEDULER_HPP
 
 /** @file
     The scheduler component: drives every periodic task of the core (summary
@@ -8,7 +8,7 @@
     `scheduler_core`; this is the thin coroutine around it.
 */
 
-#include <jobwatch/components/scheduler_core.hpp>
+#include <jobwatch/runtime/scheduler_core.hpp>
 #include <jobwatch/detail/asio.hpp>
 #include <jobwatch/logger.hpp>
 
@@ -252,6 +252,6 @@ private:
 
 }  // namespace jobwatch
 
-#include <jobwatch/components/impl/scheduler.hpp>
+#include <jobwatch/runtime/impl/scheduler.hpp>
 
 #endif

@@ -1,7 +1,7 @@
-#ifndef JOBWATCH_COMPONENTS_IMPL_SCHEDULER_CORE_HPP
-#define JOBWATCH_COMPONENTS_IMPL_SCHEDULER_CORE_HPP
+#ifndef JOBWATCH_RUNTIME_IMPL_SCHEDULER_CORE_HPP
+#define JOBWATCH_RUNTIME_IMPL_SCHEDULER_CORE_HPP
 
-// Included at the bottom of <jobwatch/components/scheduler_core.hpp>.
+// Included at the bottom of <jobwatch/runtime/scheduler_core.hpp>.
 
 #include <jobwatch/detail/hash.hpp>
 #include <algorithm>

@@ -1,12 +1,15 @@
-#ifndef JOBWATCH_HTTP_AUTH_HPP
-#define JOBWATCH_HTTP_AUTH_HPP
+#ifndef JOBWATCH_AUTH_AUTHENTICATOR_HPP
+#define JOBWATCH_AUTH_AUTHENTICATOR_HPP
 
-#include <jobwatch/codec.hpp>
-#include <jobwatch/messages/client_message.hpp>
+/** @file
+    Who a request or connection is: the pluggable authenticator and the
+    built-in modes (open, static tokens).
+*/
+
 #include <jobwatch/messages/config.hpp>
-#include <jobwatch/store/job_store.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <memory>
 #include <optional>
@@ -14,7 +17,7 @@
 #include <string_view>
 #include <variant>
 
-namespace jobwatch::http {
+namespace jobwatch::auth {
 
 /// What a request offers to prove who it is (the parts an authenticator may read).
 struct credentials
@@ -135,74 +138,6 @@ inline std::shared_ptr<authenticator const> make_authenticator(auth_config const
     return std::make_shared<open_authenticator>();
 }
 
-/// True when `p` holds `scope`.
-inline bool has_scope(principal const& p, auth_scope scope) noexcept
-{
-    return std::find(p.scopes.begin(), p.scopes.end(), scope) != p.scopes.end();
-}
-
-/// True when `p` may see data of tenant `tenant` (absent: data of no tenant).
-inline bool may_see_tenant(principal const& p, std::optional<std::string> const& tenant) noexcept
-{
-    return !p.tenant_id || (tenant && *tenant == *p.tenant_id);
-}
-
-/** @brief True when `room` is a room name as the client schema defines it
-    (`job:`, `run:`, `queue:`, `tenant:`, `user:` + id, `alerts`, `health`).
-    Decided by the generated parser, so the schema stays the one definition. */
-inline bool valid_room(std::string_view room)
-{
-    boost::json::object o;
-    o["type"] = "unsubscribe";
-    o["room"] = room;
-    return parse_value<unsubscribe_request>(boost::json::value(std::move(o))).has_value();
-}
-
-/** @brief How a room request is answered. `not_found` also stands for "it
-    exists but belongs to another tenant", so existence does not leak. */
-enum class room_access
-{
-    allowed,
-    forbidden,  ///< the principal lacks the read scope, or the room kind is not open to tenants
-    not_found,
-};
-
-/** @brief May `p` subscribe to (or read the history of) `room`?
-
-    A principal without a tenant reads every room. A tenant's principal reads
-    `tenant:{its tenant}`, `job:{id}` of its tenant's jobs and `run:{id}` of
-    runs whose jobs are all its tenant's; queue, user, alerts and health rooms
-    mix tenants and are forbidden to it. Another tenant's job or run, like an
-    unknown one, is not found.
-*/
-inline room_access check_room(principal const& p, std::string_view room, job_store const& store)
-{
-    if (!has_scope(p, auth_scope::read))
-        return room_access::forbidden;
-    if (!p.tenant_id)
-        return room_access::allowed;
-    auto const colon = room.find(':');
-    auto const kind = room.substr(0, colon == std::string_view::npos ? room.size() : colon);
-    auto const id = colon == std::string_view::npos ? std::string_view{} : room.substr(colon + 1);
-    if (kind == "tenant")
-        return id == *p.tenant_id ? room_access::allowed : room_access::not_found;
-    if (kind == "job") {
-        auto const* job = store.find(id);
-        if (!job)
-            return room_access::not_found;
-        return may_see_tenant(p, store.snapshot(*job).tenant_id) ? room_access::allowed : room_access::not_found;
-    }
-    if (kind == "run") {
-        job_query all{.run_id = std::string(id), .limit = 1};
-        auto const total = store.query(all).total;
-        if (total == 0)
-            return room_access::not_found;
-        all.tenant_id = *p.tenant_id;
-        return store.query(all).total == total ? room_access::allowed : room_access::not_found;
-    }
-    return room_access::forbidden;
-}
-
-}  // namespace jobwatch::http
+}  // namespace jobwatch::auth
 
 #endif

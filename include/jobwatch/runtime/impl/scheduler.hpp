@@ -1,7 +1,7 @@
-#ifndef JOBWATCH_COMPONENTS_IMPL_SCHEDULER_HPP
-#define JOBWATCH_COMPONENTS_IMPL_SCHEDULER_HPP
+#ifndef JOBWATCH_RUNTIME_IMPL_SCHEDULER_HPP
+#define JOBWATCH_RUNTIME_IMPL_SCHEDULER_HPP
 
-// Included at the bottom of <jobwatch/components/scheduler.hpp>.
+// Included at the bottom of <jobwatch/runtime/scheduler.hpp>.
 
 #include <boost/asio/error.hpp>
 #include <boost/system/system_error.hpp>

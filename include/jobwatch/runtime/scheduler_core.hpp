@@ -1,5 +1,5 @@
-#ifndef JOBWATCH_COMPONENTS_SCHEDULER_CORE_HPP
-#define JOBWATCH_COMPONENTS_SCHEDULER_CORE_HPP
+#ifndef JOBWATCH_RUNTIME_SCHEDULER_CORE_HPP
+#define JOBWATCH_RUNTIME_SCHEDULER_CORE_HPP
 
 /** @file
     The scheduler's decisions without I/O: which periodic task is due, that a
@@ -307,6 +307,6 @@ private:
 
 }  // namespace jobwatch
 
-#include <jobwatch/components/impl/scheduler_core.hpp>
+#include <jobwatch/runtime/impl/scheduler_core.hpp>
 
 #endif

@@ -1,0 +1,346 @@
+#ifndef JOBWATCH_API_JOBS_HPP
+#define JOBWATCH_API_JOBS_HPP
+
+/** @file
+    The core's REST routes: event ingest and the job store's queries
+    (`docs/api.md`).
+*/
+
+#include <jobwatch/api/common.hpp>
+#include <jobwatch/auth/access.hpp>
+#include <jobwatch/core.hpp>
+
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace jobwatch::api {
+
+using namespace ::jobwatch::http;
+
+/** @brief `POST /api/v1/events`, `GET /api/v1/jobs`, `/jobs/{id}`,
+    `/jobs/{id}/logs`, `/jobs/{id}/events`, registered on the core's router.
+
+    A tenant's principal sees and writes only its tenant's jobs (another
+    tenant's job is answered as an unknown one); a principal bound to a user
+    only its user's.
+
+    @par Thread Safety
+    Only from the core executor.
+*/
+class job_routes
+{
+public:
+    explicit job_routes(core& c) : core_(c) {}
+
+    /// Registers the routes on `c.routes()`; the object must outlive the router's use.
+    void install()
+    {
+        auto& r = core_.routes();
+        r.add({{verb::post}, "/api/v1/events", needs::publish, "Ingest one event (JSON) or a batch (NDJSON)",
+               [this](call const& c) { return ingest(c.req, c.who); }});
+        r.add({{verb::get}, "/api/v1/jobs", needs::read, "Jobs, filtered and paged, newest first",
+               [this](call const& c) { return list_jobs(c.req, c.t, c.who); }});
+        r.add({{verb::get}, "/api/v1/jobs/{id}", needs::read, "One job",
+               [this](call const& c) { return job(c.req, c.t, c.params["id"], c.who); }});
+        r.add({{verb::get}, "/api/v1/jobs/{id}/logs", needs::read, "A job's log lines",
+               [this](call const& c) { return job_logs(c.req, c.t, c.params["id"], c.who); }});
+        r.add({{verb::get}, "/api/v1/jobs/{id}/events", needs::read, "A job's events, as its room keeps them",
+               [this](call const& c) { return job_events(c.req, c.t, c.params["id"], c.who); }});
+    }
+
+private:
+    static std::string_view status_name(publish_status st) noexcept
+    {
+        switch (st) {
+        case publish_status::accepted: return "accepted";
+        case publish_status::duplicate: return "duplicate";
+        case publish_status::ignored: return "ignored";
+        case publish_status::invalid: return "rejected";
+        case publish_status::forbidden: return "forbidden";
+        case publish_status::conflict: return "conflict";
+        }
+        return "rejected";
+    }
+
+    response ingest(request const& req, principal const& who)
+    {
+        auto const type = media_type(req);
+        if (type == "application/json")
+            return ingest_one(req, who);
+        if (type == "application/x-ndjson" || type == "application/ndjson" || type == "application/jsonl")
+            return ingest_batch(req, who);
+        auto res = problem(req, status::unsupported_media_type,
+                           "send application/json (one event) or application/x-ndjson (one event per line)");
+        res.set(boost::beast::http::field::accept_post, "application/json, application/x-ndjson");
+        return res;
+    }
+
+    response ingest_one(request const& req, principal const& who)
+    {
+        auto const r = core_.publish_text(req.body(), &who);
+        switch (r.status) {
+        case publish_status::invalid:
+            return problem(req, status::bad_request, r.error.message, pointer_member(r.error.path));
+        case publish_status::forbidden:
+            return problem(req, status::forbidden, r.error.message, pointer_member(r.error.path));
+        case publish_status::conflict:
+            return problem(req, status::conflict, r.error.message, pointer_member(r.error.path));
+        default: break;
+        }
+        std::string body;
+        json_writer w(body);
+        w.raw(R"({"status":)");
+        w.string(status_name(r.status));
+        if (r.seq) {
+            w.raw(R"(,"seq":)");
+            w.integer(static_cast<std::int64_t>(r.seq));
+        }
+        if (!r.reason.empty()) {
+            w.raw(R"(,"reason":)");
+            w.string(r.reason);
+        }
+        w.raw('}');
+        return json_response(req, r ? status::accepted : status::ok, std::move(body));
+    }
+
+    response ingest_batch(request const& req, principal const& who)
+    {
+        std::string body;
+        json_writer w(body);
+        std::size_t accepted = 0, duplicates = 0, ignored = 0, rejected = 0, line_no = 0;
+        std::string results;
+        json_writer r(results);
+        std::string_view text = req.body();
+        bool first = true;
+        while (!text.empty()) {
+            auto const nl = text.find('\n');
+            auto line = text.substr(0, nl);
+            text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+            ++line_no;
+            if (!line.empty() && line.back() == '\r')
+                line.remove_suffix(1);
+            if (line.find_first_not_of(" \t") == std::string_view::npos)
+                continue;  // blank lines (a trailing newline) are not events
+            auto const res = core_.publish_text(line, &who);
+            if (res) {
+                ++accepted;
+                continue;
+            }
+            // Only what is not plainly accepted gets a result line: a large
+            // batch answers with a small body.
+            r.raw(first ? "" : ",");
+            first = false;
+            r.raw(R"({"line":)");
+            r.integer(static_cast<std::int64_t>(line_no));
+            r.raw(R"(,"status":)");
+            r.string(status_name(res.status));
+            if (res.status == publish_status::duplicate) {
+                ++duplicates;
+            } else if (res.status == publish_status::ignored) {
+                ++ignored;
+                r.raw(R"(,"reason":)");
+                r.string(res.reason);
+            } else {
+                ++rejected;
+                r.raw(R"(,"pointer":)");
+                r.string(res.error.path);
+                r.raw(R"(,"error":)");
+                r.string(res.error.message);
+            }
+            r.raw('}');
+        }
+        w.raw(R"({"accepted":)");
+        w.integer(static_cast<std::int64_t>(accepted));
+        w.raw(R"(,"duplicates":)");
+        w.integer(static_cast<std::int64_t>(duplicates));
+        w.raw(R"(,"ignored":)");
+        w.integer(static_cast<std::int64_t>(ignored));
+        w.raw(R"(,"rejected":)");
+        w.integer(static_cast<std::int64_t>(rejected));
+        w.raw(R"(,"results":[)");
+        w.raw(results);
+        w.raw("]}");
+        return json_response(req, status::ok, std::move(body));
+    }
+
+    response list_jobs(request const& req, target const& t, principal const& who)
+    {
+        job_query q;
+        bool bad = false;
+        std::string bad_param;
+        auto time_param = [&](std::string_view name) -> std::optional<time_point> {
+            auto v = t.get(name);
+            if (!v)
+                return std::nullopt;
+            if (auto tp = parse_time(*v))
+                return tp;
+            if (bool b = false; auto ms = to_uint(*v, b))
+                return time_point{std::chrono::milliseconds{static_cast<std::int64_t>(*ms)}};
+            bad = true;
+            bad_param = name;
+            return std::nullopt;
+        };
+        if (auto s = t.get("status")) {
+            job_state st{};
+            if (!from_string(*s, st))
+                return problem(req, status::bad_request,
+                               "status must be one of queued, running, succeeded, failed, cancelled",
+                               R"("parameter":"status")");
+            q.status = st;
+        }
+        for (auto [name, field] : {std::pair{"queue", &job_query::queue}, std::pair{"run_id", &job_query::run_id},
+                                   std::pair{"tenant_id", &job_query::tenant_id},
+                                   std::pair{"user_id", &job_query::user_id}, std::pair{"type", &job_query::job_type}})
+            if (auto v = t.get(name))
+                q.*field = std::string(*v);
+        q.since = time_param("since");
+        q.until = time_param("until");
+        if (bad)
+            return problem(req, status::bad_request, bad_param + " must be an RFC 3339 time or epoch milliseconds",
+                           parameter_member(bad_param));
+        bool bad_num = false;
+        auto const limit = uint_param(t, "limit", 50, bad_num);
+        auto const offset = uint_param(t, "offset", 0, bad_num);
+        // Offsets are JSON numbers in the answer: no more than 2^53 - 1.
+        if (bad_num || limit < 1 || limit > 100 || offset > 9'007'199'254'740'991)
+            return problem(req, status::bad_request,
+                           "limit must be 1..100 and offset an integer from 0 to 9007199254740991");
+        q.limit = static_cast<std::size_t>(limit);
+        q.offset = static_cast<std::size_t>(offset);
+        job_page page;
+        page.limit = q.limit;
+        page.offset = q.offset;
+        // A tenant's principal asking for another tenant gets nothing, not an error.
+        // A principal's tenant and user bound its queries; asking for another's gets nothing, not an error.
+        bool const other_tenant = (who.tenant_id && q.tenant_id && *q.tenant_id != *who.tenant_id) ||
+                                  (who.user_id && q.user_id && *q.user_id != *who.user_id);
+        if (who.tenant_id)
+            q.tenant_id = *who.tenant_id;
+        if (who.user_id)
+            q.user_id = *who.user_id;
+        if (!other_tenant)
+            page = core_.store().query(q);
+        std::string body;
+        json_writer w(body);
+        w.raw(R"({"items":[)");
+        for (std::size_t i = 0; i < page.items.size(); ++i) {
+            if (i)
+                w.raw(',');
+            to_json(body, page.items[i]);
+        }
+        w.raw(R"(],"total":)");
+        w.integer(static_cast<std::int64_t>(page.total));
+        w.raw(R"(,"limit":)");
+        w.integer(static_cast<std::int64_t>(page.limit));
+        w.raw(R"(,"offset":)");
+        w.integer(static_cast<std::int64_t>(page.offset));
+        w.raw('}');
+        return json_response(req, status::ok, std::move(body));
+    }
+
+    /** @brief The job `id` as `who` names it, or the answer instead.
+
+        A tenant's principal names its tenant's jobs; a principal without a
+        tenant names a tenant's job with `?tenant_id=`, or leaves it out for
+        a job of no tenant or the one job with that id in any tenant (409
+        when several tenants have one). Another tenant's or user's job is
+        answered as an unknown one (404). */
+    std::variant<job_record const*, response> find_job(request const& req, target const& t, std::string_view id,
+                                                       principal const& who) const
+    {
+        auto const& store = core_.store();
+        auto const asked = t.get("tenant_id");
+        job_record const* rec = nullptr;
+        if (who.tenant_id) {
+            if (!asked || *asked == *who.tenant_id)
+                rec = store.find(*who.tenant_id, id);
+        } else if (asked) {
+            rec = store.find(*asked, id);
+        } else if (!(rec = store.find({}, id))) {
+            auto const any = store.find_any(id);
+            if (any.count > 1)
+                return problem(req, status::conflict,
+                               "several tenants have a job " + std::string(id) + ": add ?tenant_id=");
+            rec = any.job;
+        }
+        if (!rec || !auth::may_see_job(who, *rec))
+            return problem(req, status::not_found, "no job " + std::string(id));
+        return rec;
+    }
+
+    response job(request const& req, target const& t, std::string_view id, principal const& who)
+    {
+        auto found = find_job(req, t, id, who);
+        if (auto* res = std::get_if<response>(&found))
+            return std::move(*res);
+        return json_response(req, status::ok, to_json(core_.store().snapshot(*std::get<job_record const*>(found))));
+    }
+
+    response job_logs(request const& req, target const& t, std::string_view id, principal const& who)
+    {
+        auto found = find_job(req, t, id, who);
+        if (auto* res = std::get_if<response>(&found))
+            return std::move(*res);
+        auto const& job = *std::get<job_record const*>(found);
+        bool bad = false;
+        auto const since = uint_param(t, "since", 0, bad);
+        auto const limit = uint_param(t, "limit", 100, bad);
+        if (bad || limit < 1 || limit > 1000)
+            return problem(req, status::bad_request, "since must be a sequence number and limit 1..1000");
+        auto const lines = core_.store().logs(job, since, static_cast<std::size_t>(limit));
+        std::string body;
+        json_writer w(body);
+        w.raw(R"({"job_id":)");
+        w.string(id);
+        w.raw(R"(,"items":[)");
+        for (std::size_t i = 0; i < lines.size(); ++i) {
+            w.raw(i ? R"(,{"seq":)" : R"({"seq":)");
+            w.integer(static_cast<std::int64_t>(lines[i].seq));
+            w.raw(R"(,"time":)");
+            w.string(format_time(lines[i].time));
+            w.raw(R"(,"level":)");
+            w.string(to_string(lines[i].level));
+            w.raw(R"(,"message":)");
+            w.string(lines[i].message);
+            w.raw('}');
+        }
+        w.raw("]}");
+        return json_response(req, status::ok, std::move(body));
+    }
+
+    response job_events(request const& req, target const& t, std::string_view id, principal const& who)
+    {
+        auto found = find_job(req, t, id, who);
+        if (auto* res = std::get_if<response>(&found))
+            return std::move(*res);
+        auto const& job = *std::get<job_record const*>(found);
+        auto const replay = core_.events().replay(job.rooms()->of(rooms::kind::job), 0);
+        std::string body;
+        json_writer w(body);
+        w.raw(R"({"job_id":)");
+        w.string(id);
+        w.raw(R"(,"complete":)");
+        w.boolean(!replay.reset);
+        w.raw(R"(,"items":[)");
+        bool first = true;
+        for (auto const& e : replay.entries) {
+            if (!e.event)
+                continue;
+            w.raw(first ? R"({"seq":)" : R"(,{"seq":)");
+            first = false;
+            w.integer(static_cast<std::int64_t>(e.seq));
+            w.raw(R"(,"event":)");
+            w.raw(e.event->json());
+            w.raw('}');
+        }
+        w.raw("]}");
+        return json_response(req, status::ok, std::move(body));
+    }
+
+    core& core_;
+};
+
+}  // namespace jobwatch::api
+
+#endif

@@ -1,0 +1,124 @@
+#ifndef JOBWATCH_API_SETTINGS_HPP
+#define JOBWATCH_API_SETTINGS_HPP
+
+/** @file
+    `GET` and `POST /api/v1/monitor/config`: the settings, and their changes
+    at runtime.
+*/
+
+#include <jobwatch/api/common.hpp>
+#include <jobwatch/core.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <array>
+#include <string>
+#include <string_view>
+
+namespace jobwatch::api {
+
+using namespace ::jobwatch::http;
+
+/** @brief The settings routes (admin scope), on the core's router.
+
+    @par Thread Safety
+    Only from the core executor.
+*/
+class settings_routes
+{
+public:
+    explicit settings_routes(core& c) : core_(c) {}
+
+    void install()
+    {
+        core_.routes().add({{verb::get, verb::post}, "/api/v1/monitor/config", needs::admin,
+                            "The settings; POST changes those that take effect at runtime",
+                            [this](call const& c) { return c.req.method() == verb::post ? post_config(c.req) : get_config(c.req); }});
+    }
+
+    /// Settings that take effect without a restart (JSON Pointers into the config).
+    static constexpr std::array<std::string_view, 3> tunable_sections = {"/aggregator", "/dlq", "/health"};
+    static constexpr std::array<std::string_view, 4> tunable_gateway = {"heartbeat_ms", "idle_timeout_ms",
+                                                                        "max_send_queue_bytes",
+                                                                        "max_send_queue_messages"};
+
+private:
+    static boost::json::value settings_json(jobwatch::config const& c)
+    {
+        auto v = boost::json::parse(to_json(c));
+        // Tokens are secrets: never echoed.
+        v.as_object().erase("auth");
+        return v;
+    }
+
+    response get_config(request const& req)
+    {
+        boost::json::object out;
+        out["settings"] = settings_json(core_.settings());
+        boost::json::array tunable;
+        for (auto s : tunable_sections)
+            tunable.emplace_back(s);
+        for (auto g : tunable_gateway)
+            tunable.emplace_back("/gateway/" + std::string(g));
+        out["tunable"] = std::move(tunable);
+        return json_response(req, status::ok, boost::json::serialize(out));
+    }
+
+    static void merge(boost::json::object& into, boost::json::object const& patch)
+    {
+        for (auto const& [k, v] : patch) {
+            auto* existing = into.if_contains(k);
+            if (existing && existing->is_object() && v.is_object())
+                merge(existing->as_object(), v.as_object());
+            else
+                into[k] = v;
+        }
+    }
+
+    response post_config(request const& req)
+    {
+        if (media_type(req) != "application/json")
+            return problem(req, status::unsupported_media_type, "send the changed settings as application/json");
+        boost::system::error_code ec;
+        auto patch = boost::json::parse(req.body(), ec);
+        if (ec || !patch.is_object())
+            return problem(req, status::bad_request, "the body must be a JSON object of settings to change",
+                           pointer_member(""));
+        // The patch must not touch what needs a restart.
+        for (auto const& [section, value] : patch.as_object()) {
+            auto const sec = "/" + std::string(section);
+            bool const whole = std::find(tunable_sections.begin(), tunable_sections.end(), sec) != tunable_sections.end();
+            if (whole)
+                continue;
+            if (section == "gateway" && value.is_object()) {
+                for (auto const& [k, ignored] : value.as_object())
+                    if (std::find(tunable_gateway.begin(), tunable_gateway.end(), std::string_view(k)) ==
+                        tunable_gateway.end())
+                        return problem(req, status::unprocessable_entity,
+                                       "gateway." + std::string(k) + " cannot change at runtime; restart with it",
+                                       pointer_member("/gateway/" + std::string(k)));
+                continue;
+            }
+            return problem(req, status::unprocessable_entity,
+                           std::string(section) + " cannot change at runtime; restart with it", pointer_member(sec));
+        }
+        auto merged = boost::json::parse(to_json(core_.settings()));
+        merge(merged.as_object(), patch.as_object());
+        auto next = parse_value<jobwatch::config>(merged);
+        if (!next)
+            return problem(req, status::bad_request, next.error().message, pointer_member(next.error().path));
+        core_.update_settings(std::move(*next));
+        core_.log().info("settings changed at runtime: " + boost::json::serialize(patch));
+        boost::json::object out;
+        out["settings"] = settings_json(core_.settings());
+        return json_response(req, status::ok, boost::json::serialize(out));
+    }
+
+    core& core_;
+};
+
+}  // namespace jobwatch::api
+
+#endif

@@ -1,0 +1,274 @@
+#ifndef JOBWATCH_GATEWAY_HTTP_CONNECTION_HPP
+#define JOBWATCH_GATEWAY_HTTP_CONNECTION_HPP
+
+/** @file
+    A plain HTTP connection: reads requests, routes them (REST on the core's
+    router, SSE, long-poll, the WebSocket upgrade), writes the answers.
+*/
+
+#include <jobwatch/gateway/long_poll.hpp>
+#include <jobwatch/gateway/server.hpp>
+#include <jobwatch/gateway/sse_stream.hpp>
+#include <jobwatch/gateway/ws_protocol.hpp>
+
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+
+namespace jobwatch::gw {
+
+/** @brief The registry's handle on a connection served by `serve_http`: the
+    phase it is in and its deadline, which the shard's sweep enforces. */
+template<class Stream>
+class http_conn final : public connection
+{
+public:
+    enum class phase
+    {
+        idle,      ///< waiting for the next request (idle timeout)
+        reading,   ///< receiving a request (read timeout)
+        handling,  ///< the request is being answered
+        writing,   ///< sending the response (read timeout, as a write timeout)
+        polling,   ///< a long-poll is parked
+    };
+
+    http_conn(Stream& s, gateway_counters& counters) : stream_(&s), counters_(&counters) {}
+
+    void set(phase p, steady_time deadline) noexcept
+    {
+        phase_ = p;
+        deadline_ = deadline;
+    }
+    bool keep_alive_allowed() const noexcept { return !stopping_; }
+    /// The stream moves on (upgrade, SSE): this handle no longer touches it.
+    void release() noexcept { stream_ = nullptr; }
+
+    void sweep(steady_time now) override
+    {
+        if (stream_ && phase_ != phase::handling && phase_ != phase::polling && now >= deadline_) {
+            ++(*counters_)[count::timeouts];
+            abort();
+        }
+    }
+    void shutdown() override
+    {
+        stopping_ = true;
+        // A parked long-poll is woken by the gateway (it waits on the core).
+        if (phase_ == phase::idle)
+            abort();
+    }
+    void abort() override
+    {
+        if (!stream_)
+            return;
+        boost::system::error_code ec;
+        boost::beast::get_lowest_layer(*stream_).close(ec);
+    }
+    std::string_view kind() const noexcept override { return "http"; }
+    void detach() noexcept override { abort(); }
+
+private:
+    Stream* stream_;
+    gateway_counters* counters_;
+    phase phase_ = phase::idle;
+    steady_time deadline_{};
+    bool stopping_ = false;
+};
+
+namespace impl {
+
+/** @brief Why a request's framing is refused (RFC 9112 §6.1, §6.3): a
+    `Transfer-Encoding` other than exactly `chunked` leaves the body's length
+    unknown, and together with `Content-Length` it is ambiguous; either way
+    the rest of the connection cannot be trusted (request smuggling behind a
+    proxy), so the answer is 400 and the connection closes. */
+inline char const* bad_framing(http::request const& req) noexcept
+{
+    namespace bhttp = boost::beast::http;
+    bool const te = req.count(bhttp::field::transfer_encoding) > 0;
+    if (!te)
+        return nullptr;
+    if (req.count(bhttp::field::content_length) > 0)
+        return "a request may not have both Transfer-Encoding and Content-Length";
+    if (!req.chunked())
+        return "Transfer-Encoding must end with chunked; other transfer codings are not supported";
+    auto const v = std::string_view(req[bhttp::field::transfer_encoding]);
+    if (v.find(',') != std::string_view::npos)
+        return "Transfer-Encoding must be exactly chunked";
+    return nullptr;
+}
+
+}  // namespace impl
+
+/** @brief Serves one HTTP/1.1 connection on `sh` until it closes, upgrades
+    to WebSocket, or becomes an SSE stream.
+
+    @par Cancellation
+    The shard's shutdown ends it between requests; a request in flight is
+    answered first (with `Connection: close`).
+*/
+template<class Stream>
+asio::awaitable<void> serve_http(server& srv, shard& sh, ws_host& ws, Stream sock)
+{
+    namespace bhttp = boost::beast::http;
+    auto conn = std::make_shared<http_conn<Stream>>(sock, sh.counters);
+    using phase = typename http_conn<Stream>::phase;
+    sh.add(conn);
+    --srv.accepting;
+    auto const& limits = sh.limits;
+    boost::beast::flat_buffer buf;
+    bool first = true;
+    std::string remote;
+    {
+        boost::system::error_code ec;
+        auto ep = boost::beast::get_lowest_layer(sock).remote_endpoint(ec);
+        if (!ec)
+            remote = ep.address().to_string();
+    }
+    auto const finish = [&] {
+        conn->release();
+        sh.remove(*conn);
+    };
+    for (;;) {
+        auto const now = std::chrono::steady_clock::now();
+        if (buf.size() == 0) {
+            conn->set(phase::idle, now + (first ? limits.read_timeout : limits.idle_timeout));
+            if constexpr (std::is_same_v<Stream, tcp::socket>) {
+                // Idle keep-alive connections hold no read buffer until bytes arrive.
+                auto [ec] = co_await sock.async_wait(tcp::socket::wait_read, detail::use_tuple);
+                if (ec || !conn->keep_alive_allowed())
+                    break;
+            }
+        }
+        first = false;
+        conn->set(phase::reading, std::chrono::steady_clock::now() + limits.read_timeout);
+        bhttp::request_parser<bhttp::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(srv.max_header_bytes, 0xFFFFFFFF)));
+        parser.body_limit(srv.max_body_bytes);
+        auto [ec, n] = co_await bhttp::async_read(sock, buf, parser, detail::use_tuple);
+        if (ec) {
+            std::optional<http::response> res;
+            http::request blank;
+            blank.version(11);
+            if (ec == bhttp::error::header_limit)
+                res = http::problem(blank, http::status::request_header_fields_too_large,
+                                    "request headers exceed " + std::to_string(srv.max_header_bytes) + " bytes");
+            else if (ec == bhttp::error::body_limit)
+                res = http::problem(blank, http::status::payload_too_large,
+                                    "request body exceeds " + std::to_string(srv.max_body_bytes) + " bytes");
+            else if (ec != bhttp::error::end_of_stream && ec != asio::error::operation_aborted &&
+                     ec != asio::error::bad_descriptor && ec != asio::error::eof &&
+                     ec != asio::error::connection_reset && boost::beast::get_lowest_layer(sock).is_open())
+                res = http::problem(blank, http::status::bad_request, "malformed HTTP request: " + ec.message());
+            if (res) {
+                ++sh.counters[count::bad_requests];
+                res->keep_alive(false);
+                conn->set(phase::writing, std::chrono::steady_clock::now() + limits.read_timeout);
+                co_await bhttp::async_write(sock, *res, detail::use_tuple);
+            }
+            break;
+        }
+        ++sh.counters[count::http_requests];
+        conn->set(phase::handling, {});
+        auto req = parser.release();
+        auto const t = http::parse_target(req.target());
+        std::optional<http::response> res;
+        if (auto const why = impl::bad_framing(req)) {
+            ++sh.counters[count::bad_requests];
+            res = http::problem(req, http::status::bad_request, why);
+            res->keep_alive(false);
+        } else if (t.bad) {
+            res = http::problem(req, http::status::bad_request, "malformed percent-encoding in the request target");
+        } else if (auto who = srv.authenticate(req, t, remote); auto* fail = std::get_if<auth::auth_failure>(&who)) {
+            ++sh.counters[count::auth_refused];
+            srv.note_refusal(remote, fail->reason);
+            res = http::problem(req, static_cast<http::status>(fail->status), fail->reason);
+            if (fail->status == 401)
+                res->set(bhttp::field::www_authenticate, R"(Bearer realm="jobwatch")");
+        } else {
+            auto const holder = std::get<std::shared_ptr<principal const>>(who);
+            auto const& p = *holder;
+            if (t.path == "/ws") {
+                if (!boost::beast::websocket::is_upgrade(req)) {
+                    res = http::problem(req, http::status::upgrade_required,
+                                        "this is the WebSocket endpoint: send an upgrade request");
+                    res->set(bhttp::field::upgrade, "websocket");
+                } else if (!auth::has_scope(p, auth_scope::read)) {
+                    res = http::problem(req, http::status::forbidden, "the read scope is required");
+                } else if (srv.draining) {
+                    res = http::problem(req, http::status::service_unavailable, "the server is shutting down");
+                } else {
+                    // Hand the stream (and any bytes behind the request) to the session;
+                    // registered before this connection leaves: a drain never sees zero in between.
+                    std::string preread(boost::beast::buffers_to_string(buf.data()));
+                    conn->release();
+                    start_ws(srv, sh, ws, std::move(sock), std::move(preread), std::move(req), holder);
+                    sh.remove(*conn);
+                    co_return;
+                }
+            } else if (t.path == "/api/v1/stream") {
+                if (req.method() != http::verb::get) {
+                    res = http::method_not_allowed(req, "GET");
+                } else {
+                    // (GCC 12: no co_await inside a conditional expression or a temporary lambda's call.)
+                    auto start = [&](auto done) { done(plan_sse(srv, sh, req, t, p)); };
+                    auto plan = co_await srv.on_core<sse_plan>(sh, std::move(start));
+                    if (plan.refusal) {
+                        res = std::move(plan.refusal);
+                    } else {
+                        conn->release();
+                        start_sse(srv, sh, std::move(sock), holder, std::move(plan));
+                        sh.remove(*conn);
+                        co_return;
+                    }
+                }
+            } else if (t.path == "/api/v1/poll") {
+                if (req.method() != http::verb::get) {
+                    res = http::method_not_allowed(req, "GET");
+                } else {
+                    conn->set(phase::polling, {});
+                    auto start = [&](auto done) {
+                        asio::co_spawn(srv.get_core().get_executor(), long_poll(srv, req, t, p),
+                                       [&req, done = std::move(done)](std::exception_ptr e, http::response r) mutable {
+                                           if (e)
+                                               r = http::problem(req, http::status::internal_server_error,
+                                                                 "the long-poll failed");
+                                           done(std::move(r));
+                                       });
+                    };
+                    res = co_await srv.on_core<http::response>(sh, std::move(start));
+                    conn->set(phase::handling, {});
+                }
+            } else {
+                auto start = [&](auto done) { done(srv.get_core().routes().dispatch(req, t, p)); };
+                res = co_await srv.on_core<http::response>(sh, std::move(start));
+            }
+        }
+        if (srv.draining || !conn->keep_alive_allowed())
+            res->keep_alive(false);
+        if (req.method() == http::verb::head)
+            res->body().clear();
+        conn->set(phase::writing, std::chrono::steady_clock::now() + limits.read_timeout);
+        auto [wec, wn] = co_await bhttp::async_write(sock, *res, detail::use_tuple);
+        if (wec || !res->keep_alive())
+            break;
+    }
+    boost::system::error_code ec;
+    auto& lowest = boost::beast::get_lowest_layer(sock);
+    if constexpr (std::is_same_v<std::decay_t<decltype(lowest)>, tcp::socket>)
+        lowest.shutdown(tcp::socket::shutdown_send, ec);
+    lowest.close(ec);
+    finish();
+}
+
+}  // namespace jobwatch::gw
+
+#endif
