@@ -801,6 +801,10 @@ void run_table(std::vector<jwt_case> const& rows)
         EXPECT_EQ(got->tenant, want.tenant);
         EXPECT_EQ(got->user, want.user);
         EXPECT_EQ(got->scopes, want.scopes);
+        EXPECT_EQ(auth::to_principal(*got), (principal{.subject = want.subject,
+                                                       .tenant_id = want.tenant,
+                                                       .user_id = want.user,
+                                                       .scopes = want.scopes}));
         if (want.exp) {
             EXPECT_EQ(got->expires_at, time_point{std::chrono::seconds{*want.exp}});
         }

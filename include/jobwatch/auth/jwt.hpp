@@ -3,8 +3,8 @@
 
 #include <jobwatch/auth/jwt_failure.hpp>
 #include <jobwatch/auth/key_set.hpp>
-#include <jobwatch/events/event.hpp>
 #include <jobwatch/messages/config.hpp>
+#include <jobwatch/time.hpp>
 
 #include <chrono>
 #include <optional>
@@ -65,14 +65,16 @@ using jwt_result = std::variant<jwt_claims, jwt_failure>;
 jwt_result verify(key_set const& keys, std::string_view token,
                   std::chrono::system_clock::time_point now);
 
-/** @brief The principal a verified token stands for: subject, tenant and scopes.
+/** @brief The principal a verified token stands for: subject, tenant, user and scopes.
 
-    Verification has already checked them against the principal's schema,
-    so the result is always valid.
+    A token with a user claim restricts its holder to that user's jobs.
+    Verification has already checked every member against the principal's
+    schema, so the result is always valid.
 */
 inline principal to_principal(jwt_claims const& c)
 {
-    return principal{.subject = c.subject, .tenant_id = c.tenant, .scopes = c.scopes};
+    return principal{
+        .subject = c.subject, .tenant_id = c.tenant, .user_id = c.user, .scopes = c.scopes};
 }
 
 }  // namespace jobwatch::auth

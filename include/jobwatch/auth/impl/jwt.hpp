@@ -136,12 +136,13 @@ inline std::optional<auth::jwt_failure> read_scopes(boost::json::object const& c
     return std::nullopt;
 }
 
-/** @brief Why `subject` and `tenant` cannot make a principal (the JSON
-    Pointer of the member at fault and the reason), or nothing when they can.
-    The generated parser decides, so the schema stays the one definition of
-    a subject and an id. */
+/** @brief Why `subject`, `tenant` and `user` cannot make a principal (the
+    JSON Pointer of the member at fault and the reason), or nothing when they
+    can. The generated parser decides, so the schema stays the one
+    definition of a subject and an id. */
 inline std::optional<parse_error> principal_error(std::string_view subject,
-                                                  std::optional<std::string> const& tenant)
+                                                  std::optional<std::string> const& tenant,
+                                                  std::optional<std::string> const& user)
 {
     // A small object: its memory stays on the stack.
     unsigned char buffer[1024];
@@ -150,6 +151,8 @@ inline std::optional<parse_error> principal_error(std::string_view subject,
     o["subject"] = subject;
     if (tenant)
         o["tenant_id"] = *tenant;
+    if (user)
+        o["user_id"] = *user;
     auto r = parse_value<principal>(boost::json::value(std::move(o)));
     if (r)
         return std::nullopt;
@@ -333,13 +336,12 @@ inline jwt_result verify(key_set const& keys, std::string_view token,
     if (auto f = detail::read_scopes(*claims, settings.default_scopes, out.scopes))
         return jwt_result{std::move(*f)};
     // The principal's schema decides what a subject and an id may be, as everywhere else.
-    if (auto e = detail::principal_error(*sub, out.tenant))
-        return fail(jwt_check::claims,
-                    (e->path == "/subject" ? std::string("claim \"sub\"") : tenant_what()) + " " +
-                        e->message);
-    if (out.user)
-        if (auto e = detail::principal_error("-", out.user))
-            return fail(jwt_check::claims, user_what() + " " + e->message);
+    if (auto e = detail::principal_error(*sub, out.tenant, out.user)) {
+        auto const what = e->path == "/subject"     ? std::string("claim \"sub\"")
+                          : e->path == "/tenant_id" ? tenant_what()
+                                                    : user_what();
+        return fail(jwt_check::claims, what + " " + e->message);
+    }
     out.subject = std::move(*sub);
     return jwt_result{std::move(out)};
 }
