@@ -9,6 +9,9 @@ packages=(
     libboost1.81-dev libboost-json1.81-dev
     python3 python3-jinja2 python3-jsonschema
     libgtest-dev libgmock-dev libbenchmark-dev
+    # Tokens: OpenSSL 3 for signatures; the tests make keys with openssl and
+    # mint tokens with PyJWT.
+    libssl-dev openssl python3-jwt python3-cryptography
 )
 # Node.js may come from elsewhere than Debian; only ask apt for it when absent.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
