@@ -69,6 +69,8 @@ private:
                R"(","run_id":")" + j.run + R"(","tenant_id":")" + j.tenant + R"(","user_id":")" + j.user + "\"";
     }
 
+public:
+    /// Advances the simulation by one tick (the scheduler calls it; tests may, on their own clock).
     void step()
     {
         auto const dt = std::chrono::duration<double>(cfg_.tick).count();
@@ -145,6 +147,8 @@ private:
         }
         jobs_ = std::move(next);
     }
+
+private:
 
     jobwatch::core& core_;
     config cfg_;

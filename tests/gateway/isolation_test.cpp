@@ -103,7 +103,7 @@ struct client_log
             auto const user = o.contains("user_id") ? std::string(o.at("user_id").as_string()) : std::string();
             if ((w.tenant && tenant != *w.tenant) || (w.user && user != *w.user))
                 violations.push_back(room + ": the snapshot of another's job");
-        } else if (o.at("kind") == "summary" && o.at("scope") != room) {
+        } else if (o.at("kind") == "summary" && o.at("scope").as_string() != room) {
             violations.push_back(room + ": a summary of " + std::string(o.at("scope").as_string()));
         }
     }
@@ -487,14 +487,20 @@ TEST(IsolationTest, RandomizedTenantsUsersTransportsLagAndResume)
     }
     EXPECT_GT(lags, 0) << "some client should have lagged and resumed";
     // A user's job room of another user's job delivered nothing.
-    for (auto const& f : followers)
-        if (f.log.w.user == "u1")
-            for (auto const& [room, r] : f.log.rooms)
-                if (room.starts_with("job:"))
-                    for (auto s : r.seqs)
-                        for (auto const& e : sc.events)
-                            if (e.seq == s)
-                                EXPECT_EQ(sc.jobs[e.job].user, "u1") << room;
+    for (auto const& f : followers) {
+        if (f.log.w.user != "u1")
+            continue;
+        for (auto const& [room, r] : f.log.rooms) {
+            if (!room.starts_with("job:"))
+                continue;
+            for (auto s : r.seqs)
+                for (auto const& e : sc.events) {
+                    if (e.seq == s) {
+                        EXPECT_EQ(sc.jobs[e.job].user, "u1") << room;
+                    }
+                }
+        }
+    }
 
     // --- REST: each principal sees its own jobs only; the store equals the model
     http_client rest(port, std::chrono::seconds{30});
@@ -504,7 +510,7 @@ TEST(IsolationTest, RandomizedTenantsUsersTransportsLagAndResume)
             auto const page =
                 rest.get("/api/v1/jobs?limit=100&offset=" + std::to_string(offset), t.token).json().as_object();
             for (auto const& item : page.at("items").as_array()) {
-                EXPECT_EQ(item.at("tenant_id"), *t.tenant);
+                EXPECT_EQ(item.at("tenant_id").as_string(), *t.tenant);
                 ++seen;
             }
             if (page.at("items").as_array().size() < 100)
@@ -514,7 +520,7 @@ TEST(IsolationTest, RandomizedTenantsUsersTransportsLagAndResume)
         // The same id names the principal's own job, whoever else has one.
         auto const mine = rest.get("/api/v1/jobs/job-7", t.token);
         ASSERT_EQ(mine.status, 200u);
-        EXPECT_EQ(mine.json().at("tenant_id"), *t.tenant);
+        EXPECT_EQ(mine.json().at("tenant_id").as_string(), *t.tenant);
     }
     for (auto const& item : rest.get("/api/v1/jobs?limit=100", alice.token).json().at("items").as_array())
         EXPECT_EQ(item.at("user_id"), "u0");

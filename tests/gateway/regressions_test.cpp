@@ -85,9 +85,11 @@ TEST(RegressionTest, IgnoredEventsAreNotBroadcast)
     EXPECT_EQ(ws.read_until("event").at("event").at("type"), "job.queued");
     EXPECT_EQ(ws.read_until("event").at("event").at("type"), "job.cancelled");
     ws.subscribe("job:marker", 0);
-    for (auto const& m : ws.skipped)
-        if (m.at("type") == "event")
+    for (auto const& m : ws.skipped) {
+        if (m.at("type") == "event") {
             EXPECT_EQ(m.at("event").at("job_id"), "marker") << boost::json::serialize(m);
+        }
+    }
     EXPECT_EQ(monitor(srv.port()).at("ingest").at("ignored"), 2);
 }
 

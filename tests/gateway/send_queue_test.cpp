@@ -113,8 +113,9 @@ TEST(SendQueueTest, TheLadderAsATable)
                 EXPECT_EQ(q.lagged_rooms()[i].resume_from, c.lagged[i].resume_from);
             }
         }
-        if (last.status != st::closed)
+        if (last.status != st::closed) {
             EXPECT_EQ(q.messages(), c.messages_left);
+        }
     }
 }
 

@@ -341,7 +341,7 @@ private:
     std::vector<room_entry> ring_;  // the newest messages, by seq % size
     // Open addressing (Boost 1.81's flat map): the room lookups per event are
     // the event log's main cost, and chained buckets miss the cache.
-    boost::unordered_flat_map<std::string, room, detail::short_string_hash, detail::short_string_equal> rooms_;
+    boost::unordered_flat_map<std::string, room, detail::string_hash, detail::string_equal> rooms_;
     std::unordered_set<std::string> ids_;
     std::deque<std::string> id_order_;
     stats stats_;

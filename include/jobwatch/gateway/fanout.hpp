@@ -201,8 +201,8 @@ private:
     std::vector<std::unique_ptr<shard>>& shards_;
     std::size_t max_backlog_;
     /// Sharded: per room, how many subscriptions each shard holds (grants not yet released).
-    std::unordered_map<std::string, std::vector<std::uint32_t>, ::jobwatch::detail::short_string_hash,
-                       ::jobwatch::detail::short_string_equal>
+    std::unordered_map<std::string, std::vector<std::uint32_t>, ::jobwatch::detail::string_hash,
+                       ::jobwatch::detail::string_equal>
         watched_;
     std::vector<std::vector<wire_ptr>> batches_;  ///< room messages not yet posted, per shard
     /// Per shard: rooms whose messages the backlog bound turned away since the last post, with the

@@ -227,8 +227,8 @@ private:
     }
 
     asio::any_io_executor ex_;
-    std::unordered_map<std::string, std::unique_ptr<room_state>, ::jobwatch::detail::short_string_hash,
-                       ::jobwatch::detail::short_string_equal>
+    std::unordered_map<std::string, std::unique_ptr<room_state>, ::jobwatch::detail::string_hash,
+                       ::jobwatch::detail::string_equal>
         rooms_;
     std::vector<std::shared_ptr<subscriber>> to_flush_;
     std::vector<std::string> deferred_;

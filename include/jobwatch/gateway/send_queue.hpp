@@ -252,7 +252,7 @@ private:
         {
             std::size_t operator()(std::pair<std::string_view, std::uint64_t> const& k) const noexcept
             {
-                return static_cast<std::size_t>(::jobwatch::detail::fnv1a(k.first, k.second ^ 0xcbf29ce484222325ull));
+                return static_cast<std::size_t>(::jobwatch::detail::hash_string(k.first, k.second));
             }
         };
         std::unordered_set<std::pair<std::string_view, std::uint64_t>, key_hash> seen;

@@ -252,7 +252,7 @@ inline wire_ptr encode_event(std::string_view room, std::shared_ptr<logged_event
     msg->room = std::string(room);
     auto const& rooms = *ev->rooms;
     if (msg->kind == wire_kind::progress)
-        msg->coalesce_key = ::jobwatch::detail::fnv1a(rooms.of(rooms::kind::job));
+        msg->coalesce_key = ::jobwatch::detail::hash_string(rooms.of(rooms::kind::job));
     msg->user_key = rooms.user_key();
     msg->sse_head = impl::sse_head("event", ev->seq);
     return msg;

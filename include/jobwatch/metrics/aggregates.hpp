@@ -7,6 +7,7 @@
     scopes whose summary changed since the last tick.
 */
 
+#include <jobwatch/detail/hash.hpp>
 #include <jobwatch/events/event.hpp>
 #include <jobwatch/messages/summary.hpp>
 #include <jobwatch/metrics/histogram.hpp>
@@ -104,17 +105,8 @@ inline latency_stats stats_of(log_histogram const& h)
 */
 struct scope_metrics
 {
-    /// Transparent string hash: look-ups by `std::string_view` without a copy.
-    struct name_hash
-    {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept
-        {
-            return std::hash<std::string_view>{}(s);
-        }
-    };
     /// Jobs by state, per queue name.
-    using queue_map = std::unordered_map<std::string, state_counts, name_hash, std::equal_to<>>;
+    using queue_map = std::unordered_map<std::string, state_counts, detail::string_hash, std::equal_to<>>;
 
     state_counts counts;      ///< jobs by state; `total` is every job seen
     queue_map by_queue;       ///< `counts`, broken down by queue
@@ -322,7 +314,7 @@ private:
         bool dirty = false;         // in dirty_
         bool rate_active = false;   // in rate_active_
     };
-    using scope_map = std::unordered_map<std::string, entry, scope_metrics::name_hash, std::equal_to<>>;
+    using scope_map = std::unordered_map<std::string, entry, detail::string_hash, std::equal_to<>>;
 
     /// What one change does to each of its scopes, worked out once.
     struct delta

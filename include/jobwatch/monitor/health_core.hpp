@@ -193,9 +193,9 @@ private:
     config cfg_;
     std::map<std::string, queue_state, std::less<>> queues_;  // sorted: reports list queues by name
     // Open addressing: looked up for every event of a running job.
-    boost::unordered_flat_map<std::string, running_job, detail::short_string_hash, detail::short_string_equal>
+    boost::unordered_flat_map<std::string, running_job, detail::string_hash, detail::string_equal>
         running_;  // by job key
-    boost::unordered_flat_set<std::string, detail::short_string_hash, detail::short_string_equal>
+    boost::unordered_flat_set<std::string, detail::string_hash, detail::string_equal>
         delayed_;  // job keys counted in `delayed`
     std::optional<health_report> last_published_;
     last_event_source last_events_;

@@ -10,6 +10,8 @@
     docs/core.md, "Scheduler", has the rules in prose.
 */
 
+#include <jobwatch/detail/hash.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -254,22 +256,13 @@ private:
         task_metrics m;
     };
 
-    // Heterogeneous lookup, so `touch` with a string_view does not allocate.
-    struct string_hash
-    {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept
-        {
-            return std::hash<std::string_view>{}(s);
-        }
-    };
 
     struct family
     {
         std::string name;
         keyed_options opts;
         std::uint64_t seed = 0;
-        std::unordered_map<std::string, task*, string_hash, std::equal_to<>> keys;
+        std::unordered_map<std::string, task*, detail::string_hash, std::equal_to<>> keys;
         std::uint64_t created = 0;
         std::uint64_t removed = 0;
         std::uint64_t refused = 0;

@@ -10,6 +10,7 @@
     in the table above `job_store::transition` in impl/job_store.hpp.
 */
 
+#include <jobwatch/detail/hash.hpp>
 #include <jobwatch/events/event.hpp>
 #include <jobwatch/events/rooms.hpp>
 #include <jobwatch/messages/job_event.hpp>
@@ -125,13 +126,7 @@ private:
         job_slot head = no_slot;
         job_slot tail = no_slot;
     };
-    struct hash
-    {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-    };
-
-    std::unordered_map<std::string, std::uint32_t, hash, std::equal_to<>> ids_;
+    std::unordered_map<std::string, std::uint32_t, string_hash, std::equal_to<>> ids_;
     std::vector<entry> entries_ = std::vector<entry>(1);  // [0] is `none`
     std::vector<std::uint32_t> free_;
 };
@@ -205,9 +200,6 @@ private:
     alignas(8) char buf_[inline_capacity + 1] = {};
 };
 
-/// A 64-bit hash of a short key, inlined (job ids hash on every event), seeded
-/// per store so that ids cannot be chosen in advance to collide.
-std::uint64_t hash_id(std::string_view s, std::uint64_t seed) noexcept;
 
 /// What some jobs have, kept out of the record: progress words and counters,
 /// the last error, the result and the log. Small (about 120 bytes), since
@@ -485,7 +477,7 @@ private:
     {
         return chunks_[s >> chunk_bits][s & (chunk_size - 1)];
     }
-    std::uint64_t hash_of(std::string_view id) const noexcept { return detail::hash_id(id, seed_); }
+    std::uint64_t hash_of(std::string_view id) const noexcept { return detail::hash_string(id, seed_); }
     static list_id list_of(std::uint8_t state) noexcept;
 
     detail::job_slot index_find(std::string_view tenant, std::string_view id, std::uint64_t h) const noexcept;

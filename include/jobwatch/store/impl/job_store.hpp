@@ -125,7 +125,7 @@ inline std::vector<job_log_line> log_ring::read(std::uint64_t since_seq, std::si
 }
 
 // ---------------------------------------------------------------------------
-// compact_id, hash_id
+// compact_id
 
 inline void compact_id::assign(std::string_view s)
 {
@@ -157,33 +157,6 @@ inline void compact_id::steal(compact_id& other) noexcept
 {
     std::memcpy(buf_, other.buf_, sizeof buf_);
     other.buf_[inline_capacity] = 0;
-}
-
-inline std::uint64_t hash_id(std::string_view s, std::uint64_t seed) noexcept
-{
-    // Eight bytes at a time, multiply-xorshift, then murmur3's finalizer so
-    // that the low bits (the home bucket) depend on every input bit.
-    std::uint64_t h = seed ^ (s.size() * 0x9e3779b97f4a7c15ull);
-    auto const* p = s.data();
-    auto n = s.size();
-    for (; n >= 8; p += 8, n -= 8) {
-        std::uint64_t w;
-        std::memcpy(&w, p, 8);
-        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
-        h ^= h >> 31;
-    }
-    if (n != 0) {
-        std::uint64_t w = 0;
-        for (std::size_t i = 0; i < n; ++i)
-            w |= std::uint64_t{static_cast<unsigned char>(p[i])} << (8 * i);
-        h = (h ^ w) * 0x94d049bb133111ebull;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
 }
 
 /// The counters of a job, flat and in key order.
