@@ -9,6 +9,10 @@ packages=(
     libboost1.81-dev libboost-json1.81-dev
     python3 python3-jinja2 python3-jsonschema
     libgtest-dev libgmock-dev libbenchmark-dev
+    pkgconf libhiredis-dev
+    # The Redis tests and benchmark start their own redis-server on a free port;
+    # a system service the package may start on 6379 is never used.
+    redis-server
 )
 # Node.js may come from elsewhere than Debian; only ask apt for it when absent.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace jobwatch::test {
@@ -134,6 +136,47 @@ TEST(RedisSubscriberTest, ReceivesChannelAndPatternMessagesAndResubscribesAfterA
         EXPECT_EQ(m4.payload, "g2");
         EXPECT_FALSE(m4.gap_before);
     }())), 20s);
+}
+
+// The example of docs/redis.md, compiled and run here.
+// [snippet:redis-subscribe]
+// Hands every status message to `handle` until the subscriber stops.
+asio::awaitable<void> follow(redis::subscriber& sub,
+                             std::function<void(std::string_view, std::string_view)> handle)
+{
+    for (;;) {
+        auto [ec, msg] = co_await sub.receive();
+        if (ec)
+            co_return;  // run() ended, or this coroutine was cancelled
+        if (msg.gap_before) {
+            // Messages were lost before this one (queue full, or a reconnect).
+        }
+        handle(msg.channel, msg.payload);
+    }
+}
+// [end:redis-subscribe]
+
+TEST(RedisSubscriberTest, TheDocsExampleRuns)
+{
+    redis_server srv;
+    asio::io_context ioc;
+    redis::connection pub{ioc.get_executor(), test_settings(srv)};
+    // [snippet:redis-subscriber-setup]
+    redis::subscriber sub{ioc.get_executor(), test_settings(srv)};
+    sub.subscribe("job-status:global");
+    sub.psubscribe("job-status:user:*");  // sent again after every reconnect
+    // [end:redis-subscriber-setup]
+    std::vector<std::string> got;
+    run_coroutine_test(ioc, while_running(pub, while_running(sub, [&]() -> asio::awaitable<void> {
+        co_await wait_for_subscribers(pub, "job-status:global", 1);
+        co_await wait_for_patterns(pub, 1);
+        co_await command(pub, "PUBLISH", "job-status:user:9", "done");
+        co_await (follow(sub, [&](std::string_view ch, std::string_view payload) {
+                      got.push_back(std::string(ch) + "=" + std::string(payload));
+                  }) ||
+                  eventually([&] { return !got.empty(); }));
+    }())), 10s);
+    EXPECT_EQ(got, std::vector<std::string>{"job-status:user:9=done"});
 }
 
 TEST(RedisSubscriberTest, SubscribingWhileConnectedAndUnsubscribing)

@@ -230,10 +230,12 @@ inline asio::awaitable<void> link::run(link_hooks& h)
     if (running_)
         throw std::logic_error(who_ + "another run() is in progress");
     running_ = true;
+    // A cancellation that came before this first resumption is kept: the reset forgets it.
+    auto const early = (co_await asio::this_coro::cancellation_state).cancelled();
     co_await take_cancellation_as_state();
 
     ::jobwatch::detail::tuple_timer wait{ex_};
-    while (!co_await is_cancelled()) {
+    while (early == asio::cancellation_type::none && !co_await is_cancelled()) {
         auto ec = co_await connect(h);
         if (co_await is_cancelled())
             break;
