@@ -18,6 +18,8 @@
 namespace jobwatch::test {
 namespace {
 
+using RedisConnectionTest = redis_test;  // a real redis-server and an io_context per test
+
 using namespace std::string_literals;
 using redis::error;
 using redis::reply;
@@ -66,10 +68,8 @@ asio::awaitable<boost::system::error_code> append(redis::connection& conn,
 }
 // [end:redis-append]
 
-TEST(RedisConnectionTest, TheDocsExampleRuns)
+TEST_F(RedisConnectionTest, TheDocsExampleRuns)
 {
-    redis_server srv;
-    asio::io_context ioc;
     auto const url = "redis://127.0.0.1:" + std::to_string(srv.port()) + "/2";
     std::vector<std::string> const events{R"({"type":"job.started"})", R"({"type":"job.completed"})"};
     run_coroutine_test(ioc, [&]() -> asio::awaitable<void> {
@@ -91,10 +91,8 @@ TEST(RedisConnectionTest, TheDocsExampleRuns)
     }(), 10s);
 }
 
-TEST(RedisConnectionTest, EveryReplyTypeComesBack)
+TEST_F(RedisConnectionTest, EveryReplyTypeComesBack)
 {
-    redis_server srv;
-    asio::io_context ioc;
     redis::connection conn{ioc.get_executor(), test_settings(srv)};
     run_coroutine_test(ioc, while_running(conn, [&]() -> asio::awaitable<void> {
         request req;
@@ -124,10 +122,8 @@ TEST(RedisConnectionTest, EveryReplyTypeComesBack)
     }()), 10s);
 }
 
-TEST(RedisConnectionTest, ErrorRepliesMarkTheRequestAndKeepEveryReply)
+TEST_F(RedisConnectionTest, ErrorRepliesMarkTheRequestAndKeepEveryReply)
 {
-    redis_server srv;
-    asio::io_context ioc;
     redis::connection conn{ioc.get_executor(), test_settings(srv)};
     run_coroutine_test(ioc, while_running(conn, [&]() -> asio::awaitable<void> {
         request req;
@@ -144,10 +140,8 @@ TEST(RedisConnectionTest, ErrorRepliesMarkTheRequestAndKeepEveryReply)
     }()), 10s);
 }
 
-TEST(RedisConnectionTest, PipelinesTenThousandCommandsInOneRequest)
+TEST_F(RedisConnectionTest, PipelinesTenThousandCommandsInOneRequest)
 {
-    redis_server srv;
-    asio::io_context ioc;
     redis::connection conn{ioc.get_executor(), test_settings(srv)};
     run_coroutine_test(ioc, while_running(conn, [&]() -> asio::awaitable<void> {
         constexpr int n = 10'000;
@@ -165,10 +159,8 @@ TEST(RedisConnectionTest, PipelinesTenThousandCommandsInOneRequest)
     }()), 30s);
 }
 
-TEST(RedisConnectionTest, ConcurrentExecsArePipelinedAndAnsweredInOrder)
+TEST_F(RedisConnectionTest, ConcurrentExecsArePipelinedAndAnsweredInOrder)
 {
-    redis_server srv;
-    asio::io_context ioc;
     redis::connection conn{ioc.get_executor(), test_settings(srv)};
     constexpr int workers = 200;
     constexpr int per_worker = 50;
@@ -198,10 +190,8 @@ TEST(RedisConnectionTest, ConcurrentExecsArePipelinedAndAnsweredInOrder)
     }()), 30s);
 }
 
-TEST(RedisConnectionTest, EmptyAndPubsubRequestsNeverReachTheServer)
+TEST_F(RedisConnectionTest, EmptyAndPubsubRequestsNeverReachTheServer)
 {
-    redis_server srv;
-    asio::io_context ioc;
     redis::connection conn{ioc.get_executor(), test_settings(srv)};
     run_coroutine_test(ioc, while_running(conn, [&]() -> asio::awaitable<void> {
         auto [ec, r] = co_await conn.exec(request{});
@@ -215,7 +205,7 @@ TEST(RedisConnectionTest, EmptyAndPubsubRequestsNeverReachTheServer)
     }()), 10s);
 }
 
-TEST(RedisConnectionTest, AuthenticatesWithThePasswordAndNeverLogsIt)
+TEST(RedisAuthTest, AuthenticatesWithThePasswordAndNeverLogsIt)
 {
     redis_server srv{{.password = "s3cret-pw"}};
     asio::io_context ioc;
@@ -231,7 +221,7 @@ TEST(RedisConnectionTest, AuthenticatesWithThePasswordAndNeverLogsIt)
     EXPECT_FALSE(logs.contains("s3cret-pw"));
 }
 
-TEST(RedisConnectionTest, AWrongOrMissingPasswordIsRefusedAndRetried)
+TEST(RedisAuthTest, AWrongOrMissingPasswordIsRefusedAndRetried)
 {
     redis_server srv{{.password = "right"}};
     for (std::string const password : {"wrong", ""}) {
@@ -258,10 +248,8 @@ TEST(RedisConnectionTest, AWrongOrMissingPasswordIsRefusedAndRetried)
     }
 }
 
-TEST(RedisConnectionTest, AuthenticatesAnAclUser)
+TEST_F(RedisConnectionTest, AuthenticatesAnAclUser)
 {
-    redis_server srv;
-    asio::io_context ioc;
     redis::connection admin{ioc.get_executor(), test_settings(srv)};
     auto s = test_settings(srv);
     s.username = "alice";
@@ -277,10 +265,8 @@ TEST(RedisConnectionTest, AuthenticatesAnAclUser)
     }()), 10s);
 }
 
-TEST(RedisConnectionTest, SelectsTheDatabase)
+TEST_F(RedisConnectionTest, SelectsTheDatabase)
 {
-    redis_server srv;
-    asio::io_context ioc;
     auto s3 = test_settings(srv);
     s3.database = 3;
     redis::connection db0{ioc.get_executor(), test_settings(srv)};
@@ -294,10 +280,8 @@ TEST(RedisConnectionTest, SelectsTheDatabase)
     }())), 10s);
 }
 
-TEST(RedisConnectionTest, XreadBlockRunsOnADedicatedConnection)
+TEST_F(RedisConnectionTest, XreadBlockRunsOnADedicatedConnection)
 {
-    redis_server srv;
-    asio::io_context ioc;
     redis::connection writer{ioc.get_executor(), test_settings(srv)};
     redis::connection reader{ioc.get_executor(), test_settings(srv)};  // its only caller blocks
     run_coroutine_test(ioc, while_running(writer, while_running(reader, [&]() -> asio::awaitable<void> {
@@ -328,10 +312,8 @@ TEST(RedisConnectionTest, XreadBlockRunsOnADedicatedConnection)
     }())), 15s);
 }
 
-TEST(RedisConnectionTest, ReconnectsAfterRedisIsKilledAndRestarted)
+TEST_F(RedisConnectionTest, ReconnectsAfterRedisIsKilledAndRestarted)
 {
-    redis_server srv;
-    asio::io_context ioc;
     log_capture logs;
     redis::connection conn{ioc.get_executor(), test_settings(srv), logs.get()};
     redis::connection admin{ioc.get_executor(), test_settings(srv)};
@@ -367,11 +349,9 @@ TEST(RedisConnectionTest, ReconnectsAfterRedisIsKilledAndRestarted)
     EXPECT_TRUE(logs.contains("connection lost"));
 }
 
-TEST(RedisConnectionTest, QueueBoundHoldsWhileDisconnected)
+TEST_F(RedisConnectionTest, QueueBoundHoldsWhileDisconnected)
 {
-    redis_server srv;
     srv.kill();  // its port is free: nothing answers there
-    asio::io_context ioc;
     auto s = test_settings(srv);
     s.max_queued_requests = 3;
     redis::connection conn{ioc.get_executor(), s};
@@ -397,11 +377,9 @@ TEST(RedisConnectionTest, QueueBoundHoldsWhileDisconnected)
     }()), 20s);
 }
 
-TEST(RedisConnectionTest, FailFastRefusesWhileDisconnected)
+TEST_F(RedisConnectionTest, FailFastRefusesWhileDisconnected)
 {
-    redis_server srv;
     srv.kill();
-    asio::io_context ioc;
     auto s = test_settings(srv);
     s.when_disconnected = redis::on_disconnected::fail_fast;
     redis::connection conn{ioc.get_executor(), s};
@@ -417,10 +395,8 @@ TEST(RedisConnectionTest, FailFastRefusesWhileDisconnected)
     }()), 20s);
 }
 
-TEST(RedisConnectionTest, CancellingExecKeepsRepliesInStep)
+TEST_F(RedisConnectionTest, CancellingExecKeepsRepliesInStep)
 {
-    redis_server srv;
-    asio::io_context ioc;
     redis::connection conn{ioc.get_executor(), test_settings(srv)};
     redis::connection admin{ioc.get_executor(), test_settings(srv)};
     run_coroutine_test(ioc, while_running(conn, while_running(admin, [&]() -> asio::awaitable<void> {
@@ -458,7 +434,7 @@ TEST(RedisConnectionTest, CancellingExecKeepsRepliesInStep)
     }())), 20s);
 }
 
-TEST(RedisConnectionTest, CancellingRunEndsEverythingPromptly)
+TEST(RedisRunCancellationTest, CancellingRunEndsEverythingPromptly)
 {
     redis_server srv;
     for (auto const type : {asio::cancellation_type::total, asio::cancellation_type::terminal}) {
@@ -500,11 +476,9 @@ TEST(RedisConnectionTest, CancellingRunEndsEverythingPromptly)
     }
 }
 
-TEST(RedisConnectionTest, CancellingRunWhileRedisIsDownEndsPromptly)
+TEST_F(RedisConnectionTest, CancellingRunWhileRedisIsDownEndsPromptly)
 {
-    redis_server srv;
     srv.kill();
-    asio::io_context ioc;
     auto s = test_settings(srv);
     s.reconnect_base = 5s;  // the run is waiting out a long backoff
     s.reconnect_max = 5s;
@@ -514,10 +488,8 @@ TEST(RedisConnectionTest, CancellingRunWhileRedisIsDownEndsPromptly)
     }()), 2s);
 }
 
-TEST(RedisConnectionTest, HealthReportsTheRoundTrip)
+TEST_F(RedisConnectionTest, HealthReportsTheRoundTrip)
 {
-    redis_server srv;
-    asio::io_context ioc;
     auto s = test_settings(srv);
     s.health_interval = 20ms;
     redis::connection conn{ioc.get_executor(), s};
@@ -533,7 +505,7 @@ TEST(RedisConnectionTest, HealthReportsTheRoundTrip)
     }()), 10s);
 }
 
-TEST(RedisConnectionTest, AnUnansweredPingClosesAndReconnects)
+TEST(RedisFaultTest, AnUnansweredPingClosesAndReconnects)
 {
     asio::io_context ioc;
     // Answers the handshake's PING, then never again.
@@ -552,7 +524,7 @@ TEST(RedisConnectionTest, AnUnansweredPingClosesAndReconnects)
     }())), 10s);
 }
 
-TEST(RedisConnectionTest, ASilentServerTimesTheHandshakeOut)
+TEST(RedisFaultTest, ASilentServerTimesTheHandshakeOut)
 {
     asio::io_context ioc;
     fake_server silent{ioc.get_executor(), ""};
@@ -569,7 +541,7 @@ TEST(RedisConnectionTest, ASilentServerTimesTheHandshakeOut)
     }())), 10s);
 }
 
-TEST(RedisConnectionTest, AServerThatIsNotRedisIsAProtocolError)
+TEST(RedisFaultTest, AServerThatIsNotRedisIsAProtocolError)
 {
     asio::io_context ioc;
     fake_server http{ioc.get_executor(), "HTTP/1.1 400 Bad Request\r\n\r\n"};
@@ -582,7 +554,7 @@ TEST(RedisConnectionTest, AServerThatIsNotRedisIsAProtocolError)
     }())), 10s);
 }
 
-TEST(RedisConnectionTest, RunRefusesInvalidSettingsAndFailsWaitingCallers)
+TEST(RedisFaultTest, RunRefusesInvalidSettingsAndFailsWaitingCallers)
 {
     asio::io_context ioc;
     redis::connection conn{ioc.get_executor(), redis::settings{.max_in_flight_requests = 0}};

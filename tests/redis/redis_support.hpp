@@ -10,6 +10,7 @@
 #include <jobwatch/redis/subscriber.hpp>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/assert/source_location.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 
@@ -17,7 +18,6 @@
 
 #include <chrono>
 #include <functional>
-#include <source_location>
 #include <string>
 
 // ASSERT_* returns, which a coroutine cannot: this one co_returns.
@@ -62,31 +62,13 @@ inline redis::reply status_reply(std::string text)
     return redis::reply{redis::status{std::move(text)}};
 }
 
-/// Polls `pred` every 5 ms until it holds; fails the test at the caller's
-/// line if `timeout` passes first. Returns whether it held.
-inline asio::awaitable<bool> eventually(std::function<bool()> pred,
-                                        std::chrono::milliseconds timeout = 5s,
-                                        std::source_location where = std::source_location::current())
-{
-    auto const deadline = std::chrono::steady_clock::now() + timeout;
-    detail::tuple_timer t{co_await asio::this_coro::executor};
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-            ADD_FAILURE_AT(where.file_name(), static_cast<int>(where.line()))
-                << "the condition did not hold within " << timeout.count() << " ms";
-            co_return false;
-        }
-        t.expires_after(5ms);
-        co_await t.async_wait();
-    }
-    co_return true;
-}
-
-/// The same, with a predicate that talks to Redis.
+/// Awaits `pred` (a coroutine, which may talk to Redis) every 5 ms until it
+/// holds; fails the test at the caller's line if `timeout` passes first.
+/// Returns whether it held.
 inline asio::awaitable<bool> eventually_async(std::function<asio::awaitable<bool>()> pred,
                                               std::chrono::milliseconds timeout = 5s,
-                                              std::source_location where =
-                                                  std::source_location::current())
+                                              boost::source_location where =
+                                                  BOOST_CURRENT_LOCATION)
 {
     auto const deadline = std::chrono::steady_clock::now() + timeout;
     detail::tuple_timer t{co_await asio::this_coro::executor};
@@ -102,6 +84,16 @@ inline asio::awaitable<bool> eventually_async(std::function<asio::awaitable<bool
         t.expires_after(5ms);
         co_await t.async_wait();
     }
+}
+
+/// Polls `pred` every 5 ms until it holds; fails the test at the caller's
+/// line if `timeout` passes first. Returns whether it held.
+inline asio::awaitable<bool> eventually(std::function<bool()> pred,
+                                        std::chrono::milliseconds timeout = 5s,
+                                        boost::source_location where = BOOST_CURRENT_LOCATION)
+{
+    co_return co_await eventually_async(
+        [&pred]() -> asio::awaitable<bool> { co_return pred(); }, timeout, where);
 }
 
 /// Runs one command and returns its reply; a transport error fails the test
@@ -143,6 +135,14 @@ inline asio::awaitable<std::int64_t> info_field(redis::connection& conn, std::st
     auto const end = text.find('\r', pos);
     co_return redis::reply{std::string(text.substr(pos, end - pos))}.to_integer().value_or(-1);
 }
+
+/// A fixture: a real redis-server and an io_context for one test.
+class redis_test : public ::testing::Test
+{
+protected:
+    redis_server srv;
+    asio::io_context ioc;
+};
 
 /// Runs `body` while `client.run()` runs; when `body` ends, `run()` is cancelled and awaited.
 template<class Client>
@@ -201,8 +201,8 @@ private:
 
 /// Waits until Redis counts `n` clients blocked (in BLPOP, XREAD BLOCK...).
 inline asio::awaitable<bool> wait_blocked_clients(redis::connection& admin, std::int64_t n,
-                                                  std::source_location where =
-                                                      std::source_location::current())
+                                                  boost::source_location where =
+                                                      BOOST_CURRENT_LOCATION)
 {
     co_return co_await eventually_async(
         [&]() -> asio::awaitable<bool> {

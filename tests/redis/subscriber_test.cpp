@@ -13,6 +13,8 @@
 namespace jobwatch::test {
 namespace {
 
+using RedisSubscriberTest = redis_test;  // a real redis-server and an io_context per test
+
 using namespace std::string_literals;
 using redis::error;
 using redis::message;
@@ -20,7 +22,7 @@ using redis::reply;
 using arr = reply::array_type;
 using push = redis::detail::push;
 
-TEST(RedisSubscriberTest, ClassifiesEveryReplyOfASubscribedConnection)
+TEST(RedisPushTest, ClassifiesEveryReplyOfASubscribedConnection)
 {
     struct row
     {
@@ -72,7 +74,7 @@ TEST(RedisSubscriberTest, ClassifiesEveryReplyOfASubscribedConnection)
 // Publishes until the server reports `n` receivers (the subscription is in place).
 asio::awaitable<bool> wait_for_subscribers(
     redis::connection& pub, std::string channel, int n,
-    std::source_location where = std::source_location::current())
+    boost::source_location where = BOOST_CURRENT_LOCATION)
 {
     co_return co_await eventually_async(
         [&]() -> asio::awaitable<bool> {
@@ -84,8 +86,8 @@ asio::awaitable<bool> wait_for_subscribers(
 }
 
 asio::awaitable<bool> wait_for_patterns(redis::connection& pub, int n,
-                                        std::source_location where =
-                                            std::source_location::current())
+                                        boost::source_location where =
+                                            BOOST_CURRENT_LOCATION)
 {
     co_return co_await eventually_async(
         [&]() -> asio::awaitable<bool> {
@@ -95,10 +97,8 @@ asio::awaitable<bool> wait_for_patterns(redis::connection& pub, int n,
         5s, where);
 }
 
-TEST(RedisSubscriberTest, ReceivesChannelAndPatternMessagesAndResubscribesAfterARestart)
+TEST_F(RedisSubscriberTest, ReceivesChannelAndPatternMessagesAndResubscribesAfterARestart)
 {
-    redis_server srv;
-    asio::io_context ioc;
     redis::connection pub{ioc.get_executor(), test_settings(srv)};
     redis::subscriber sub{ioc.get_executor(), test_settings(srv)};
     sub.subscribe("job-status:global");
@@ -156,10 +156,8 @@ asio::awaitable<void> follow(redis::subscriber& sub,
 }
 // [end:redis-subscribe]
 
-TEST(RedisSubscriberTest, TheDocsExampleRuns)
+TEST_F(RedisSubscriberTest, TheDocsExampleRuns)
 {
-    redis_server srv;
-    asio::io_context ioc;
     redis::connection pub{ioc.get_executor(), test_settings(srv)};
     // [snippet:redis-subscriber-setup]
     redis::subscriber sub{ioc.get_executor(), test_settings(srv)};
@@ -179,10 +177,8 @@ TEST(RedisSubscriberTest, TheDocsExampleRuns)
     EXPECT_EQ(got, std::vector<std::string>{"job-status:user:9=done"});
 }
 
-TEST(RedisSubscriberTest, SubscribingWhileConnectedAndUnsubscribing)
+TEST_F(RedisSubscriberTest, SubscribingWhileConnectedAndUnsubscribing)
 {
-    redis_server srv;
-    asio::io_context ioc;
     redis::connection pub{ioc.get_executor(), test_settings(srv)};
     redis::subscriber sub{ioc.get_executor(), test_settings(srv)};
     run_coroutine_test(ioc, while_running(pub, while_running(sub, [&]() -> asio::awaitable<void> {
@@ -213,10 +209,8 @@ TEST(RedisSubscriberTest, SubscribingWhileConnectedAndUnsubscribing)
     }())), 20s);
 }
 
-TEST(RedisSubscriberTest, AFullQueueDropsCountsAndMarksTheGap)
+TEST_F(RedisSubscriberTest, AFullQueueDropsCountsAndMarksTheGap)
 {
-    redis_server srv;
-    asio::io_context ioc;
     log_capture logs;
     auto s = test_settings(srv);
     s.max_pending_messages = 2;
@@ -242,10 +236,8 @@ TEST(RedisSubscriberTest, AFullQueueDropsCountsAndMarksTheGap)
     EXPECT_TRUE(logs.contains("message queue full"));
 }
 
-TEST(RedisSubscriberTest, ReceiveEndsWhenRunEnds)
+TEST_F(RedisSubscriberTest, ReceiveEndsWhenRunEnds)
 {
-    redis_server srv;
-    asio::io_context ioc;
     redis::connection pub{ioc.get_executor(), test_settings(srv)};
     redis::subscriber sub{ioc.get_executor(), test_settings(srv)};
     sub.subscribe("ch");

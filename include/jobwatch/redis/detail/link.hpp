@@ -159,9 +159,15 @@ public:
     asio::awaitable<void> run(link_hooks& h);
 
 private:
-    asio::awaitable<error_code> connect(link_hooks& h);
+    asio::awaitable<error_code> connect();
     asio::awaitable<error_code> connect_steps();
-    asio::awaitable<error_code> read_replies(std::size_t n, std::vector<reply>& out);
+    template<class OnReply>
+    asio::awaitable<error_code> read(OnReply on_reply);
+    error_code protocol_error(std::string_view what)
+    {
+        health_.last_error_text = "protocol error: " + std::string(what);
+        return error::protocol;
+    }
     asio::awaitable<error_code> session(link_hooks& h);
     asio::awaitable<error_code> reader(link_hooks& h);
     asio::awaitable<error_code> writer(link_hooks& h);
@@ -236,7 +242,7 @@ inline asio::awaitable<void> link::run(link_hooks& h)
 
     ::jobwatch::detail::tuple_timer wait{ex_};
     while (early == asio::cancellation_type::none && !co_await is_cancelled()) {
-        auto ec = co_await connect(h);
+        auto ec = co_await connect();
         if (co_await is_cancelled())
             break;
         if (!ec) {
@@ -276,7 +282,7 @@ inline asio::awaitable<void> link::run(link_hooks& h)
 }
 
 // Resolve, connect and handshake, bounded by connect_timeout.
-inline asio::awaitable<error_code> link::connect(link_hooks&)
+inline asio::awaitable<error_code> link::connect()
 {
     using namespace asio::experimental::awaitable_operators;
     close();
@@ -359,7 +365,12 @@ inline asio::awaitable<error_code> link::connect_steps()
         co_return wec;
     }
     std::vector<reply> replies;
-    if (auto ec = co_await read_replies(steps.size(), replies)) {
+    auto const collect = [&replies, n = steps.size()](reply&& r, bool& stop) {
+        replies.push_back(std::move(r));
+        stop = replies.size() == n;
+        return error_code{};
+    };
+    if (auto ec = co_await read(collect)) {
         if (ec != error::protocol)
             health_.last_error_text = "reading the handshake: " + ec.message();
         co_return ec;
@@ -387,27 +398,29 @@ inline asio::awaitable<error_code> link::connect_steps()
     co_return error_code{};
 }
 
-inline asio::awaitable<error_code> link::read_replies(std::size_t n, std::vector<reply>& out)
+// Parses what is buffered, handing each reply to `on_reply(reply&&, bool& stop)`,
+// and reads more from the socket when needed, until `on_reply` sets `stop` or
+// returns an error, or reading fails. Both the handshake and the session read here.
+template<class OnReply>
+asio::awaitable<error_code> link::read(OnReply on_reply)
 {
-    while (out.size() < n) {
-        if (auto r = parser_->next()) {
-            out.push_back(std::move(*r));
-            continue;
+    for (;;) {
+        while (auto r = parser_->next()) {
+            bool stop = false;
+            if (auto ec = on_reply(std::move(*r), stop))
+                co_return ec;
+            if (stop)
+                co_return error_code{};
         }
-        if (parser_->failed()) {
-            health_.last_error_text = "protocol error: " + std::string(parser_->error_text());
-            co_return error::protocol;
-        }
+        if (parser_->failed())
+            co_return protocol_error(parser_->error_text());
         auto [ec, got] = co_await socket_.async_read_some(asio::buffer(rbuf_),
                                                           ::jobwatch::detail::use_tuple);
         if (ec)
             co_return ec;
-        if (!parser_->feed(rbuf_.data(), got)) {
-            health_.last_error_text = "protocol error: " + std::string(parser_->error_text());
-            co_return error::protocol;
-        }
+        if (!parser_->feed(rbuf_.data(), got))
+            co_return protocol_error(parser_->error_text());
     }
-    co_return error_code{};
 }
 
 // Reader, writer and pinger until one of them ends; the others are then cancelled.
@@ -435,26 +448,10 @@ inline asio::awaitable<error_code> link::session(link_hooks& h)
 inline asio::awaitable<error_code> link::reader(link_hooks& h)
 {
     co_await take_cancellation_as_state();
-    for (;;) {
-        while (auto r = parser_->next())
-            if (auto ec = h.on_reply(std::move(*r))) {
-                if (ec == error::protocol)
-                    health_.last_error_text = "protocol error: a reply nobody asked for";
-                co_return ec;
-            }
-        if (parser_->failed()) {
-            health_.last_error_text = "protocol error: " + std::string(parser_->error_text());
-            co_return error::protocol;
-        }
-        auto [ec, got] = co_await socket_.async_read_some(asio::buffer(rbuf_),
-                                                          ::jobwatch::detail::use_tuple);
-        if (ec)
-            co_return ec;
-        if (!parser_->feed(rbuf_.data(), got)) {
-            health_.last_error_text = "protocol error: " + std::string(parser_->error_text());
-            co_return error::protocol;
-        }
-    }
+    co_return co_await read([this, &h](reply&& r, bool&) {
+        auto ec = h.on_reply(std::move(r));
+        return ec == error::protocol ? protocol_error("a reply nobody asked for") : ec;
+    });
 }
 
 inline asio::awaitable<error_code> link::writer(link_hooks& h)
