@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -99,6 +100,36 @@ double measure(redis::connection& conn, asio::io_context& ioc, row r, std::size_
     return static_cast<double>(per_caller * r.callers) / secs;
 }
 
+// The same XADDs from redis-benchmark (Debian's redis-tools), one connection
+// with `pipeline` commands in flight: what the server takes from a C client
+// in this sitting. Returns 0 if redis-benchmark is missing or fails.
+double redis_benchmark(std::uint16_t port, std::size_t pipeline, std::size_t events)
+{
+    auto const cmd = "redis-benchmark -p " + std::to_string(port) + " -c 1 -P " +
+                     std::to_string(pipeline) + " -n " + std::to_string(events) +
+                     " --csv XADD jobwatch:bench MAXLEN '~' 1000000 '*' e '" +
+                     std::string(event_json) + "' 2>/dev/null";
+    FILE* f = ::popen(cmd.c_str(), "r");
+    if (!f)
+        return 0;
+    std::string out;
+    char buf[4096];
+    while (auto n = std::fread(buf, 1, sizeof buf, f))
+        out.append(buf, n);
+    ::pclose(f);
+    // CSV: a header line, then "<test>","rps","avg",min,p50,p95,p99,max (all quoted);
+    // the test name holds the JSON and its quotes, so count fields from the end.
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r'))
+        out.pop_back();
+    auto pos = out.size();
+    for (int field = 0; field < 7; ++field) {
+        pos = out.rfind("\",\"", pos - 1);
+        if (pos == std::string::npos || pos == 0)
+            return 0;
+    }
+    return std::strtod(out.c_str() + pos + 3, nullptr);
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -141,6 +172,21 @@ int main(int argc, char** argv)
             std::sort(rates.begin(), rates.end());
             std::printf("| %zu | %zu | %.0f | %.0f | %.0f |\n", r.batch, r.callers,
                         rates[rates.size() / 2], rates.front(), rates.back());
+            std::fflush(stdout);
+        }
+        // Baseline, same server, same sitting.
+        for (std::size_t const pipeline : {1, 100, 1000}) {
+            std::vector<double> rates;
+            for (int k = 0; k < repetitions; ++k) {
+                run_on(ioc, [&]() -> asio::awaitable<void> { co_await conn.exec(del); }());
+                rates.push_back(
+                    redis_benchmark(srv.port(), pipeline, pipeline == 1 ? events / 20 : events));
+            }
+            std::sort(rates.begin(), rates.end());
+            if (rates.back() == 0)
+                break;
+            std::printf("| redis-benchmark -P %zu | 1 connection | %.0f | %.0f | %.0f |\n",
+                        pipeline, rates[rates.size() / 2], rates.front(), rates.back());
             std::fflush(stdout);
         }
     } catch (std::exception const& e) {

@@ -165,7 +165,7 @@ private:
     asio::awaitable<error_code> read(OnReply on_reply);
     error_code protocol_error(std::string_view what)
     {
-        health_.last_error_text = "protocol error: " + std::string(what);
+        why_ = "protocol error: " + std::string(what);
         return error::protocol;
     }
     asio::awaitable<error_code> session(link_hooks& h);
@@ -190,6 +190,7 @@ private:
     bool ping_outstanding_ = false;
     clock::time_point ping_sent_{};
     health_info health_;
+    std::string why_;  // details of the current attempt's or session's failure
     bool running_ = false;
     bool ever_connected_ = false;
 };
@@ -261,7 +262,7 @@ inline asio::awaitable<void> link::run(link_hooks& h)
             h.on_disconnected();
             if (co_await is_cancelled())
                 break;
-            note_failure(ec, ec == error::protocol ? health_.last_error_text : std::string{},
+            note_failure(ec, ec == error::protocol ? why_ : std::string{},
                          true);
         }
         auto const delay = backoff_.next();
@@ -287,7 +288,7 @@ inline asio::awaitable<error_code> link::connect()
     using namespace asio::experimental::awaitable_operators;
     close();
     parser_.emplace();
-    health_.last_error_text.clear();
+    why_.clear();
     ::jobwatch::detail::tuple_timer deadline{ex_, cfg_.connect_timeout};
     auto r = co_await (connect_steps() || deadline.async_wait());
     error_code ec;
@@ -298,7 +299,7 @@ inline asio::awaitable<error_code> link::connect()
         // A cancelled deadline means run() itself is being cancelled.
         ec = timer_ec ? timer_ec : make_error_code(error::connect_timeout);
         if (!timer_ec)
-            health_.last_error_text =
+            why_ =
                 "no answer within connect_timeout (" +
                 std::to_string(
                     std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.connect_timeout)
@@ -308,7 +309,7 @@ inline asio::awaitable<error_code> link::connect()
     if (ec) {
         close();
         if (ec != asio::error::operation_aborted)
-            note_failure(ec, health_.last_error_text, false);
+            note_failure(ec, why_, false);
     }
     co_return ec;
 }
@@ -321,13 +322,13 @@ inline asio::awaitable<error_code> link::connect_steps()
     auto [rec, endpoints] = co_await resolver.async_resolve(cfg_.host, std::to_string(cfg_.port),
                                                             ::jobwatch::detail::use_tuple);
     if (rec) {
-        health_.last_error_text = "resolving " + cfg_.host + ": " + rec.message();
+        why_ = "resolving " + cfg_.host + ": " + rec.message();
         co_return rec;
     }
     auto [cec, endpoint] =
         co_await asio::async_connect(socket_, endpoints, ::jobwatch::detail::use_tuple);
     if (cec) {
-        health_.last_error_text = "connecting: " + cec.message();
+        why_ = "connecting: " + cec.message();
         co_return cec;
     }
     error_code ignored;
@@ -361,7 +362,7 @@ inline asio::awaitable<error_code> link::connect_steps()
     auto [wec, written] = co_await asio::async_write(socket_, asio::buffer(hs.payload()),
                                                      ::jobwatch::detail::use_tuple);
     if (wec) {
-        health_.last_error_text = "writing the handshake: " + wec.message();
+        why_ = "writing the handshake: " + wec.message();
         co_return wec;
     }
     std::vector<reply> replies;
@@ -372,7 +373,7 @@ inline asio::awaitable<error_code> link::connect_steps()
     };
     if (auto ec = co_await read(collect)) {
         if (ec != error::protocol)
-            health_.last_error_text = "reading the handshake: " + ec.message();
+            why_ = "reading the handshake: " + ec.message();
         co_return ec;
     }
     for (std::size_t i = 0; i < steps.size(); ++i) {
@@ -381,17 +382,17 @@ inline asio::awaitable<error_code> link::connect_steps()
         auto const msg = std::string(replies[i].error_message());
         switch (steps[i]) {
         case step::auth:
-            health_.last_error_text = "AUTH refused: " + msg;
+            why_ = "AUTH refused: " + msg;
             co_return error::auth_failed;
         case step::select:
-            health_.last_error_text = "SELECT " + std::to_string(cfg_.database) + " refused: " + msg;
+            why_ = "SELECT " + std::to_string(cfg_.database) + " refused: " + msg;
             co_return error::handshake_failed;
         case step::setname:
-            health_.last_error_text = "CLIENT SETNAME refused: " + msg;
+            why_ = "CLIENT SETNAME refused: " + msg;
             co_return error::handshake_failed;
         case step::ping:
             // NOAUTH: the server wants a password and the settings have none.
-            health_.last_error_text = "PING refused: " + msg;
+            why_ = "PING refused: " + msg;
             co_return msg.starts_with("NOAUTH") ? error::auth_failed : error::handshake_failed;
         }
     }
