@@ -283,7 +283,10 @@ TEST_F(RedisConnectionTest, SelectsTheDatabase)
 TEST_F(RedisConnectionTest, XreadBlockRunsOnADedicatedConnection)
 {
     redis::connection writer{ioc.get_executor(), test_settings(srv)};
-    redis::connection reader{ioc.get_executor(), test_settings(srv)};  // its only caller blocks
+    // Its only caller blocks; its PINGs wait behind the block, so their timeout is longer.
+    auto reader_settings = test_settings(srv);
+    reader_settings.ping_timeout = 30s;
+    redis::connection reader{ioc.get_executor(), reader_settings};
     run_coroutine_test(ioc, while_running(writer, while_running(reader, [&]() -> asio::awaitable<void> {
         request xread;
         xread.push("XREAD", "COUNT", 10, "BLOCK", 5000, "STREAMS", "events", "$");

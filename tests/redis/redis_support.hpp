@@ -45,7 +45,7 @@ inline redis::settings test_settings(redis_server const& srv)
         .reconnect_max = 100ms,
         .seed = 1,
         .health_interval = 100ms,
-        .ping_timeout = 2s,
+        .ping_timeout = 5s,
     };
 }
 
