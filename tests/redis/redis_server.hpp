@@ -33,7 +33,7 @@ class redis_server
 public:
     struct options
     {
-        std::string password{};           ///< --requirepass when not empty
+        std::string password{};            ///< --requirepass when not empty
         std::vector<std::string> extra{};  ///< more arguments, as "--name", "value", ...
     };
 
@@ -82,9 +82,18 @@ public:
         std::filesystem::remove_all(dir_, ignored);
     }
 
-    std::uint16_t port() const noexcept { return port_; }
-    std::filesystem::path const& dir() const noexcept { return dir_; }
-    bool running() const noexcept { return pid_ > 0; }
+    std::uint16_t port() const noexcept
+    {
+        return port_;
+    }
+    std::filesystem::path const& dir() const noexcept
+    {
+        return dir_;
+    }
+    bool running() const noexcept
+    {
+        return pid_ > 0;
+    }
 
     /// Starts the server (again, on the same port) and waits until it answers.
     void start()
@@ -93,13 +102,20 @@ public:
             return;
         auto const bin = binary();
         std::vector<std::string> args{bin,
-                                      "--port", std::to_string(port_),
-                                      "--bind", "127.0.0.1",
-                                      "--save", "",
-                                      "--appendonly", "no",
-                                      "--dir", dir_.string(),
-                                      "--logfile", (dir_ / "redis.log").string(),
-                                      "--daemonize", "no"};
+                                      "--port",
+                                      std::to_string(port_),
+                                      "--bind",
+                                      "127.0.0.1",
+                                      "--save",
+                                      "",
+                                      "--appendonly",
+                                      "no",
+                                      "--dir",
+                                      dir_.string(),
+                                      "--logfile",
+                                      (dir_ / "redis.log").string(),
+                                      "--daemonize",
+                                      "no"};
         if (!opts_.password.empty()) {
             args.push_back("--requirepass");
             args.push_back(opts_.password);

@@ -10,9 +10,9 @@
 #include <jobwatch/redis/subscriber.hpp>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/assert/source_location.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/assert/source_location.hpp>
 
 #include <gtest/gtest.h>
 
@@ -67,8 +67,7 @@ inline redis::reply status_reply(std::string text)
 /// Returns whether it held.
 inline asio::awaitable<bool> eventually_async(std::function<asio::awaitable<bool>()> pred,
                                               std::chrono::milliseconds timeout = 5s,
-                                              boost::source_location where =
-                                                  BOOST_CURRENT_LOCATION)
+                                              boost::source_location where = BOOST_CURRENT_LOCATION)
 {
     auto const deadline = std::chrono::steady_clock::now() + timeout;
     detail::tuple_timer t{co_await asio::this_coro::executor};
@@ -92,13 +91,13 @@ inline asio::awaitable<bool> eventually(std::function<bool()> pred,
                                         std::chrono::milliseconds timeout = 5s,
                                         boost::source_location where = BOOST_CURRENT_LOCATION)
 {
-    co_return co_await eventually_async(
-        [&pred]() -> asio::awaitable<bool> { co_return pred(); }, timeout, where);
+    co_return co_await eventually_async([&pred]() -> asio::awaitable<bool> { co_return pred(); },
+                                        timeout, where);
 }
 
 /// Runs one command and returns its reply; a transport error fails the test
 /// and comes back as an error reply naming it.
-template<class... Args>
+template <class... Args>
 asio::awaitable<redis::reply> command(redis::connection& conn, std::string_view name,
                                       Args const&... args)
 {
@@ -113,7 +112,7 @@ asio::awaitable<redis::reply> command(redis::connection& conn, std::string_view 
 }
 
 /// Runs one command and expects `expected` as its reply (failing at the caller's line).
-template<class... Args>
+template <class... Args>
 asio::awaitable<redis::reply> expect_command(redis::connection& conn, redis::reply expected,
                                              std::string_view name, Args const&... args)
 {
@@ -145,7 +144,7 @@ protected:
 };
 
 /// Runs `body` while `client.run()` runs; when `body` ends, `run()` is cancelled and awaited.
-template<class Client>
+template <class Client>
 asio::awaitable<void> while_running(Client& client, asio::awaitable<void> body)
 {
     co_await (std::move(body) || client.run());
@@ -200,9 +199,9 @@ private:
 };
 
 /// Waits until Redis counts `n` clients blocked (in BLPOP, XREAD BLOCK...).
-inline asio::awaitable<bool> wait_blocked_clients(redis::connection& admin, std::int64_t n,
-                                                  boost::source_location where =
-                                                      BOOST_CURRENT_LOCATION)
+inline asio::awaitable<bool>
+wait_blocked_clients(redis::connection& admin, std::int64_t n,
+                     boost::source_location where = BOOST_CURRENT_LOCATION)
 {
     co_return co_await eventually_async(
         [&]() -> asio::awaitable<bool> {

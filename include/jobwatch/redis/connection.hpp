@@ -65,8 +65,8 @@ public:
     /** @brief A connection that does nothing before `run()`. Does not throw on
         bad settings: `run()` checks them. */
     connection(executor_type ex, settings s = {}, logger lgr = {})
-        : link_(std::move(ex), std::move(s), std::move(lgr), "connection")
-        , pipeline_({.max_queued = link_.config().max_queued_requests,
+        : link_(std::move(ex), std::move(s), std::move(lgr), "connection"),
+          pipeline_({.max_queued = link_.config().max_queued_requests,
                      .max_in_flight = link_.config().max_in_flight_requests})
     {
     }

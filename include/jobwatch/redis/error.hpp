@@ -58,22 +58,33 @@ public:
     std::string message(int ev) const override
     {
         switch (static_cast<error>(ev)) {
-        case error::not_connected: return "not connected to Redis; the request was not sent";
+        case error::not_connected:
+            return "not connected to Redis; the request was not sent";
         case error::connection_lost:
             return "the Redis connection was lost after the request was sent; it may or may "
                    "not have been applied";
-        case error::queue_full: return "too many Redis requests wait to be sent";
-        case error::protocol: return "Redis protocol error";
-        case error::reply_error: return "Redis answered a command with an error";
-        case error::invalid_url: return "invalid Redis URL";
-        case error::tls_not_supported: return "rediss:// (TLS) is not supported yet";
+        case error::queue_full:
+            return "too many Redis requests wait to be sent";
+        case error::protocol:
+            return "Redis protocol error";
+        case error::reply_error:
+            return "Redis answered a command with an error";
+        case error::invalid_url:
+            return "invalid Redis URL";
+        case error::tls_not_supported:
+            return "rediss:// (TLS) is not supported yet";
         case error::invalid_request:
             return "this request cannot go through exec (use a subscriber for SUBSCRIBE)";
-        case error::auth_failed: return "Redis refused the authentication";
-        case error::handshake_failed: return "Redis refused SELECT or CLIENT SETNAME";
-        case error::connect_timeout: return "connecting to Redis timed out";
-        case error::ping_timeout: return "Redis did not answer a health PING in time";
-        case error::invalid_settings: return "invalid Redis settings";
+        case error::auth_failed:
+            return "Redis refused the authentication";
+        case error::handshake_failed:
+            return "Redis refused SELECT or CLIENT SETNAME";
+        case error::connect_timeout:
+            return "connecting to Redis timed out";
+        case error::ping_timeout:
+            return "Redis did not answer a health PING in time";
+        case error::invalid_settings:
+            return "invalid Redis settings";
         }
         return "unknown jobwatch.redis error";
     }
@@ -96,8 +107,7 @@ inline boost::system::error_code make_error_code(error e) noexcept
 
 }  // namespace jobwatch::redis
 
-template<>
-struct boost::system::is_error_code_enum<jobwatch::redis::error> : std::true_type
+template <> struct boost::system::is_error_code_enum<jobwatch::redis::error> : std::true_type
 {
 };
 

@@ -68,7 +68,8 @@ public:
     };
 
     using array_type = std::vector<reply>;
-    using value_type = std::variant<nil, status, error_reply, std::int64_t, std::string, array_type>;
+    using value_type =
+        std::variant<nil, status, error_reply, std::int64_t, std::string, array_type>;
 
     /// A nil reply.
     reply() = default;
@@ -177,13 +178,21 @@ private:
             out += '"';
         };
         switch (type()) {
-        case kind::nil: out += "(nil)"; break;
-        case kind::status: out += std::get<status>(value_).text; break;
-        case kind::error: out += "(error) " + std::get<error_reply>(value_).message; break;
+        case kind::nil:
+            out += "(nil)";
+            break;
+        case kind::status:
+            out += std::get<status>(value_).text;
+            break;
+        case kind::error:
+            out += "(error) " + std::get<error_reply>(value_).message;
+            break;
         case kind::integer:
             out += "(integer) " + std::to_string(std::get<std::int64_t>(value_));
             break;
-        case kind::string: quoted(std::get<std::string>(value_)); break;
+        case kind::string:
+            quoted(std::get<std::string>(value_));
+            break;
         case kind::array: {
             out += '[';
             bool first = true;

@@ -26,9 +26,8 @@ namespace detail {
 
 /// An argument of `request::push`: anything that converts to a string view,
 /// or an integer (formatted in decimal).
-template<class T>
-concept command_arg =
-    std::convertible_to<T const&, std::string_view> ||
+template <class T>
+concept command_arg = std::convertible_to<T const&, std::string_view> ||
     (std::integral<T> && !std::same_as<T, bool> && !std::same_as<T, char>);
 
 // One argument made into text; integers are formatted into `buf`.
@@ -37,8 +36,7 @@ struct arg_text
     char buf[24];
     std::string_view view;
 
-    template<command_arg T>
-    explicit arg_text(T const& v)
+    template <command_arg T> explicit arg_text(T const& v)
     {
         if constexpr (std::convertible_to<T const&, std::string_view>) {
             view = std::string_view(v);
@@ -54,8 +52,9 @@ struct arg_text
 // Commands whose replies do not come one per command: they belong to `subscriber`.
 inline bool is_pubsub_command(std::string_view name) noexcept
 {
-    constexpr std::string_view names[] = {"SUBSCRIBE",   "PSUBSCRIBE",   "SSUBSCRIBE", "UNSUBSCRIBE",
-                                          "PUNSUBSCRIBE", "SUNSUBSCRIBE", "MONITOR"};
+    constexpr std::string_view names[] = {"SUBSCRIBE",   "PSUBSCRIBE",   "SSUBSCRIBE",
+                                          "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
+                                          "MONITOR"};
     return std::any_of(std::begin(names), std::end(names), [name](std::string_view n) {
         return n.size() == name.size() &&
                std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
@@ -85,7 +84,7 @@ class request
 {
 public:
     /// Appends a command: `command` then `args`, each a string-like value or an integer.
-    template<detail::command_arg... Args>
+    template <detail::command_arg... Args>
     request& push(std::string_view command, Args const&... args)
     {
         // Each argument's text lives in this array until the command is encoded.
@@ -100,9 +99,9 @@ public:
         elements of `args` (the keys of an `MGET`, the members of an `SADD`). For
         a fixed head and a variable tail (`XADD key * f1 v1 f2 v2 ...`), build the
         argument vector and use `push_argv`. */
-    template<std::ranges::input_range R>
-        requires detail::command_arg<std::ranges::range_value_t<R>>
-    request& push_range(std::string_view command, R const& args)
+    template <std::ranges::input_range R>
+    requires detail::command_arg<std::ranges::range_value_t<R>> request&
+    push_range(std::string_view command, R const& args)
     {
         using T = std::ranges::range_value_t<R>;
         std::vector<std::string_view> argv{command};

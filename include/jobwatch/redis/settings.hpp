@@ -45,9 +45,9 @@ struct settings
 
     std::string host = "127.0.0.1";  ///< a name or an address; resolved at every connect
     std::uint16_t port = 6379;
-    std::string username{};  ///< ACL user (AUTH user password); empty: AUTH password alone
-    std::string password{};  ///< empty: no AUTH
-    int database = 0;        ///< SELECTed at every connect when not 0
+    std::string username{};     ///< ACL user (AUTH user password); empty: AUTH password alone
+    std::string password{};     ///< empty: no AUTH
+    int database = 0;           ///< SELECTed at every connect when not 0
     std::string client_name{};  ///< sent as CLIENT SETNAME when not empty (seen in CLIENT LIST)
 
     /// Bound on resolving, connecting and the handshake (AUTH, SELECT, SETNAME, PING).
@@ -112,8 +112,7 @@ inline bool percent_decode(std::string_view in, std::string& out)
     return true;
 }
 
-template<class Int>
-bool parse_decimal(std::string_view s, Int& out) noexcept
+template <class Int> bool parse_decimal(std::string_view s, Int& out) noexcept
 {
     if (s.empty())
         return false;
@@ -240,7 +239,8 @@ inline boost::system::error_code refuse(error e, std::string* reason, std::strin
 /** @brief Checks `s`; `run()` does it first and throws `system_error` with
     `error::invalid_settings` and this reason. Returns success or
     `error::invalid_settings`, and `reason`, when given, names the field. */
-[[nodiscard]] inline boost::system::error_code check(settings const& s, std::string* reason = nullptr)
+[[nodiscard]] inline boost::system::error_code check(settings const& s,
+                                                     std::string* reason = nullptr)
 {
     using detail::refuse;
     auto const bad = [&](std::string_view why) {

@@ -286,15 +286,20 @@ private:
     {
         auto p = detail::classify_push(std::move(r));
         switch (p.what) {
-        case detail::push::kind::message: deliver(std::move(p.msg)); break;
+        case detail::push::kind::message:
+            deliver(std::move(p.msg));
+            break;
         case detail::push::kind::subscribed:
             confirmed_ = static_cast<std::size_t>(p.count);
             break;
-        case detail::push::kind::pong: link_.pong(); break;
+        case detail::push::kind::pong:
+            link_.pong();
+            break;
         case detail::push::kind::server_error:
             link_.log().warn(std::string(link_.who()) + "server error: " + p.text);
             break;
-        case detail::push::kind::unexpected: return error::protocol;
+        case detail::push::kind::unexpected:
+            return error::protocol;
         }
         return {};
     }

@@ -32,7 +32,8 @@ constexpr backoff_duration backoff_delay(backoff_duration base, backoff_duration
 {
     u = std::clamp(u, 0.0, 1.0);
     auto const ceiling = backoff_ceiling(base, cap, attempt);
-    return backoff_duration{static_cast<backoff_duration::rep>(static_cast<double>(ceiling.count()) * u)};
+    return backoff_duration{
+        static_cast<backoff_duration::rep>(static_cast<double>(ceiling.count()) * u)};
 }
 
 /** @brief The reconnect schedule of one connection: `next()` after every

@@ -29,11 +29,11 @@
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <exception>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <exception>
 #include <variant>
 #include <vector>
 
@@ -112,12 +112,8 @@ public:
     };
 
     link(executor_type ex, settings s, logger lgr, std::string_view role)
-        : ex_(std::move(ex))
-        , cfg_(std::move(s))
-        , lgr_(std::move(lgr))
-        , socket_(ex_)
-        , writer_timer_(ex_)
-        , backoff_(cfg_.reconnect_base, cfg_.reconnect_max, cfg_.seed)
+        : ex_(std::move(ex)), cfg_(std::move(s)), lgr_(std::move(lgr)), socket_(ex_),
+          writer_timer_(ex_), backoff_(cfg_.reconnect_base, cfg_.reconnect_max, cfg_.seed)
     {
         who_ = "redis " + std::string(role);
         if (!cfg_.client_name.empty())
@@ -161,8 +157,7 @@ public:
 private:
     asio::awaitable<error_code> connect();
     asio::awaitable<error_code> connect_steps();
-    template<class OnReply>
-    asio::awaitable<error_code> read(OnReply on_reply);
+    template <class OnReply> asio::awaitable<error_code> read(OnReply on_reply);
     error_code protocol_error(std::string_view what)
     {
         why_ = "protocol error: " + std::string(what);
@@ -184,8 +179,9 @@ private:
     ::jobwatch::detail::tuple_timer writer_timer_;
     backoff backoff_;
     std::optional<resp_reader> parser_;
-    std::array<char, 16 * 1024> rbuf_{};  // hiredis compacts its buffer per KiB read: keep reads modest
-    std::string out_;                      // the bytes of the write in flight
+    std::array<char, 16 * 1024>
+        rbuf_{};       // hiredis compacts its buffer per KiB read: keep reads modest
+    std::string out_;  // the bytes of the write in flight
     writer_state writer_ = writer_state::stopped;
     bool ping_outstanding_ = false;
     clock::time_point ping_sent_{};
@@ -262,8 +258,7 @@ inline asio::awaitable<void> link::run(link_hooks& h)
             h.on_disconnected();
             if (co_await is_cancelled())
                 break;
-            note_failure(ec, ec == error::protocol ? why_ : std::string{},
-                         true);
+            note_failure(ec, ec == error::protocol ? why_ : std::string{}, true);
         }
         auto const delay = backoff_.next();
         if (lgr_.enabled(logger::level::debug))
@@ -299,12 +294,11 @@ inline asio::awaitable<error_code> link::connect()
         // A cancelled deadline means run() itself is being cancelled.
         ec = timer_ec ? timer_ec : make_error_code(error::connect_timeout);
         if (!timer_ec)
-            why_ =
-                "no answer within connect_timeout (" +
-                std::to_string(
-                    std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.connect_timeout)
-                        .count()) +
-                " ms)";
+            why_ = "no answer within connect_timeout (" +
+                   std::to_string(
+                       std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.connect_timeout)
+                           .count()) +
+                   " ms)";
     }
     if (ec) {
         close();
@@ -402,8 +396,7 @@ inline asio::awaitable<error_code> link::connect_steps()
 // Parses what is buffered, handing each reply to `on_reply(reply&&, bool& stop)`,
 // and reads more from the socket when needed, until `on_reply` sets `stop` or
 // returns an error, or reading fails. Both the handshake and the session read here.
-template<class OnReply>
-asio::awaitable<error_code> link::read(OnReply on_reply)
+template <class OnReply> asio::awaitable<error_code> link::read(OnReply on_reply)
 {
     for (;;) {
         while (auto r = parser_->next()) {
@@ -415,8 +408,8 @@ asio::awaitable<error_code> link::read(OnReply on_reply)
         }
         if (parser_->failed())
             co_return protocol_error(parser_->error_text());
-        auto [ec, got] = co_await socket_.async_read_some(asio::buffer(rbuf_),
-                                                          ::jobwatch::detail::use_tuple);
+        auto [ec, got] =
+            co_await socket_.async_read_some(asio::buffer(rbuf_), ::jobwatch::detail::use_tuple);
         if (ec)
             co_return ec;
         if (!parser_->feed(rbuf_.data(), got))

@@ -116,8 +116,7 @@ public:
         When that request has all its replies it is done: `ec` is
         `error::reply_error` if any reply is an error, and `done(pending&)`
         is called. Returns `error::protocol` if no request was waiting. */
-    template<class F>
-    boost::system::error_code on_reply(reply&& r, F&& done)
+    template <class F> boost::system::error_code on_reply(reply&& r, F&& done)
     {
         if (in_flight_.empty())
             return error::protocol;
@@ -136,8 +135,7 @@ public:
     }
 
     /// The connection dropped: each request in flight completes with `ec`.
-    template<class F>
-    void fail_in_flight(boost::system::error_code ec, F&& done)
+    template <class F> void fail_in_flight(boost::system::error_code ec, F&& done)
     {
         auto failed = std::exchange(in_flight_, {});
         for (auto& p : failed)
@@ -145,8 +143,7 @@ public:
     }
 
     /// Each queued request completes with `ec` (health PINGs are dropped alike).
-    template<class F>
-    void fail_queued(boost::system::error_code ec, F&& done)
+    template <class F> void fail_queued(boost::system::error_code ec, F&& done)
     {
         auto failed = std::exchange(queue_, {});
         queued_ = 0;
@@ -190,8 +187,7 @@ public:
     std::size_t in_flight() const noexcept { return in_flight_.size(); }
 
 private:
-    template<class F>
-    static void finish(pending& p, boost::system::error_code ec, F& done)
+    template <class F> static void finish(pending& p, boost::system::error_code ec, F& done)
     {
         p.ec = ec;
         p.at = pending::stage::done;

@@ -42,10 +42,14 @@ namespace jobwatch::redis::detail {
 inline reply to_reply(redisReply const& r)
 {
     switch (r.type) {
-    case REDIS_REPLY_STRING: return reply{std::string(r.str, r.len)};
-    case REDIS_REPLY_STATUS: return reply{status{std::string(r.str, r.len)}};
-    case REDIS_REPLY_ERROR: return reply{error_reply{std::string(r.str, r.len)}};
-    case REDIS_REPLY_INTEGER: return reply{static_cast<std::int64_t>(r.integer)};
+    case REDIS_REPLY_STRING:
+        return reply{std::string(r.str, r.len)};
+    case REDIS_REPLY_STATUS:
+        return reply{status{std::string(r.str, r.len)}};
+    case REDIS_REPLY_ERROR:
+        return reply{error_reply{std::string(r.str, r.len)}};
+    case REDIS_REPLY_INTEGER:
+        return reply{static_cast<std::int64_t>(r.integer)};
     case REDIS_REPLY_ARRAY: {
         reply::array_type elements;
         elements.reserve(r.elements);
@@ -54,7 +58,8 @@ inline reply to_reply(redisReply const& r)
         return reply{std::move(elements)};
     }
     case REDIS_REPLY_NIL:
-    default: return reply{};
+    default:
+        return reply{};
     }
 }
 
@@ -72,8 +77,8 @@ inline void append_command(std::string& out, std::span<std::string_view const> a
         lens.push_back(a.size());
     }
     char* cmd = nullptr;
-    int const n = redisFormatCommandArgv(&cmd, static_cast<int>(argv.size()), ptrs.data(),
-                                         lens.data());
+    int const n =
+        redisFormatCommandArgv(&cmd, static_cast<int>(argv.size()), ptrs.data(), lens.data());
     if (n < 0 || cmd == nullptr)
         throw std::bad_alloc{};
     std::unique_ptr<char, decltype(&redisFreeCommand)> owned{cmd, &redisFreeCommand};
@@ -116,8 +121,8 @@ public:
         void* raw = nullptr;
         if (redisReaderGetReply(r_.get(), &raw) != REDIS_OK || raw == nullptr)
             return std::nullopt;
-        std::unique_ptr<redisReply, decltype(&freeReplyObject)> owned{
-            static_cast<redisReply*>(raw), &freeReplyObject};
+        std::unique_ptr<redisReply, decltype(&freeReplyObject)> owned{static_cast<redisReply*>(raw),
+                                                                      &freeReplyObject};
         return to_reply(*owned);
     }
 
