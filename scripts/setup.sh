@@ -12,6 +12,10 @@ packages=(
     # Tokens: OpenSSL 3 for signatures; the tests make keys with openssl and
     # mint tokens with PyJWT.
     libssl-dev openssl python3-jwt python3-cryptography
+    pkgconf libhiredis-dev
+    # The Redis tests and benchmark start their own redis-server on a free port;
+    # a system service the package may start on 6379 is never used.
+    redis-server
 )
 # Node.js may come from elsewhere than Debian; only ask apt for it when absent.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
