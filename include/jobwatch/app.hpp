@@ -75,21 +75,38 @@ public:
     }
 
     /** @brief Publishes an event from any executor: validated, sequenced,
-        applied, fanned out on the core, then resumes the caller.
+        applied, fanned out on the core, then resumes the caller with the
+        result.
 
-        With GCC 12, name the event before the `co_await`
-        (`auto ev = job_progress{...}; co_await app.publish(ev);`): GCC 12
-        mis-destroys a temporary aggregate built inside a `co_await`
-        expression in the caller's coroutine (it frees a string's inline
-        buffer).
+        Name an event built with braces before the `co_await`
+        (`auto ev = job_progress{...}; co_await app.publish(ev);`), or use
+        `post`: GCC 12 miscompiles a brace-initialised aggregate temporary
+        inside any full expression that contains `co_await` — in the
+        caller's coroutine, whatever `publish` takes (by value, by reference
+        or as a coroutine parameter: each double-frees the temporary's
+        strings there; clang is fine). An event returned by a function, or a
+        named one, is safe with every compiler.
     */
     asio::awaitable<publish_result> publish(job_event ev)
     {
         // Not a coroutine itself: the event goes to the heap and only a
-        // pointer enters coroutine frames. GCC 12 mis-copies large aggregates
-        // (a std::variant of structs of strings) that are coroutine
-        // parameters or lambda captures, freeing a string's inline buffer.
+        // pointer enters coroutine frames (GCC 12 mis-copies large aggregates
+        // that are coroutine parameters or lambda captures).
         return publish_owned(std::make_unique<job_event>(std::move(ev)));
+    }
+
+    /** @brief Publishes an event without waiting for it, from any thread:
+        the core applies it in order after the events posted before it, and
+        calls `done` (if given) there with the result. No `co_await` is
+        involved, so an event built in the call itself is safe with every
+        compiler (`app.post(jobwatch::job_progress{.job_id = "j", ...});`). */
+    void post(job_event ev, std::function<void(publish_result const&)> done = {})
+    {
+        asio::post(io_, [this, ev = std::make_shared<job_event>(std::move(ev)), done = std::move(done)] {
+            auto const r = core_.publish(std::move(*ev));
+            if (done)
+                done(r);
+        });
     }
 
     /// Publishes a batch in one hop to the core; one result per event, in order.

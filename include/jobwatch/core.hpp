@@ -222,7 +222,7 @@ public:
             return {publish_status::ignored, 0, {}, ignored_reason(before, store_.counters())};
         }
         adopt_scope(logged.event, *change);
-        logged.rooms = store_.find(change->tenant_id, change->job_id)->rooms();
+        logged.rooms = *change->shared_rooms;
         std::shared_ptr<logged_event const> shared = std::move(admitted.event);
         log_.commit(shared);
         for (auto const& fn : change_listeners_)

@@ -100,10 +100,14 @@ TEST(AccessTest, ATenantSeesOnlyItsOwnJobsOverRest)
     EXPECT_EQ(other.json().at("pointer"), "/tenant_id");
     auto batch = h.post("/api/v1/events",
                         event_json("job.queued", "a3", "q", R"("tenant_id":"acme")") + "\n" +
-                            event_json("job.queued", "a4", "q") + "\n",
+                            event_json("job.queued", "a4", "q", R"("tenant_id":"globex")") + "\n" +
+                            event_json("job.queued", "a5", "q") + "\n",
                         "application/x-ndjson", "acme-t");
-    EXPECT_EQ(batch.json().at("accepted"), 1);
+    // A line naming another tenant is refused; one naming none is the principal's tenant's.
+    EXPECT_EQ(batch.json().at("accepted"), 2);
     EXPECT_EQ(batch.json().at("rejected"), 1);
+    EXPECT_EQ(batch.json().at("results").at(0).at("status"), "forbidden");
+    EXPECT_EQ(h.get("/api/v1/jobs/a5", "acme-t").json().at("tenant_id"), "acme");
 }
 
 TEST(AccessTest, ATenantSubscribesOnlyToItsOwnRooms)
@@ -113,14 +117,16 @@ TEST(AccessTest, ATenantSubscribesOnlyToItsOwnRooms)
     seed(h);
     auto ws = ws_client::open(srv.port(), "/ws?token=acme-t");
     EXPECT_EQ(ws.subscribe("tenant:acme").at("type"), "subscribed");
-    EXPECT_EQ(ws.subscribe("job:a1").at("type"), "subscribed");
-    EXPECT_EQ(ws.subscribe("run:ra").at("type"), "subscribed");
-    auto other_job = ws.subscribe("job:g1");
-    auto unknown_job = ws.subscribe("job:zz");
-    EXPECT_EQ(other_job.at("code"), "not_found");
-    EXPECT_EQ(unknown_job.at("code"), "not_found");
+    EXPECT_EQ(ws.subscribe("job:acme/a1").at("type"), "subscribed");
+    EXPECT_EQ(ws.subscribe("run:acme/ra").at("type"), "subscribed");
+    // Another tenant's job is answered as an unknown room of another tenant would be.
+    EXPECT_EQ(ws.subscribe("job:globex/g1").at("code"), "not_found");
+    EXPECT_EQ(ws.subscribe("job:globex/zz").at("code"), "not_found");
+    EXPECT_EQ(ws.subscribe("job:g1").at("code"), "not_found") << "a job of no tenant is not a tenant's";
+    // Its own job may be subscribed before the job exists.
+    EXPECT_EQ(ws.subscribe("job:acme/zz").at("type"), "subscribed");
     EXPECT_EQ(ws.subscribe("tenant:globex").at("code"), "not_found");
-    EXPECT_EQ(ws.subscribe("run:rg").at("code"), "not_found");
+    EXPECT_EQ(ws.subscribe("run:globex/rg").at("code"), "not_found");
     EXPECT_EQ(ws.subscribe("queue:shared").at("code"), "forbidden");
     EXPECT_EQ(ws.subscribe("alerts").at("code"), "forbidden");
     // Only its own tenant's events arrive.
@@ -128,15 +134,17 @@ TEST(AccessTest, ATenantSubscribesOnlyToItsOwnRooms)
            "application/json", "admin-t");
     h.post("/api/v1/events", event_json("job.started", "a1", "shared", R"("tenant_id":"acme","attempt":1)"),
            "application/json", "admin-t");
-    // a1's event reaches tenant:acme and job:a1 (it names no run); g1's reaches none of these.
-    for (int i = 0; i < 2; ++i) {
+    // a1's event reaches tenant:acme, job:acme/a1 and run:acme/ra (its run, though the event names none);
+    // g1's reaches none of these.
+    for (int i = 0; i < 3; ++i) {
         auto m = ws.read_until("event");
         EXPECT_EQ(m.at("event").at("job_id"), "a1") << boost::json::serialize(m);
     }
     ws.send(R"({"type":"ping","id":"end"})");
     EXPECT_EQ(ws.read_until("pong").at("id"), "end");
-    for (auto const& m : ws.skipped)
+    for (auto const& m : ws.skipped) {
         EXPECT_NE(m.at("type"), "event") << boost::json::serialize(m);
+    }
 }
 
 TEST(AccessTest, ATenantIsIsolatedOnSseAndLongPoll)
@@ -144,15 +152,19 @@ TEST(AccessTest, ATenantIsIsolatedOnSseAndLongPoll)
     test_server srv(token_config());
     http_client h(srv.port());
     seed(h);
-    EXPECT_EQ(h.get("/api/v1/stream?room=job:g1", "acme-t").status, 404u);
+    EXPECT_EQ(h.get("/api/v1/stream?room=job:globex/g1", "acme-t").status, 404u);
     EXPECT_EQ(h.get("/api/v1/stream?room=tenant:globex", "acme-t").status, 404u);
     EXPECT_EQ(h.get("/api/v1/stream?room=queue:shared", "acme-t").status, 403u);
-    EXPECT_EQ(h.get("/api/v1/poll?room=job:g1&since=0&timeout_ms=0", "acme-t").status, 404u);
-    EXPECT_EQ(h.get("/api/v1/poll?room=job:a1&room=job:g1&since=0&timeout_ms=0", "acme-t").status, 404u);
-    auto own = h.get("/api/v1/poll?room=job:a1&since=0&timeout_ms=0", "acme-t");
+    EXPECT_EQ(h.get("/api/v1/poll?room=job:globex/g1&since=0&timeout_ms=0", "acme-t").status, 404u);
+    EXPECT_EQ(h.get("/api/v1/poll?room=job:acme/a1&room=job:globex/g1&since=0&timeout_ms=0", "acme-t").status, 404u);
+    auto own = h.get("/api/v1/poll?room=job:acme/a1&since=0&timeout_ms=0", "acme-t");
     ASSERT_EQ(own.status, 200u);
-    EXPECT_EQ(own.json().at("messages").as_array().size(), 1u);
-    EXPECT_EQ(h.get("/api/v1/poll?room=job:a1&since=0&timeout_ms=0").status, 401u);
+    // The missed event, then the room's state.
+    auto const& msgs = own.json().at("messages").as_array();
+    ASSERT_EQ(msgs.size(), 2u);
+    EXPECT_EQ(msgs.at(0).at("type"), "event");
+    EXPECT_EQ(msgs.at(1).at("type"), "subscribed");
+    EXPECT_EQ(h.get("/api/v1/poll?room=job:acme/a1&since=0&timeout_ms=0").status, 401u);
 }
 
 }  // namespace

@@ -353,6 +353,24 @@ TEST(IsolationTest, RandomizedTenantsUsersTransportsLagAndResume)
                 poll_log.violations.push_back(std::string("poll failed: ") + e.what());
         }
     });
+    // The threads stop and join whatever happens to the test.
+    struct joiner
+    {
+        std::atomic<bool>& stop;
+        std::thread& a;
+        std::thread& b;
+        test_server& srv;
+        ~joiner()
+        {
+            stop = true;
+            srv.stop();
+            if (a.joinable())
+                a.join();
+            if (b.joinable())
+                b.join();
+        }
+    } join_threads{stop, sse_thread, poll_thread, srv};
+
     // The long-poll client's first answer fixes its start; wait for it.
     for (int i = 0; i < 200; ++i) {
         {
@@ -399,7 +417,7 @@ TEST(IsolationTest, RandomizedTenantsUsersTransportsLagAndResume)
         else if (p.type == "job.log")
             extra += R"("level":"info","message":"line",)";
         else if (p.type == "job.failed")
-            extra += R"("attempt":1,"error":"boom",)";
+            extra += R"("attempt":1,"error":"boom","will_retry":false,)";
         if (!extra.empty())
             extra.pop_back();
         auto const r = pub.post("/api/v1/events", event_json(p.type, j.id, j.queue, extra), "application/json",
@@ -528,11 +546,8 @@ TEST(IsolationTest, RandomizedTenantsUsersTransportsLagAndResume)
         auto const target = "/api/v1/jobs/" + j.id + (j.tenant.empty() ? "" : "?tenant_id=" + j.tenant);
         auto const r = rest.get(target, admin.token);
         ASSERT_EQ(r.status, 200u) << target;
-        EXPECT_EQ(r.json().at("state"), j.state) << target;
+        EXPECT_EQ(r.json().at("state").as_string(), j.state) << target;
     }
-    srv.stop();
-    sse_thread.join();
-    poll_thread.join();
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <jobwatch/messages/job_snapshot.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string_view>
 
@@ -39,6 +40,8 @@ struct job_change
     std::optional<double> wait_ms;      ///< set on the first start: queued to started
     std::string_view error;          ///< the error text of a failure; empty otherwise
     job_rooms const* rooms = nullptr;  ///< its rooms: scopes of aggregates are named after them
+    /// The same rooms as the store shares them, to keep beyond the call (the event log does).
+    std::shared_ptr<job_rooms const> const* shared_rooms = nullptr;
 };
 
 /// True for succeeded, failed and cancelled.

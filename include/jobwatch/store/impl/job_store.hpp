@@ -792,7 +792,7 @@ inline std::optional<job_change> job_store::apply(logged_event const& ev)
                                      detail::unscoped(tenant, users_.name(r.user_)), types_.name(r.type_), before,
                                      r.state(), std::int64_t{r.attempt_}, fx.attempt_started, fx.finished,
                                      fx.attempt_failed, fx.retry_scheduled, fx.duration_ms, fx.wait_ms, fx.error,
-                                     r.rooms_.get());
+                                     r.rooms_.get(), &r.rooms_);
 #else
     return job_change{
         .cause = ev,
@@ -813,6 +813,7 @@ inline std::optional<job_change> job_store::apply(logged_event const& ev)
         .wait_ms = fx.wait_ms,
         .error = fx.error,
         .rooms = r.rooms_.get(),
+        .shared_rooms = &r.rooms_,
     };
 #endif
 }
