@@ -7,6 +7,8 @@
 
 #include <boost/json/value.hpp>
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -18,10 +20,14 @@
 #include <variant>
 #include <vector>
 
-static_assert(::jobwatch::codegen_abi == 1,
+static_assert(::jobwatch::codegen_abi == 2,
               "collections.schema.json was generated for another jobwatch version: regenerate it");
 
 namespace fixtures {
+
+// Boost.JSON's value_from, value_to and try_value_to work on every type below
+// through these generic hooks (found by argument-dependent lookup).
+using ::jobwatch::codegen_hooks::tag_invoke;
 
 /// A point with an optional label.
 struct collections_points_item
@@ -72,10 +78,7 @@ struct collections
 };
 
 // ---------------------------------------------------------------------------
-// JSON conversions: validating reads, direct writes, Boost.JSON hooks.
-
-namespace codegen_detail {
-}  // namespace codegen_detail
+// JSON conversions: validating reads, direct writes, json::value builders.
 
 inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, collections_points_item& out)
 {
@@ -88,13 +91,13 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 1:
             if (std::memcmp(key.data(), "x", 1) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.x, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.x, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
                 continue;
             }
             if (std::memcmp(key.data(), "y", 1) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.y, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.y, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 1;
                 continue;
@@ -121,24 +124,24 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, collections_points_item const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] collections_points_item const& v)
 {
     w.raw('{');
     w.raw("\"x\":");
 
-    w.number(v.x);
+    ::jobwatch::detail::write_value(w, v.x);
     w.raw(",\"y\":");
 
-    w.number(v.y);
+    ::jobwatch::detail::write_value(w, v.y);
     if (v.label) {
         w.raw(",\"label\":");
 
-        w.string(*v.label);
+        ::jobwatch::detail::write_value(w, *v.label);
     }
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(collections_points_item const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] collections_points_item const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(3);
@@ -147,22 +150,6 @@ inline ::boost::json::value jobwatch_to_value(collections_points_item const& v, 
     if (v.label)
         o.emplace("label", ::jobwatch::detail::to_value(*v.label, sp));
     return o;
-}
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, collections_points_item const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline collections_points_item tag_invoke(::boost::json::value_to_tag<collections_points_item>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<collections_points_item>(jv);
-}
-
-inline ::boost::system::result<collections_points_item> tag_invoke(::boost::json::try_value_to_tag<collections_points_item>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<collections_points_item>(jv);
 }
 inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, collections_options& out)
 {
@@ -174,7 +161,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 5:
             if (std::memcmp(key.data(), "depth", 5) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.depth, ::jobwatch::detail::number_rules{1.0, 9.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.depth, ::jobwatch::detail::number_rules{1.0, 9.0, std::nullopt, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
@@ -193,21 +180,21 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, collections_options const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] collections_options const& v)
 {
     w.raw('{');
     w.raw("\"depth\":");
 
-    w.integer(v.depth);
+    ::jobwatch::detail::write_value(w, v.depth);
     if (v.follow) {
         w.raw(",\"follow\":");
 
-        w.boolean(*v.follow);
+        ::jobwatch::detail::write_value(w, *v.follow);
     }
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(collections_options const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] collections_options const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(2);
@@ -215,22 +202,6 @@ inline ::boost::json::value jobwatch_to_value(collections_options const& v, ::bo
     if (v.follow)
         o.emplace("follow", ::jobwatch::detail::to_value(*v.follow, sp));
     return o;
-}
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, collections_options const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline collections_options tag_invoke(::boost::json::value_to_tag<collections_options>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<collections_options>(jv);
-}
-
-inline ::boost::system::result<collections_options> tag_invoke(::boost::json::try_value_to_tag<collections_options>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<collections_options>(jv);
 }
 inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, collections_limits& out)
 {
@@ -243,7 +214,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 8:
             if (std::memcmp(key.data(), "max_jobs", 8) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.max_jobs, ::jobwatch::detail::number_rules{1.0, 1000.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.max_jobs, ::jobwatch::detail::number_rules{1.0, 1000.0, std::nullopt, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
                 continue;
@@ -261,37 +232,21 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, collections_limits const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] collections_limits const& v)
 {
     w.raw('{');
     w.raw("\"max_jobs\":");
 
-    w.integer(v.max_jobs);
+    ::jobwatch::detail::write_value(w, v.max_jobs);
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(collections_limits const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] collections_limits const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(1);
     o.emplace("max_jobs", ::jobwatch::detail::to_value(v.max_jobs, sp));
     return o;
-}
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, collections_limits const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline collections_limits tag_invoke(::boost::json::value_to_tag<collections_limits>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<collections_limits>(jv);
-}
-
-inline ::boost::system::result<collections_limits> tag_invoke(::boost::json::try_value_to_tag<collections_limits>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<collections_limits>(jv);
 }
 inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, collections& out)
 {
@@ -318,7 +273,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::optional<std::int64_t>& item) {
             return ::jobwatch::detail::read_nullable(ctx, jv_item, item,
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::int64_t& item) {
-            return ::jobwatch::detail::read_integer(ctx, jv_item, item, ::jobwatch::detail::number_rules{-128.0, 127.0, std::nullopt, std::nullopt});
+            return ::jobwatch::detail::read_integer(ctx, jv_item, item, ::jobwatch::detail::number_rules{-128.0, 127.0, std::nullopt, std::nullopt, std::nullopt});
         });
         });
         }))
@@ -340,7 +295,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::vector<double>& item) {
             return ::jobwatch::detail::read_array(ctx, jv_item, item, ::jobwatch::detail::array_rules{2, 3},
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, double& item) {
-            return ::jobwatch::detail::read_number(ctx, jv_item, item, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt});
+            return ::jobwatch::detail::read_number(ctx, jv_item, item, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
         });
         }))
                     return ctx.at(key);
@@ -420,7 +375,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             if (std::memcmp(key.data(), "counters", 8) == 0) {
                 if (!::jobwatch::detail::read_map(ctx, kv.value(), out.counters,
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::int64_t& item) {
-            return ::jobwatch::detail::read_integer(ctx, jv_item, item, ::jobwatch::detail::number_rules{0.0, 1000000.0, std::nullopt, std::nullopt});
+            return ::jobwatch::detail::read_integer(ctx, jv_item, item, ::jobwatch::detail::number_rules{0.0, 1000000.0, std::nullopt, std::nullopt, std::nullopt});
         }))
                     return ctx.at(key);
                 continue;
@@ -428,7 +383,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 10:
             if (std::memcmp(key.data(), "attributes", 10) == 0) {
-                if (!(kv.value().is_object() ? (out.attributes.emplace() = kv.value().get_object(), true) : ::jobwatch::detail::type_error(ctx, kv.value(), "object")))
+                if (!::jobwatch::detail::read_any_object(ctx, kv.value(), out.attributes.emplace()))
                     return ctx.at(key);
                 continue;
             }
@@ -449,181 +404,69 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, collections const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] collections const& v)
 {
     w.raw('{');
     w.raw("\"tags\":");
 
-    w.raw('[');
-    for (bool first0 = true; auto const& e0 : v.tags) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        w.string(e0);
-    }
-    w.raw(']');
+    ::jobwatch::detail::write_value(w, v.tags);
     w.raw(",\"matrix\":");
 
-    w.raw('[');
-    for (bool first0 = true; auto const& e0 : v.matrix) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        w.raw('[');
-    for (bool first1 = true; auto const& e1 : e0) {
-        if (!first1)
-            w.raw(',');
-        first1 = false;
-        w.number(e1);
-    }
-    w.raw(']');
-    }
-    w.raw(']');
+    ::jobwatch::detail::write_value(w, v.matrix);
     if (v.grid) {
         w.raw(",\"grid\":");
 
-        w.raw('[');
-    for (bool first0 = true; auto const& e0 : *v.grid) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        w.raw('[');
-    for (bool first1 = true; auto const& e1 : e0) {
-        if (!first1)
-            w.raw(',');
-        first1 = false;
-        if (e1) {
-        w.integer(*e1);
-    } else {
-        w.null();
-    }
-    }
-    w.raw(']');
-    }
-    w.raw(']');
+        ::jobwatch::detail::write_value(w, *v.grid);
     }
     w.raw(",\"points\":");
 
-    w.raw('[');
-    for (bool first0 = true; auto const& e0 : v.points) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        jobwatch_write(w, e0);
-    }
-    w.raw(']');
+    ::jobwatch::detail::write_value(w, v.points);
     if (v.jobs) {
         w.raw(",\"jobs\":");
 
-        w.raw('[');
-    for (bool first0 = true; auto const& e0 : *v.jobs) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        jobwatch_write(w, e0);
-    }
-    w.raw(']');
+        ::jobwatch::detail::write_value(w, *v.jobs);
     }
     w.raw(",\"states\":");
 
-    w.raw('[');
-    for (bool first0 = true; auto const& e0 : v.states) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        jobwatch_write(w, e0);
-    }
-    w.raw(']');
+    ::jobwatch::detail::write_value(w, v.states);
     w.raw(",\"history\":");
 
-    w.raw('[');
-    for (bool first0 = true; auto const& e0 : v.history) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        w.string(e0);
-    }
-    w.raw(']');
+    ::jobwatch::detail::write_value(w, v.history);
     if (v.anything) {
         w.raw(",\"anything\":");
 
-        w.raw('[');
-    for (bool first0 = true; auto const& e0 : *v.anything) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        w.any(e0);
-    }
-    w.raw(']');
+        ::jobwatch::detail::write_value(w, *v.anything);
     }
     if (v.labels) {
         w.raw(",\"labels\":");
 
-        w.raw('{');
-    for (bool first0 = true; auto const& [k0, e0] : *v.labels) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        w.string(k0);
-        w.raw(':');
-        w.string(e0);
-    }
-    w.raw('}');
+        ::jobwatch::detail::write_value(w, *v.labels);
     }
     w.raw(",\"counters\":");
 
-    w.raw('{');
-    for (bool first0 = true; auto const& [k0, e0] : v.counters) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        w.string(k0);
-        w.raw(':');
-        w.integer(e0);
-    }
-    w.raw('}');
+    ::jobwatch::detail::write_value(w, v.counters);
     if (v.groups) {
         w.raw(",\"groups\":");
 
-        w.raw('{');
-    for (bool first0 = true; auto const& [k0, e0] : *v.groups) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        w.string(k0);
-        w.raw(':');
-        w.raw('[');
-    for (bool first1 = true; auto const& e1 : e0) {
-        if (!first1)
-            w.raw(',');
-        first1 = false;
-        w.string(e1);
-    }
-    w.raw(']');
-    }
-    w.raw('}');
+        ::jobwatch::detail::write_value(w, *v.groups);
     }
     if (v.attributes) {
         w.raw(",\"attributes\":");
 
-        w.any(*v.attributes);
+        ::jobwatch::detail::write_value(w, *v.attributes);
     }
     if (v.options) {
         w.raw(",\"options\":");
 
-        jobwatch_write(w, *v.options);
+        ::jobwatch::detail::write_value(w, *v.options);
     }
     w.raw(",\"limits\":");
 
-    if (v.limits) {
-        jobwatch_write(w, *v.limits);
-    } else {
-        w.null();
-    }
+    ::jobwatch::detail::write_value(w, v.limits);
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(collections const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] collections const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(14);
@@ -649,22 +492,6 @@ inline ::boost::json::value jobwatch_to_value(collections const& v, ::boost::jso
         o.emplace("options", ::jobwatch::detail::to_value(*v.options, sp));
     o.emplace("limits", ::jobwatch::detail::to_value(v.limits, sp));
     return o;
-}
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, collections const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline collections tag_invoke(::boost::json::value_to_tag<collections>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<collections>(jv);
-}
-
-inline ::boost::system::result<collections> tag_invoke(::boost::json::try_value_to_tag<collections>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<collections>(jv);
 }
 /// The type of a whole `collections.schema.json` document, by file stem (used by generic tooling).
 namespace codegen_roots {

@@ -7,6 +7,8 @@
 
 #include <boost/json/value.hpp>
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -18,10 +20,14 @@
 #include <variant>
 #include <vector>
 
-static_assert(::jobwatch::codegen_abi == 1,
+static_assert(::jobwatch::codegen_abi == 2,
               "scalars.schema.json was generated for another jobwatch version: regenerate it");
 
 namespace fixtures {
+
+// Boost.JSON's value_from, value_to and try_value_to work on every type below
+// through these generic hooks (found by argument-dependent lookup).
+using ::jobwatch::codegen_hooks::tag_invoke;
 
 /// Fixture: every scalar construct with its bounds, nullable fields, defaults, any values and property names that need sanitizing.
 struct scalar_record
@@ -58,20 +64,20 @@ struct scalar_record
 };
 
 // ---------------------------------------------------------------------------
-// JSON conversions: validating reads, direct writes, Boost.JSON hooks.
+// JSON conversions: validating reads, direct writes, json::value builders.
 
 namespace codegen_detail {
 /// Matches "^-?[0-9]+(?:[.,][0-9]{1,2})? ?[€£¥$]$(?!\\n)" (ECMA-262, unanchored, over code points).
 inline bool scalars_pattern_0(std::string_view s)
 {
-    static std::wregex const re = ::jobwatch::detail::compile_pattern("^-\077[0-9]+(\077:[.,][0-9]{1,2})\077 \077[\342\202\254\302\243\302\245$]$(\077!\\n)");
+    static std::wregex const re = ::jobwatch::detail::compile_pattern("^-\077[0-9]+(\077:[,.][0-9]{1,2})\077 \077[$\\u00A3\\u00A5\\u20AC]$(\077!\\u000A)");
     return ::jobwatch::detail::search_pattern(s, re);
 }
 
 /// Matches "^[a-z0-9_-]{3,16}$(?!\\n)": one ASCII class repeated, checked without a regex engine.
 inline bool scalars_pattern_1(std::string_view s) noexcept
 {
-    static constexpr ::jobwatch::detail::ascii_set set{{97, 122}, {48, 57}, {95, 95}, {45, 45}};
+    static constexpr ::jobwatch::detail::ascii_set set{{45, 45}, {48, 57}, {95, 95}, {97, 122}};
     return ::jobwatch::detail::match_repeated(s, set, 3, 16);
 }
 
@@ -88,7 +94,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 3:
             if (std::memcmp(key.data(), "big", 3) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.big.emplace(), ::jobwatch::detail::number_rules{-9007199254740991.0, 9007199254740991.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.big.emplace(), ::jobwatch::detail::number_rules{-9007199254740991.0, 9007199254740991.0, std::nullopt, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
@@ -136,20 +142,20 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                 continue;
             }
             if (std::memcmp(key.data(), "count", 5) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.count, ::jobwatch::detail::number_rules{0.0, 100.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.count, ::jobwatch::detail::number_rules{0.0, 100.0, std::nullopt, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 3;
                 continue;
             }
             if (std::memcmp(key.data(), "ratio", 5) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.ratio.emplace(), ::jobwatch::detail::number_rules{0.0, 1.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.ratio.emplace(), ::jobwatch::detail::number_rules{0.0, 1.0, std::nullopt, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "score", 5) == 0) {
                 if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.score.emplace(),
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, double& item) {
-            return ::jobwatch::detail::read_number(ctx, jv_item, item, ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt, std::nullopt});
+            return ::jobwatch::detail::read_number(ctx, jv_item, item, ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
         }))
                     return ctx.at(key);
                 continue;
@@ -167,12 +173,12 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 6:
             if (std::memcmp(key.data(), "offset", 6) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.offset.emplace(), ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, -10.0, 10.0}))
+                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.offset.emplace(), ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, -10.0, 10.0, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "weight", 6) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.weight, ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.weight, ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
@@ -200,7 +206,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                 continue;
             }
             if (std::memcmp(key.data(), "gr\303\266\303\237e", 7) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.gr_e.emplace(), ::jobwatch::detail::number_rules{0.0, 1000.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.gr_e.emplace(), ::jobwatch::detail::number_rules{0.0, 1000.0, std::nullopt, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
@@ -212,7 +218,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                 continue;
             }
             if (std::memcmp(key.data(), "metadata", 8) == 0) {
-                if (!(kv.value().is_object() ? (out.metadata = kv.value().get_object(), true) : ::jobwatch::detail::type_error(ctx, kv.value(), "object")))
+                if (!::jobwatch::detail::read_any_object(ctx, kv.value(), out.metadata))
                     return ctx.at(key);
                 continue;
             }
@@ -221,7 +227,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             if (std::memcmp(key.data(), "maybe_any", 9) == 0) {
                 if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.maybe_any.emplace(),
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::boost::json::object& item) {
-            return (jv_item.is_object() ? (item = jv_item.get_object(), true) : ::jobwatch::detail::type_error(ctx, jv_item, "object"));
+            return ::jobwatch::detail::read_any_object(ctx, jv_item, item);
         }))
                     return ctx.at(key);
                 continue;
@@ -244,14 +250,14 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                 continue;
             }
             if (std::memcmp(key.data(), "retryCount", 10) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.retry_count, ::jobwatch::detail::number_rules{0.0, 10.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.retry_count, ::jobwatch::detail::number_rules{0.0, 10.0, std::nullopt, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 11:
             if (std::memcmp(key.data(), "temperature", 11) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.temperature.emplace(), ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, -273.15, 1000000.0}))
+                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.temperature.emplace(), ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, -273.15, 1000000.0, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
@@ -276,142 +282,126 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, scalar_record const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] scalar_record const& v)
 {
     w.raw('{');
     w.raw("\"version\":");
 
-    w.string(v.version);
+    ::jobwatch::detail::write_value(w, v.version);
     w.raw(",\"name\":");
 
-    w.string(v.name);
+    ::jobwatch::detail::write_value(w, v.name);
     if (v.owner) {
         w.raw(",\"owner\":");
 
-        w.string(*v.owner);
+        ::jobwatch::detail::write_value(w, *v.owner);
     }
     w.raw(",\"count\":");
 
-    w.integer(v.count);
+    ::jobwatch::detail::write_value(w, v.count);
     if (v.offset) {
         w.raw(",\"offset\":");
 
-        w.integer(*v.offset);
+        ::jobwatch::detail::write_value(w, *v.offset);
     }
     if (v.big) {
         w.raw(",\"big\":");
 
-        w.integer(*v.big);
+        ::jobwatch::detail::write_value(w, *v.big);
     }
     if (v.ratio) {
         w.raw(",\"ratio\":");
 
-        w.number(*v.ratio);
+        ::jobwatch::detail::write_value(w, *v.ratio);
     }
     if (v.temperature) {
         w.raw(",\"temperature\":");
 
-        w.number(*v.temperature);
+        ::jobwatch::detail::write_value(w, *v.temperature);
     }
     w.raw(",\"created_at\":");
 
-    w.string(v.created_at);
+    ::jobwatch::detail::write_value(w, v.created_at);
     w.raw(",\"deleted_at\":");
 
-    if (v.deleted_at) {
-        w.string(*v.deleted_at);
-    } else {
-        w.null();
-    }
+    ::jobwatch::detail::write_value(w, v.deleted_at);
     if (v.note) {
         w.raw(",\"note\":");
 
-        if (*v.note) {
-        w.string(**v.note);
-    } else {
-        w.null();
-    }
+        ::jobwatch::detail::write_value(w, *v.note);
     }
     if (v.score) {
         w.raw(",\"score\":");
 
-        if (*v.score) {
-        w.number(**v.score);
-    } else {
-        w.null();
-    }
+        ::jobwatch::detail::write_value(w, *v.score);
     }
     if (v.code) {
         w.raw(",\"code\":");
 
-        w.string(*v.code);
+        ::jobwatch::detail::write_value(w, *v.code);
     }
     if (v.slug) {
         w.raw(",\"slug\":");
 
-        w.string(*v.slug);
+        ::jobwatch::detail::write_value(w, *v.slug);
     }
     w.raw(",\"greeting\":");
 
-    w.string(v.greeting);
+    ::jobwatch::detail::write_value(w, v.greeting);
     w.raw(",\"retryCount\":");
 
-    w.integer(v.retry_count);
+    ::jobwatch::detail::write_value(w, v.retry_count);
     w.raw(",\"weight\":");
 
-    w.number(v.weight);
+    ::jobwatch::detail::write_value(w, v.weight);
     w.raw(",\"enabled\":");
 
-    w.boolean(v.enabled);
+    ::jobwatch::detail::write_value(w, v.enabled);
     if (v.verbose) {
         w.raw(",\"verbose\":");
 
-        w.boolean(*v.verbose);
+        ::jobwatch::detail::write_value(w, *v.verbose);
     }
     w.raw(",\"tier\":");
 
-    jobwatch_write(w, v.tier);
+    ::jobwatch::detail::write_value(w, v.tier);
     if (v.default_) {
         w.raw(",\"default\":");
 
-        w.string(*v.default_);
+        ::jobwatch::detail::write_value(w, *v.default_);
     }
     if (v.a_b_c) {
         w.raw(",\"a/b~c\":");
 
-        w.string(*v.a_b_c);
+        ::jobwatch::detail::write_value(w, *v.a_b_c);
     }
     if (v.gr_e) {
         w.raw(",\"gr\303\266\303\237e\":");
 
-        w.integer(*v.gr_e);
+        ::jobwatch::detail::write_value(w, *v.gr_e);
     }
     if (v.extra) {
         w.raw(",\"extra\":");
 
-        w.any(*v.extra);
+        ::jobwatch::detail::write_value(w, *v.extra);
     }
     if (v.blob) {
         w.raw(",\"blob\":");
 
-        w.any(*v.blob);
+        ::jobwatch::detail::write_value(w, *v.blob);
     }
     w.raw(",\"metadata\":");
 
-    w.any(v.metadata);
+    ::jobwatch::detail::write_value(w, v.metadata);
     if (v.maybe_any) {
         w.raw(",\"maybe_any\":");
 
-        if (*v.maybe_any) {
-        w.any(**v.maybe_any);
-    } else {
-        w.null();
-    }
+        ::jobwatch::detail::write_value(w, *v.maybe_any);
     }
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(scalar_record const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] scalar_record const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(27);
@@ -459,22 +449,6 @@ inline ::boost::json::value jobwatch_to_value(scalar_record const& v, ::boost::j
     if (v.maybe_any)
         o.emplace("maybe_any", ::jobwatch::detail::to_value(*v.maybe_any, sp));
     return o;
-}
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, scalar_record const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline scalar_record tag_invoke(::boost::json::value_to_tag<scalar_record>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<scalar_record>(jv);
-}
-
-inline ::boost::system::result<scalar_record> tag_invoke(::boost::json::try_value_to_tag<scalar_record>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<scalar_record>(jv);
 }
 /// The type of a whole `scalars.schema.json` document, by file stem (used by generic tooling).
 namespace codegen_roots {

@@ -7,6 +7,8 @@
 
 #include <boost/json/value.hpp>
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -18,10 +20,14 @@
 #include <variant>
 #include <vector>
 
-static_assert(::jobwatch::codegen_abi == 1,
+static_assert(::jobwatch::codegen_abi == 2,
               "shapes.schema.json was generated for another jobwatch version: regenerate it");
 
 namespace fixtures {
+
+// Boost.JSON's value_from, value_to and try_value_to work on every type below
+// through these generic hooks (found by argument-dependent lookup).
+using ::jobwatch::codegen_hooks::tag_invoke;
 
 /// A circle.
 struct circle
@@ -70,13 +76,13 @@ struct drawing
 };
 
 // ---------------------------------------------------------------------------
-// JSON conversions: validating reads, direct writes, Boost.JSON hooks.
+// JSON conversions: validating reads, direct writes, json::value builders.
 
 namespace codegen_detail {
 /// Matches "^#[0-9a-f]{6}$(?!\\n)" (ECMA-262, unanchored, over code points).
 inline bool shapes_pattern_0(std::string_view s)
 {
-    static std::wregex const re = ::jobwatch::detail::compile_pattern("^#[0-9a-f]{6}$(\077!\\n)");
+    static std::wregex const re = ::jobwatch::detail::compile_pattern("^#[0-9a-f]{6}$(\077!\\u000A)");
     return ::jobwatch::detail::search_pattern(s, re);
 }
 
@@ -107,7 +113,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 6:
             if (std::memcmp(key.data(), "radius", 6) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.radius, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, 0.0, std::nullopt}))
+                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.radius, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, 0.0, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 2;
                 continue;
@@ -129,22 +135,22 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, circle const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] circle const& v)
 {
     w.raw('{');
     w.raw("\"type\":");
 
-    w.string(v.type);
+    ::jobwatch::detail::write_value(w, v.type);
     w.raw(",\"kind\":");
 
-    w.string(v.kind);
+    ::jobwatch::detail::write_value(w, v.kind);
     w.raw(",\"radius\":");
 
-    w.number(v.radius);
+    ::jobwatch::detail::write_value(w, v.radius);
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(circle const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] circle const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(3);
@@ -152,22 +158,6 @@ inline ::boost::json::value jobwatch_to_value(circle const& v, ::boost::json::st
     o.emplace("kind", ::jobwatch::detail::to_value(v.kind, sp));
     o.emplace("radius", ::jobwatch::detail::to_value(v.radius, sp));
     return o;
-}
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, circle const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline circle tag_invoke(::boost::json::value_to_tag<circle>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<circle>(jv);
-}
-
-inline ::boost::system::result<circle> tag_invoke(::boost::json::try_value_to_tag<circle>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<circle>(jv);
 }
 inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, rect& out)
 {
@@ -194,7 +184,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 5:
             if (std::memcmp(key.data(), "width", 5) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.width, ::jobwatch::detail::number_rules{1.0, 4096.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.width, ::jobwatch::detail::number_rules{1.0, 4096.0, std::nullopt, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 2;
                 continue;
@@ -202,7 +192,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 6:
             if (std::memcmp(key.data(), "height", 6) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.height, ::jobwatch::detail::number_rules{1.0, 4096.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.height, ::jobwatch::detail::number_rules{1.0, 4096.0, std::nullopt, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 3;
                 continue;
@@ -226,25 +216,25 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, rect const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] rect const& v)
 {
     w.raw('{');
     w.raw("\"kind\":");
 
-    w.string(v.kind);
+    ::jobwatch::detail::write_value(w, v.kind);
     w.raw(",\"type\":");
 
-    w.string(v.type);
+    ::jobwatch::detail::write_value(w, v.type);
     w.raw(",\"width\":");
 
-    w.integer(v.width);
+    ::jobwatch::detail::write_value(w, v.width);
     w.raw(",\"height\":");
 
-    w.integer(v.height);
+    ::jobwatch::detail::write_value(w, v.height);
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(rect const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] rect const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(4);
@@ -253,22 +243,6 @@ inline ::boost::json::value jobwatch_to_value(rect const& v, ::boost::json::stor
     o.emplace("width", ::jobwatch::detail::to_value(v.width, sp));
     o.emplace("height", ::jobwatch::detail::to_value(v.height, sp));
     return o;
-}
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, rect const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline rect tag_invoke(::boost::json::value_to_tag<rect>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<rect>(jv);
-}
-
-inline ::boost::system::result<rect> tag_invoke(::boost::json::try_value_to_tag<rect>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<rect>(jv);
 }
 inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, polygon& out)
 {
@@ -304,7 +278,7 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::vector<double>& item) {
             return ::jobwatch::detail::read_array(ctx, jv_item, item, ::jobwatch::detail::array_rules{2, 2},
         [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, double& item) {
-            return ::jobwatch::detail::read_number(ctx, jv_item, item, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt});
+            return ::jobwatch::detail::read_number(ctx, jv_item, item, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
         });
         }))
                     return ctx.at(key);
@@ -328,39 +302,25 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, polygon const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] polygon const& v)
 {
     w.raw('{');
     w.raw("\"type\":");
 
-    w.string(v.type);
+    ::jobwatch::detail::write_value(w, v.type);
     w.raw(",\"kind\":");
 
-    w.string(v.kind);
+    ::jobwatch::detail::write_value(w, v.kind);
     w.raw(",\"vertices\":");
 
-    w.raw('[');
-    for (bool first0 = true; auto const& e0 : v.vertices) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        w.raw('[');
-    for (bool first1 = true; auto const& e1 : e0) {
-        if (!first1)
-            w.raw(',');
-        first1 = false;
-        w.number(e1);
-    }
-    w.raw(']');
-    }
-    w.raw(']');
+    ::jobwatch::detail::write_value(w, v.vertices);
     w.raw(",\"fill\":");
 
-    w.string(v.fill);
+    ::jobwatch::detail::write_value(w, v.fill);
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(polygon const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] polygon const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(4);
@@ -369,22 +329,6 @@ inline ::boost::json::value jobwatch_to_value(polygon const& v, ::boost::json::s
     o.emplace("vertices", ::jobwatch::detail::to_value(v.vertices, sp));
     o.emplace("fill", ::jobwatch::detail::to_value(v.fill, sp));
     return o;
-}
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, polygon const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline polygon tag_invoke(::boost::json::value_to_tag<polygon>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<polygon>(jv);
-}
-
-inline ::boost::system::result<polygon> tag_invoke(::boost::json::try_value_to_tag<polygon>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<polygon>(jv);
 }
 inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, shape& out)
 {
@@ -411,20 +355,23 @@ inline ::boost::json::value jobwatch_to_value(shape const& v, ::boost::json::sto
     return std::visit([&sp](auto const& alt) { return jobwatch_to_value(alt, sp); }, v);
 }
 
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, shape const& v)
+// Boost.JSON's own std::variant conversions are more specialized than the
+// generic hooks, so a union names its hooks: the tag decides, not the first
+// alternative that happens to parse.
+inline void tag_invoke(::boost::json::value_from_tag tag, ::boost::json::value& jv, shape const& v)
 {
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
+    ::jobwatch::codegen_hooks::tag_invoke(tag, jv, v);
 }
 
-inline shape tag_invoke(::boost::json::value_to_tag<shape>, ::boost::json::value const& jv)
+inline shape tag_invoke(::boost::json::value_to_tag<shape> tag, ::boost::json::value const& jv)
 {
-    return ::jobwatch::detail::value_to_or_throw<shape>(jv);
+    return ::jobwatch::codegen_hooks::tag_invoke(tag, jv);
 }
 
-inline ::boost::system::result<shape> tag_invoke(::boost::json::try_value_to_tag<shape>,
+inline ::boost::system::result<shape> tag_invoke(::boost::json::try_value_to_tag<shape> tag,
                                                      ::boost::json::value const& jv)
 {
-    return ::jobwatch::detail::try_value_to<shape>(jv);
+    return ::jobwatch::codegen_hooks::tag_invoke(tag, jv);
 }
 inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, drawing& out)
 {
@@ -482,34 +429,27 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, drawing const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] drawing const& v)
 {
     w.raw('{');
     w.raw("\"title\":");
 
-    w.string(v.title);
+    ::jobwatch::detail::write_value(w, v.title);
     w.raw(",\"primary\":");
 
-    jobwatch_write(w, v.primary);
+    ::jobwatch::detail::write_value(w, v.primary);
     w.raw(",\"shapes\":");
 
-    w.raw('[');
-    for (bool first0 = true; auto const& e0 : v.shapes) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        jobwatch_write(w, e0);
-    }
-    w.raw(']');
+    ::jobwatch::detail::write_value(w, v.shapes);
     if (v.last_event) {
         w.raw(",\"last_event\":");
 
-        jobwatch_write(w, *v.last_event);
+        ::jobwatch::detail::write_value(w, *v.last_event);
     }
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(drawing const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] drawing const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(4);
@@ -519,22 +459,6 @@ inline ::boost::json::value jobwatch_to_value(drawing const& v, ::boost::json::s
     if (v.last_event)
         o.emplace("last_event", ::jobwatch::detail::to_value(*v.last_event, sp));
     return o;
-}
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, drawing const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline drawing tag_invoke(::boost::json::value_to_tag<drawing>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<drawing>(jv);
-}
-
-inline ::boost::system::result<drawing> tag_invoke(::boost::json::try_value_to_tag<drawing>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<drawing>(jv);
 }
 /// The type of a whole `shapes.schema.json` document, by file stem (used by generic tooling).
 namespace codegen_roots {
