@@ -870,6 +870,11 @@ class Builder:
         k = shape.kind
         if k == "nullable":
             return "std::nullopt" if value is None else self.cpp_value(shape.item, value)
+        if k in ("const", "values"):
+            # The value is stored as the scalar type the generator chose for the set.
+            as_kind = {"std::string": "string", "bool": "boolean", "std::nullptr_t": "null",
+                       "std::int64_t": "integer", "double": "number"}.get(shape.cpp_type)
+            return None if as_kind is None else self.cpp_value(Shape(kind=as_kind), value)
         if has_lone_surrogate(value):
             return None
         if k == "string" and isinstance(value, str):
@@ -918,6 +923,8 @@ class Builder:
                 self.fail(sf, f"{pointer}/{k}", f"{k} must be a string")
         asserts = {k for k in node if k in ASSERTIONS}
         desc = text_of(node, "description")
+        if "x-cpp-type" in node and node.get("type") != "integer":
+            self.fail(sf, f"{pointer}/x-cpp-type", "x-cpp-type applies to schemas of type integer only")
         for k in ("minContains", "maxContains"):
             if k in node:
                 # Without contains (refused), they assert nothing.
@@ -970,6 +977,8 @@ class Builder:
     def types(self, sf, pointer, node) -> list[str]:
         """The `type` keyword as a list, with every other assertion checked to apply to one of them."""
         t = node["type"]
+        if not isinstance(t, (str, list)):
+            self.fail(sf, f"{pointer}/type", f"unsupported type {t!r}")
         types = t if isinstance(t, list) else [t]
         if not types or not all(isinstance(x, str) for x in types) or len(set(types)) != len(types):
             self.fail(sf, f"{pointer}/type", "type must be a type name or a non-empty list of distinct type names")
@@ -1161,9 +1170,8 @@ class Builder:
                 if self.valid(sf, pschema, value):
                     f.cpp_default = self.cpp_value(shape, value)
                     f.has_default = f.cpp_default is not None
-            if shape.kind in ("const", "values") and not f.is_const and not f.required:
-                pass  # std::optional: absent is valid
-            elif shape.kind == "const" and not f.is_const:
+            if shape.kind == "const" and f.required and not f.is_const:
+                # A required const that is not a string: the member starts out holding it.
                 f.cpp_default = self.cpp_value(shape, shape.const)
             decl.fields.append(f)
             decl.deps.extend(self.shape_deps(shape))
