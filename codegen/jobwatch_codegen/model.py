@@ -683,6 +683,7 @@ class Builder:
                 self.by_id[doc["$id"]] = sf
         self.decl_at: dict[tuple[str, str], Decl] = {}
         self.names: dict[str, Decl] = {}
+        self.reserved: set[str] = set()  # inline names handed out, not yet registered
         self.building: set[tuple[str, str]] = set()
 
     # -- helpers -------------------------------------------------------------
@@ -713,9 +714,10 @@ class Builder:
         """A name for a type that the schema does not name (a property's
         object, a union's alternative): `base`, or `base_2`, ... when taken."""
         name, n = base, 2
-        while name in self.names:
+        while name in self.names or name in self.reserved:
             name = f"{base}_{n}"
             n += 1
+        self.reserved.add(name)
         return name
 
     def locate(self, sf: SchemaFile, pointer: str, ref: str) -> tuple[SchemaFile, str]:
@@ -1118,7 +1120,7 @@ class Builder:
         if t == "null":
             return Shape(kind="null", cpp_type="std::nullptr_t", ts_type="null")
         if t == "array":
-            item = self.shape(sf, f"{pointer}/items", node.get("items", True), f"{name}_item")
+            item = self.shape(sf, f"{pointer}/items", node.get("items", True), self.inline_name(f"{name}_item"))
             return Shape(kind="array", cpp_type=f"std::vector<{item.cpp_type}>",
                          ts_type=f"Array<{item.ts_type}>", item=item,
                          min_items=self.nonneg_int(sf, pointer, node, "minItems") or 0,
@@ -1130,7 +1132,7 @@ class Builder:
             if addl is True or addl == {}:
                 return Shape(kind="any_object", cpp_type="::boost::json::object",
                              ts_type="{ [key: string]: unknown }")
-            item = self.shape(sf, f"{pointer}/additionalProperties", addl, f"{name}_value")
+            item = self.shape(sf, f"{pointer}/additionalProperties", addl, self.inline_name(f"{name}_value"))
             return Shape(kind="map", cpp_type=f"std::map<std::string, {item.cpp_type}>",
                          ts_type=f"{{ [key: string]: {item.ts_type} }}", item=item)
         return self.named(self.struct(sf, pointer, node, name, desc))
@@ -1176,7 +1178,8 @@ class Builder:
             decl.fields.append(f)
             decl.deps.extend(self.shape_deps(shape))
         if addl is not True and addl is not False and addl != {}:
-            decl.additional = self.shape(sf, f"{pointer}/additionalProperties", addl, f"{name}_value")
+            decl.additional = self.shape(sf, f"{pointer}/additionalProperties", addl,
+                                         self.inline_name(f"{name}_value"))
             decl.additional_name = cpp_identifier("additional_properties", cpp_names)
             decl.deps.extend(self.shape_deps(decl.additional))
         # Separators: static where every earlier field is always written.

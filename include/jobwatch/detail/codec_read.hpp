@@ -553,8 +553,15 @@ bool read_array(read_context& ctx, boost::json::value const& v, std::vector<T>& 
     out.clear();
     out.reserve(a->size());
     for (std::size_t i = 0; i < a->size(); ++i) {
-        if (!read_item(ctx, (*a)[i], out.emplace_back()))
+        if constexpr (std::is_same_v<T, bool>) {
+            // std::vector<bool> hands out proxies, not bool&.
+            bool item = false;
+            if (!read_item(ctx, (*a)[i], item))
+                return ctx.at(i);
+            out.push_back(item);
+        } else if (!read_item(ctx, (*a)[i], out.emplace_back())) {
             return ctx.at(i);
+        }
     }
     return true;
 }
