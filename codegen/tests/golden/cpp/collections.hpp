@@ -32,17 +32,18 @@ using ::jobwatch::codegen_hooks::tag_invoke;
 /// A point with an optional label.
 struct collections_points_item
 {
-    double x{};  ///< Horizontal coordinate.
-    double y{};  ///< Vertical coordinate.
+    double x{};                          ///< Horizontal coordinate.
+    double y{};                          ///< Vertical coordinate.
     std::optional<std::string> label{};  ///< What the point marks.
 
-    friend bool operator==(collections_points_item const&, collections_points_item const&) = default;
+    friend bool operator==(collections_points_item const&,
+                           collections_points_item const&) = default;
 };
 
 /// An open object: additionalProperties is absent, so unknown members are allowed and ignored.
 struct collections_options
 {
-    std::int64_t depth = 1;  ///< How deep to go.
+    std::int64_t depth = 1;        ///< How deep to go.
     std::optional<bool> follow{};  ///< Whether to follow links.
 
     friend bool operator==(collections_options const&, collections_options const&) = default;
@@ -59,20 +60,32 @@ struct collections_limits
 /// Fixture: arrays (of scalars, objects, arrays, anything), maps, closed and open objects, and collection defaults.
 struct collections
 {
-    std::vector<std::string> tags = {"a"};  ///< 0 to 5 non-empty strings of up to 12 code points; defaults to ["a"].
-    std::vector<std::vector<double>> matrix{};  ///< Nested arrays: 1 to 3 rows of 2 or 3 numbers each.
-    std::optional<std::vector<std::vector<std::optional<std::int64_t>>>> grid{};  ///< Nested arrays of nullable integers (holes are null).
-    std::vector<::fixtures::collections_points_item> points{};  ///< An array of inline closed objects.
-    std::optional<std::vector<::fixtures::job_ref>> jobs{};  ///< An array of a struct from another file, by a whole-file $ref.
-    std::vector<::fixtures::job_state> states = {::fixtures::job_state::job_queued};  ///< An array of cross-file enums with an enum default.
+    std::vector<std::string> tags = {
+        "a"};  ///< 0 to 5 non-empty strings of up to 12 code points; defaults to ["a"].
+    std::vector<std::vector<double>>
+        matrix{};  ///< Nested arrays: 1 to 3 rows of 2 or 3 numbers each.
+    std::optional<std::vector<std::vector<std::optional<std::int64_t>>>>
+        grid{};  ///< Nested arrays of nullable integers (holes are null).
+    std::vector<::fixtures::collections_points_item>
+        points{};  ///< An array of inline closed objects.
+    std::optional<std::vector<::fixtures::job_ref>>
+        jobs{};  ///< An array of a struct from another file, by a whole-file $ref.
+    std::vector<::fixtures::job_state> states = {
+        ::fixtures::job_state::job_queued};  ///< An array of cross-file enums with an enum default.
     std::vector<::fixtures::timestamp> history = {};  ///< Starts empty: [] as the default.
-    std::optional<std::vector<::boost::json::value>> anything{};  ///< An array whose items are true: anything goes.
+    std::optional<std::vector<::boost::json::value>>
+        anything{};                              ///< An array whose items are true: anything goes.
     std::optional<::fixtures::labels> labels{};  ///< A map through a cross-file $ref to an alias.
-    std::map<std::string, std::int64_t> counters = {};  ///< An inline map of bounded integers, {} by default.
-    std::optional<std::map<std::string, std::vector<::fixtures::identifier>>> groups{};  ///< A map of arrays of identifiers.
-    std::optional<::boost::json::object> attributes{};  ///< additionalProperties {}: an object of anything.
-    std::optional<::fixtures::collections_options> options{};  ///< An open object: additionalProperties is absent, so unknown members are allowed and ignored.
-    std::optional<::fixtures::collections_limits> limits{};  ///< A nullable closed object, required.
+    std::map<std::string, std::int64_t> counters =
+        {};  ///< An inline map of bounded integers, {} by default.
+    std::optional<std::map<std::string, std::vector<::fixtures::identifier>>>
+        groups{};  ///< A map of arrays of identifiers.
+    std::optional<::boost::json::object>
+        attributes{};  ///< additionalProperties {}: an object of anything.
+    std::optional<::fixtures::collections_options>
+        options{};  ///< An open object: additionalProperties is absent, so unknown members are allowed and ignored.
+    std::optional<::fixtures::collections_limits>
+        limits{};  ///< A nullable closed object, required.
 
     friend bool operator==(collections const&, collections const&) = default;
 };
@@ -80,7 +93,8 @@ struct collections
 // ---------------------------------------------------------------------------
 // JSON conversions: validating reads, direct writes, json::value builders.
 
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, collections_points_item& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] collections_points_item& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -91,13 +105,19 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 1:
             if (std::memcmp(key.data(), "x", 1) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.x, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_number(
+                        ctx, kv.value(), out.x,
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt,
+                                                         std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
                 continue;
             }
             if (std::memcmp(key.data(), "y", 1) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.y, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_number(
+                        ctx, kv.value(), out.y,
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt,
+                                                         std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 1;
                 continue;
@@ -105,7 +125,10 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 5:
             if (std::memcmp(key.data(), "label", 5) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.label.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.label.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
@@ -124,7 +147,8 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] collections_points_item const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] collections_points_item const& v)
 {
     w.raw('{');
     w.raw("\"x\":");
@@ -141,7 +165,8 @@ inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, 
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value([[maybe_unused]] collections_points_item const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] collections_points_item const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(3);
@@ -151,7 +176,8 @@ inline ::boost::json::value jobwatch_to_value([[maybe_unused]] collections_point
         o.emplace("label", ::jobwatch::detail::to_value(*v.label, sp));
     return o;
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, collections_options& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] collections_options& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -161,7 +187,10 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 5:
             if (std::memcmp(key.data(), "depth", 5) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.depth, ::jobwatch::detail::number_rules{1.0, 9.0, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.depth,
+                        ::jobwatch::detail::number_rules{1.0, 9.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
@@ -180,7 +209,8 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] collections_options const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] collections_options const& v)
 {
     w.raw('{');
     w.raw("\"depth\":");
@@ -194,7 +224,8 @@ inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, 
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value([[maybe_unused]] collections_options const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] collections_options const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(2);
@@ -203,7 +234,8 @@ inline ::boost::json::value jobwatch_to_value([[maybe_unused]] collections_optio
         o.emplace("follow", ::jobwatch::detail::to_value(*v.follow, sp));
     return o;
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, collections_limits& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] collections_limits& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -214,7 +246,10 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 8:
             if (std::memcmp(key.data(), "max_jobs", 8) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.max_jobs, ::jobwatch::detail::number_rules{1.0, 1000.0, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.max_jobs,
+                        ::jobwatch::detail::number_rules{1.0, 1000.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
                 continue;
@@ -232,7 +267,8 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] collections_limits const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] collections_limits const& v)
 {
     w.raw('{');
     w.raw("\"max_jobs\":");
@@ -241,14 +277,16 @@ inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, 
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value([[maybe_unused]] collections_limits const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] collections_limits const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(1);
     o.emplace("max_jobs", ::jobwatch::detail::to_value(v.max_jobs, sp));
     return o;
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, collections& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] collections& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -259,90 +297,144 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 4:
             if (std::memcmp(key.data(), "tags", 4) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.tags, ::jobwatch::detail::array_rules{0, 5},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::string& item) {
-            return ::jobwatch::detail::read_string(ctx, jv_item, item, ::jobwatch::detail::string_rules{1, 12, false, nullptr, nullptr});
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.tags, ::jobwatch::detail::array_rules{0, 5},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::string& item) {
+                            return ::jobwatch::detail::read_string(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::string_rules{1, 12, false, nullptr, nullptr});
+                        }))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "grid", 4) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.grid.emplace(), ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::vector<std::optional<std::int64_t>>& item) {
-            return ::jobwatch::detail::read_array(ctx, jv_item, item, ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::optional<std::int64_t>& item) {
-            return ::jobwatch::detail::read_nullable(ctx, jv_item, item,
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::int64_t& item) {
-            return ::jobwatch::detail::read_integer(ctx, jv_item, item, ::jobwatch::detail::number_rules{-128.0, 127.0, std::nullopt, std::nullopt, std::nullopt});
-        });
-        });
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.grid.emplace(),
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item,
+                           std::vector<std::optional<std::int64_t>>& item) {
+                            return ::jobwatch::detail::read_array(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::array_rules{
+                                    0, std::numeric_limits<std::size_t>::max()},
+                                [](::jobwatch::detail::read_context& ctx,
+                                   ::boost::json::value const& jv_item,
+                                   std::optional<std::int64_t>& item) {
+                                    return ::jobwatch::detail::read_nullable(
+                                        ctx, jv_item, item,
+                                        [](::jobwatch::detail::read_context& ctx,
+                                           ::boost::json::value const& jv_item,
+                                           std::int64_t& item) {
+                                            return ::jobwatch::detail::read_integer(
+                                                ctx, jv_item, item,
+                                                ::jobwatch::detail::number_rules{
+                                                    -128.0, 127.0, std::nullopt, std::nullopt,
+                                                    std::nullopt});
+                                        });
+                                });
+                        }))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "jobs", 4) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.jobs.emplace(), ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::job_ref& item) {
-            return jobwatch_read(ctx, jv_item, item);
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.jobs.emplace(),
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, ::fixtures::job_ref& item) {
+                            return jobwatch_read(ctx, jv_item, item);
+                        }))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 6:
             if (std::memcmp(key.data(), "matrix", 6) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.matrix, ::jobwatch::detail::array_rules{1, 3},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::vector<double>& item) {
-            return ::jobwatch::detail::read_array(ctx, jv_item, item, ::jobwatch::detail::array_rules{2, 3},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, double& item) {
-            return ::jobwatch::detail::read_number(ctx, jv_item, item, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
-        });
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.matrix, ::jobwatch::detail::array_rules{1, 3},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::vector<double>& item) {
+                            return ::jobwatch::detail::read_array(
+                                ctx, jv_item, item, ::jobwatch::detail::array_rules{2, 3},
+                                [](::jobwatch::detail::read_context& ctx,
+                                   ::boost::json::value const& jv_item, double& item) {
+                                    return ::jobwatch::detail::read_number(
+                                        ctx, jv_item, item,
+                                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt,
+                                                                         std::nullopt, std::nullopt,
+                                                                         std::nullopt});
+                                });
+                        }))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 1;
                 continue;
             }
             if (std::memcmp(key.data(), "points", 6) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.points, ::jobwatch::detail::array_rules{1, std::numeric_limits<std::size_t>::max()},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::collections_points_item& item) {
-            return jobwatch_read(ctx, jv_item, item);
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.points,
+                        ::jobwatch::detail::array_rules{1, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item,
+                           ::fixtures::collections_points_item& item) {
+                            return jobwatch_read(ctx, jv_item, item);
+                        }))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 3;
                 continue;
             }
             if (std::memcmp(key.data(), "states", 6) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.states, ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::job_state& item) {
-            return jobwatch_read(ctx, jv_item, item);
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.states,
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, ::fixtures::job_state& item) {
+                            return jobwatch_read(ctx, jv_item, item);
+                        }))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "labels", 6) == 0) {
-                if (!::jobwatch::detail::read_map(ctx, kv.value(), out.labels.emplace(),
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::string& item) {
-            return ::jobwatch::detail::read_string(ctx, jv_item, item, ::jobwatch::detail::string_rules{0, 16, false, nullptr, nullptr});
-        }))
+                if (!::jobwatch::detail::read_map(
+                        ctx, kv.value(), out.labels.emplace(),
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::string& item) {
+                            return ::jobwatch::detail::read_string(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::string_rules{0, 16, false, nullptr, nullptr});
+                        }))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "groups", 6) == 0) {
-                if (!::jobwatch::detail::read_map(ctx, kv.value(), out.groups.emplace(),
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::vector<::fixtures::identifier>& item) {
-            return ::jobwatch::detail::read_array(ctx, jv_item, item, ::jobwatch::detail::array_rules{0, 4},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::identifier& item) {
-            return ::jobwatch::detail::read_string(ctx, jv_item, item, ::jobwatch::detail::string_rules{1, 64, false, &codegen_detail::common_pattern_0, "^[a-z][a-z0-9_.-]*$(\077!\\n)"});
-        });
-        }))
+                if (!::jobwatch::detail::read_map(
+                        ctx, kv.value(), out.groups.emplace(),
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item,
+                           std::vector<::fixtures::identifier>& item) {
+                            return ::jobwatch::detail::read_array(
+                                ctx, jv_item, item, ::jobwatch::detail::array_rules{0, 4},
+                                [](::jobwatch::detail::read_context& ctx,
+                                   ::boost::json::value const& jv_item,
+                                   ::fixtures::identifier& item) {
+                                    return ::jobwatch::detail::read_string(
+                                        ctx, jv_item, item,
+                                        ::jobwatch::detail::string_rules{
+                                            1, 64, false, &codegen_detail::common_pattern_0,
+                                            "^[a-z][a-z0-9_.-]*$(\077!\\n)"});
+                                });
+                        }))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "limits", 6) == 0) {
                 if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.limits,
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::collections_limits& item) {
-            return jobwatch_read(ctx, jv_item, item);
-        }))
+                                                       [](::jobwatch::detail::read_context& ctx,
+                                                          ::boost::json::value const& jv_item,
+                                                          ::fixtures::collections_limits& item) {
+                                                           return jobwatch_read(ctx, jv_item, item);
+                                                       }))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 13;
                 continue;
@@ -350,10 +442,17 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 7:
             if (std::memcmp(key.data(), "history", 7) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.history, ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::timestamp& item) {
-            return ::jobwatch::detail::read_string(ctx, jv_item, item, ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), true, nullptr, nullptr});
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.history,
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, ::fixtures::timestamp& item) {
+                            return ::jobwatch::detail::read_string(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::string_rules{
+                                    0, std::numeric_limits<std::size_t>::max(), true, nullptr,
+                                    nullptr});
+                        }))
                     return ctx.at(key);
                 continue;
             }
@@ -365,18 +464,26 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 8:
             if (std::memcmp(key.data(), "anything", 8) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.anything.emplace(), ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::boost::json::value& item) {
-            return ::jobwatch::detail::read_any(ctx, jv_item, item);
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.anything.emplace(),
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, ::boost::json::value& item) {
+                            return ::jobwatch::detail::read_any(ctx, jv_item, item);
+                        }))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "counters", 8) == 0) {
-                if (!::jobwatch::detail::read_map(ctx, kv.value(), out.counters,
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::int64_t& item) {
-            return ::jobwatch::detail::read_integer(ctx, jv_item, item, ::jobwatch::detail::number_rules{0.0, 1000000.0, std::nullopt, std::nullopt, std::nullopt});
-        }))
+                if (!::jobwatch::detail::read_map(
+                        ctx, kv.value(), out.counters,
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::int64_t& item) {
+                            return ::jobwatch::detail::read_integer(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::number_rules{0.0, 1000000.0, std::nullopt,
+                                                                 std::nullopt, std::nullopt});
+                        }))
                     return ctx.at(key);
                 continue;
             }
@@ -404,7 +511,8 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] collections const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] collections const& v)
 {
     w.raw('{');
     w.raw("\"tags\":");
@@ -466,7 +574,8 @@ inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, 
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value([[maybe_unused]] collections const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] collections const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(14);
@@ -514,7 +623,8 @@ inline constexpr std::pair<std::string_view, std::string_view> collections[] = {
     {"/counters", "An inline map of bounded integers, {} by default."},
     {"/groups", "A map of arrays of identifiers."},
     {"/attributes", "additionalProperties {}: an object of anything."},
-    {"/options", "An open object: additionalProperties is absent, so unknown members are allowed and ignored."},
+    {"/options",
+     "An open object: additionalProperties is absent, so unknown members are allowed and ignored."},
     {"/options/depth", "How deep to go."},
     {"/options/follow", "Whether to follow links."},
     {"/limits", "A nullable closed object, required."},

@@ -34,20 +34,18 @@ using identifier = std::string;
 /// Dotted wire values that become C++ enumerators such as job_queued.
 enum class job_state
 {
-    job_queued,  ///< "job.queued"
-    job_running,  ///< "job.running"
+    job_queued,     ///< "job.queued"
+    job_running,    ///< "job.running"
     job_succeeded,  ///< "job.succeeded"
-    job_failed,  ///< "job.failed"
+    job_failed,     ///< "job.failed"
     job_cancelled,  ///< "job.cancelled"
 };
 
 namespace codegen_detail {
 /// Each `job_state` with its wire text: to_string, from_string and the reader use this one table.
 inline constexpr std::pair<std::string_view, job_state> job_state_table[] = {
-    {"job.queued", job_state::job_queued},
-    {"job.running", job_state::job_running},
-    {"job.succeeded", job_state::job_succeeded},
-    {"job.failed", job_state::job_failed},
+    {"job.queued", job_state::job_queued},       {"job.running", job_state::job_running},
+    {"job.succeeded", job_state::job_succeeded}, {"job.failed", job_state::job_failed},
     {"job.cancelled", job_state::job_cancelled},
 };
 }  // namespace codegen_detail
@@ -68,22 +66,18 @@ constexpr bool from_string(std::string_view s, job_state& out) noexcept
 enum class tier
 {
     default_,  ///< "default"
-    _1st,  ///< "1st"
-    _2nd,  ///< "2nd"
-    gold,  ///< "gold"
-    gold_2,  ///< "Gold"
-    cr_me,  ///< "crème"
+    _1st,      ///< "1st"
+    _2nd,      ///< "2nd"
+    gold,      ///< "gold"
+    gold_2,    ///< "Gold"
+    cr_me,     ///< "crème"
 };
 
 namespace codegen_detail {
 /// Each `tier` with its wire text: to_string, from_string and the reader use this one table.
 inline constexpr std::pair<std::string_view, tier> tier_table[] = {
-    {"default", tier::default_},
-    {"1st", tier::_1st},
-    {"2nd", tier::_2nd},
-    {"gold", tier::gold},
-    {"Gold", tier::gold_2},
-    {"cr\303\250me", tier::cr_me},
+    {"default", tier::default_}, {"1st", tier::_1st},    {"2nd", tier::_2nd},
+    {"gold", tier::gold},        {"Gold", tier::gold_2}, {"cr\303\250me", tier::cr_me},
 };
 }  // namespace codegen_detail
 
@@ -108,11 +102,12 @@ using timestamp = std::string;
 /// Fixture: shared definitions that other fixtures reference across files, and a root struct that is referenced as a whole file.
 struct job_ref
 {
-    ::fixtures::identifier id{};  ///< Which job.
+    ::fixtures::identifier id{};    ///< Which job.
     ::fixtures::job_state state{};  ///< Where the job is in its life cycle.
-    ::fixtures::tier tier = ::fixtures::tier::default_;  ///< Service tier; an enum default through a local $ref.
+    ::fixtures::tier tier =
+        ::fixtures::tier::default_;  ///< Service tier; an enum default through a local $ref.
     std::optional<::fixtures::display_name> owner{};  ///< Who submitted the job, as a display name.
-    std::optional<::fixtures::timestamp> at{};  ///< When the job reached this state.
+    std::optional<::fixtures::timestamp> at{};        ///< When the job reached this state.
 
     friend bool operator==(job_ref const&, job_ref const&) = default;
 };
@@ -127,38 +122,47 @@ namespace codegen_detail {
 /// Matches "^[a-z][a-z0-9_.-]*$(?!\\n)" (ECMA-262, unanchored, over code points).
 inline bool common_pattern_0(std::string_view s)
 {
-    static std::wregex const re = ::jobwatch::detail::compile_pattern("^[a-z][\\--.0-9_a-z]*$(\077!\\u000A)");
+    static std::wregex const re =
+        ::jobwatch::detail::compile_pattern("^[a-z][\\--.0-9_a-z]*$(\077!\\u000A)");
     return ::jobwatch::detail::search_pattern(s, re);
 }
 
 /// Matches "^[A-Za-zÀ-ÖØ-öø-ÿ一-龥][A-Za-zÀ-ÖØ-öø-ÿ一-龥 '-]*$(?!\\n)" (ECMA-262, unanchored, over code points).
 inline bool common_pattern_1(std::string_view s)
 {
-    static std::wregex const re = ::jobwatch::detail::compile_pattern("^[A-Za-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u00FF\\u4E00-\\u9FA5][ '\\-A-Za-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u00FF\\u4E00-\\u9FA5]*$(\077!\\u000A)");
+    static std::wregex const re = ::jobwatch::detail::compile_pattern(
+        "^[A-Za-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u00FF\\u4E00-\\u9FA5][ '\\-A-Za-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u00FF\\u4E00-\\u9FA5]*$(\077!\\u000A)");
     return ::jobwatch::detail::search_pattern(s, re);
 }
 
 }  // namespace codegen_detail
 
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, job_state& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          job_state& out)
 {
-    return ::jobwatch::detail::read_enum(ctx, jv, out, codegen_detail::job_state_table, "must be one of \"job.queued\", \"job.running\", \"job.succeeded\", \"job.failed\", \"job.cancelled\"");
+    return ::jobwatch::detail::read_enum(
+        ctx, jv, out, codegen_detail::job_state_table,
+        "must be one of \"job.queued\", \"job.running\", \"job.succeeded\", \"job.failed\", \"job.cancelled\"");
 }
 
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, job_state v)
 {
     w.string(to_string(v));
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, tier& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          tier& out)
 {
-    return ::jobwatch::detail::read_enum(ctx, jv, out, codegen_detail::tier_table, "must be one of \"default\", \"1st\", \"2nd\", \"gold\", \"Gold\", \"cr\303\250me\"");
+    return ::jobwatch::detail::read_enum(
+        ctx, jv, out, codegen_detail::tier_table,
+        "must be one of \"default\", \"1st\", \"2nd\", \"gold\", \"Gold\", \"cr\303\250me\"");
 }
 
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, tier v)
 {
     w.string(to_string(v));
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, job_ref& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] job_ref& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -169,13 +173,20 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 2:
             if (std::memcmp(key.data(), "id", 2) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.id, ::jobwatch::detail::string_rules{1, 64, false, &codegen_detail::common_pattern_0, "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.id,
+                        ::jobwatch::detail::string_rules{1, 64, false,
+                                                         &codegen_detail::common_pattern_0,
+                                                         "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
                 continue;
             }
             if (std::memcmp(key.data(), "at", 2) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.at.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), true, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.at.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         true, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
@@ -195,7 +206,11 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                 continue;
             }
             if (std::memcmp(key.data(), "owner", 5) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.owner.emplace(), ::jobwatch::detail::string_rules{1, 40, false, &codegen_detail::common_pattern_1, "^[A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245][A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245 '-]*$(\077!\\n)"}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.owner.emplace(),
+                        ::jobwatch::detail::string_rules{
+                            1, 40, false, &codegen_detail::common_pattern_1,
+                            "^[A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245][A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245 '-]*$(\077!\\n)"}))
                     return ctx.at(key);
                 continue;
             }
@@ -214,7 +229,8 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] job_ref const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] job_ref const& v)
 {
     w.raw('{');
     w.raw("\"id\":");
@@ -239,7 +255,8 @@ inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, 
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value([[maybe_unused]] job_ref const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] job_ref const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(5);

@@ -34,7 +34,7 @@ struct started
 {
     static constexpr std::string_view type = "job.started";  ///< Discriminator.
     ::fixtures::job_ref job{};  ///< The job, as a struct from another file.
-    std::int64_t attempt = 1;  ///< 1 for the first attempt.
+    std::int64_t attempt = 1;   ///< 1 for the first attempt.
 
     friend bool operator==(started const&, started const&) = default;
 };
@@ -43,9 +43,9 @@ struct started
 struct progressed
 {
     static constexpr std::string_view type = "job.progress";  ///< Discriminator.
-    ::fixtures::identifier job_id{};  ///< Which job.
-    double percent{};  ///< Done so far, 0 to 100.
-    std::optional<std::string> message{};  ///< What the job is doing now.
+    ::fixtures::identifier job_id{};                          ///< Which job.
+    double percent{};                                         ///< Done so far, 0 to 100.
+    std::optional<std::string> message{};                     ///< What the job is doing now.
 
     friend bool operator==(progressed const&, progressed const&) = default;
 };
@@ -54,7 +54,7 @@ struct progressed
 enum class finished_outcome
 {
     succeeded,  ///< "succeeded"
-    failed,  ///< "failed"
+    failed,     ///< "failed"
     timed_out,  ///< "timed-out"
 };
 
@@ -84,8 +84,9 @@ struct finished
 {
     ::fixtures::identifier job_id{};  ///< Which job (before the discriminator on purpose).
     static constexpr std::string_view type = "job.finished";  ///< Discriminator.
-    ::fixtures::finished_outcome outcome{};  ///< An inline enum.
-    std::optional<std::int64_t> exit_code{};  ///< Required nullable integer: null when the process was killed.
+    ::fixtures::finished_outcome outcome{};                   ///< An inline enum.
+    std::optional<std::int64_t>
+        exit_code{};             ///< Required nullable integer: null when the process was killed.
     ::fixtures::timestamp at{};  ///< When it finished.
 
     friend bool operator==(finished const&, finished const&) = default;
@@ -97,7 +98,8 @@ using event = std::variant<started, progressed, finished>;
 // ---------------------------------------------------------------------------
 // JSON conversions: validating reads, direct writes, json::value builders.
 
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, started& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] started& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -124,7 +126,10 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 7:
             if (std::memcmp(key.data(), "attempt", 7) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.attempt, ::jobwatch::detail::number_rules{1.0, 100.0, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.attempt,
+                        ::jobwatch::detail::number_rules{1.0, 100.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
@@ -143,7 +148,8 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] started const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] started const& v)
 {
     w.raw('{');
     w.raw("\"type\":");
@@ -158,7 +164,8 @@ inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, 
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value([[maybe_unused]] started const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] started const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(3);
@@ -167,7 +174,8 @@ inline ::boost::json::value jobwatch_to_value([[maybe_unused]] started const& v,
     o.emplace("attempt", ::jobwatch::detail::to_value(v.attempt, sp));
     return o;
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, progressed& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] progressed& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -186,7 +194,11 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 6:
             if (std::memcmp(key.data(), "job_id", 6) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.job_id, ::jobwatch::detail::string_rules{1, 64, false, &codegen_detail::common_pattern_0, "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.job_id,
+                        ::jobwatch::detail::string_rules{1, 64, false,
+                                                         &codegen_detail::common_pattern_0,
+                                                         "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 1;
                 continue;
@@ -194,13 +206,18 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 7:
             if (std::memcmp(key.data(), "percent", 7) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.percent, ::jobwatch::detail::number_rules{0.0, 100.0, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_number(
+                        ctx, kv.value(), out.percent,
+                        ::jobwatch::detail::number_rules{0.0, 100.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 2;
                 continue;
             }
             if (std::memcmp(key.data(), "message", 7) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.message.emplace(), ::jobwatch::detail::string_rules{0, 80, false, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.message.emplace(),
+                        ::jobwatch::detail::string_rules{0, 80, false, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
@@ -221,7 +238,8 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] progressed const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] progressed const& v)
 {
     w.raw('{');
     w.raw("\"type\":");
@@ -241,7 +259,8 @@ inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, 
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value([[maybe_unused]] progressed const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] progressed const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(4);
@@ -252,16 +271,19 @@ inline ::boost::json::value jobwatch_to_value([[maybe_unused]] progressed const&
         o.emplace("message", ::jobwatch::detail::to_value(*v.message, sp));
     return o;
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, finished_outcome& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          finished_outcome& out)
 {
-    return ::jobwatch::detail::read_enum(ctx, jv, out, codegen_detail::finished_outcome_table, "must be one of \"succeeded\", \"failed\", \"timed-out\"");
+    return ::jobwatch::detail::read_enum(ctx, jv, out, codegen_detail::finished_outcome_table,
+                                         "must be one of \"succeeded\", \"failed\", \"timed-out\"");
 }
 
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, finished_outcome v)
 {
     w.string(to_string(v));
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, finished& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] finished& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -272,7 +294,10 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 2:
             if (std::memcmp(key.data(), "at", 2) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.at, ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), true, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.at,
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         true, nullptr, nullptr}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 4;
                 continue;
@@ -288,7 +313,11 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 6:
             if (std::memcmp(key.data(), "job_id", 6) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.job_id, ::jobwatch::detail::string_rules{1, 64, false, &codegen_detail::common_pattern_0, "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.job_id,
+                        ::jobwatch::detail::string_rules{1, 64, false,
+                                                         &codegen_detail::common_pattern_0,
+                                                         "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
                 continue;
@@ -304,10 +333,15 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 9:
             if (std::memcmp(key.data(), "exit_code", 9) == 0) {
-                if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.exit_code,
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::int64_t& item) {
-            return ::jobwatch::detail::read_integer(ctx, jv_item, item, ::jobwatch::detail::number_rules{-255.0, 255.0, std::nullopt, std::nullopt, std::nullopt});
-        }))
+                if (!::jobwatch::detail::read_nullable(
+                        ctx, kv.value(), out.exit_code,
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::int64_t& item) {
+                            return ::jobwatch::detail::read_integer(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::number_rules{-255.0, 255.0, std::nullopt,
+                                                                 std::nullopt, std::nullopt});
+                        }))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 3;
                 continue;
@@ -332,7 +366,8 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] finished const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] finished const& v)
 {
     w.raw('{');
     w.raw("\"job_id\":");
@@ -353,7 +388,8 @@ inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, 
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value([[maybe_unused]] finished const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] finished const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(5);
@@ -364,7 +400,8 @@ inline ::boost::json::value jobwatch_to_value([[maybe_unused]] finished const& v
     o.emplace("at", ::jobwatch::detail::to_value(v.at, sp));
     return o;
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, event& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          event& out)
 {
     auto const* tag = ::jobwatch::detail::discriminator(ctx, jv, "type");
     if (!tag)
@@ -376,7 +413,8 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         return jobwatch_read(ctx, jv, out.emplace<progressed>());
     if (t == "job.finished")
         return jobwatch_read(ctx, jv, out.emplace<finished>());
-    return ctx.fail_at("type", "must be one of \"job.started\", \"job.progress\", \"job.finished\"");
+    return ctx.fail_at("type",
+                       "must be one of \"job.started\", \"job.progress\", \"job.finished\"");
 }
 
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, event const& v)
@@ -403,7 +441,7 @@ inline event tag_invoke(::boost::json::value_to_tag<event> tag, ::boost::json::v
 }
 
 inline ::boost::system::result<event> tag_invoke(::boost::json::try_value_to_tag<event> tag,
-                                                     ::boost::json::value const& jv)
+                                                 ::boost::json::value const& jv)
 {
     return ::jobwatch::codegen_hooks::tag_invoke(tag, jv);
 }

@@ -32,33 +32,44 @@ using ::jobwatch::codegen_hooks::tag_invoke;
 /// Fixture: every scalar construct with its bounds, nullable fields, defaults, any values and property names that need sanitizing.
 struct scalar_record
 {
-    static constexpr std::string_view version = "v1";  ///< A const property that is not a union discriminator.
+    static constexpr std::string_view version =
+        "v1";            ///< A const property that is not a union discriminator.
     std::string name{};  ///< 1 to 8 code points (not bytes, not UTF-16 units).
-    std::optional<::fixtures::display_name> owner{};  ///< A display name through a cross-file $ref to an alias with a non-ASCII pattern.
-    std::int64_t count{};  ///< Inclusive integer bounds 0..100.
+    std::optional<::fixtures::display_name>
+        owner{};  ///< A display name through a cross-file $ref to an alias with a non-ASCII pattern.
+    std::int64_t count{};                  ///< Inclusive integer bounds 0..100.
     std::optional<std::int64_t> offset{};  ///< Exclusive integer bounds: -9..9.
-    std::optional<std::int64_t> big{};  ///< The JavaScript safe-integer range, inclusive.
-    std::optional<double> ratio{};  ///< Inclusive number bounds 0..1.
-    std::optional<double> temperature{};  ///< Exclusive number bounds with fractions: above absolute zero, below 1e6.
+    std::optional<std::int64_t> big{};     ///< The JavaScript safe-integer range, inclusive.
+    std::optional<double> ratio{};         ///< Inclusive number bounds 0..1.
+    std::optional<double>
+        temperature{};  ///< Exclusive number bounds with fractions: above absolute zero, below 1e6.
     std::string created_at{};  ///< A date-time.
-    std::optional<std::string> deleted_at{};  ///< Required but nullable: present, and either a date-time or null.
-    std::optional<std::optional<std::string>> note{};  ///< Optional and nullable, null listed first: absent, null or up to 16 code points.
+    std::optional<std::string>
+        deleted_at{};  ///< Required but nullable: present, and either a date-time or null.
+    std::optional<std::optional<std::string>>
+        note{};  ///< Optional and nullable, null listed first: absent, null or up to 16 code points.
     std::optional<std::optional<double>> score{};  ///< Optional nullable number with a bound.
-    std::optional<std::string> code{};  ///< A pattern with classes and non-ASCII literals: an amount with an optional fraction and a currency sign.
-    std::optional<std::string> slug{};  ///< One ASCII class repeated 3 to 16 times: the generator checks this with a table, not a regex engine.
-    std::string greeting = "gr\303\274\303\237 dich \360\237\230\200";  ///< A default with non-ASCII text.
-    std::int64_t retry_count = 3;  ///< camelCase on the wire, snake_case in C++; an integer default.
+    std::optional<std::string>
+        code{};  ///< A pattern with classes and non-ASCII literals: an amount with an optional fraction and a currency sign.
+    std::optional<std::string>
+        slug{};  ///< One ASCII class repeated 3 to 16 times: the generator checks this with a table, not a regex engine.
+    std::string greeting =
+        "gr\303\274\303\237 dich \360\237\230\200";  ///< A default with non-ASCII text.
+    std::int64_t retry_count =
+        3;                ///< camelCase on the wire, snake_case in C++; an integer default.
     double weight = 0.5;  ///< A number default.
     bool enabled = true;  ///< A boolean default.
-    std::optional<bool> verbose{};  ///< A boolean without a default: optional.
+    std::optional<bool> verbose{};                   ///< A boolean without a default: optional.
     ::fixtures::tier tier = ::fixtures::tier::_1st;  ///< An enum default through a cross-file $ref.
-    std::optional<std::string> default_{};  ///< A property named after a C++ keyword.
+    std::optional<std::string> default_{};           ///< A property named after a C++ keyword.
     std::optional<std::string> a_b_c{};  ///< A name that JSON Pointer must escape (a~1b~0c).
     std::optional<std::int64_t> gr_e{};  ///< A non-ASCII property name.
     std::optional<::boost::json::value> extra{};  ///< true: any JSON value.
-    std::optional<::boost::json::value> blob{};  ///< {} (empty schema but for annotations): any JSON value as well.
+    std::optional<::boost::json::value>
+        blob{};  ///< {} (empty schema but for annotations): any JSON value as well.
     ::boost::json::object metadata = {};  ///< An object of anything, with {} as its default.
-    std::optional<std::optional<::boost::json::object>> maybe_any{};  ///< Nullable object of anything.
+    std::optional<std::optional<::boost::json::object>>
+        maybe_any{};  ///< Nullable object of anything.
 
     friend bool operator==(scalar_record const&, scalar_record const&) = default;
 };
@@ -70,7 +81,8 @@ namespace codegen_detail {
 /// Matches "^-?[0-9]+(?:[.,][0-9]{1,2})? ?[€£¥$]$(?!\\n)" (ECMA-262, unanchored, over code points).
 inline bool scalars_pattern_0(std::string_view s)
 {
-    static std::wregex const re = ::jobwatch::detail::compile_pattern("^-\077[0-9]+(\077:[,.][0-9]{1,2})\077 \077[$\\u00A3\\u00A5\\u20AC]$(\077!\\u000A)");
+    static std::wregex const re = ::jobwatch::detail::compile_pattern(
+        "^-\077[0-9]+(\077:[,.][0-9]{1,2})\077 \077[$\\u00A3\\u00A5\\u20AC]$(\077!\\u000A)");
     return ::jobwatch::detail::search_pattern(s, re);
 }
 
@@ -83,7 +95,8 @@ inline bool scalars_pattern_1(std::string_view s) noexcept
 
 }  // namespace codegen_detail
 
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, scalar_record& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] scalar_record& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -94,33 +107,51 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 3:
             if (std::memcmp(key.data(), "big", 3) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.big.emplace(), ::jobwatch::detail::number_rules{-9007199254740991.0, 9007199254740991.0, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.big.emplace(),
+                        ::jobwatch::detail::number_rules{-9007199254740991.0, 9007199254740991.0,
+                                                         std::nullopt, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 4:
             if (std::memcmp(key.data(), "name", 4) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.name, ::jobwatch::detail::string_rules{1, 8, false, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.name,
+                        ::jobwatch::detail::string_rules{1, 8, false, nullptr, nullptr}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 1;
                 continue;
             }
             if (std::memcmp(key.data(), "note", 4) == 0) {
-                if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.note.emplace(),
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::string& item) {
-            return ::jobwatch::detail::read_string(ctx, jv_item, item, ::jobwatch::detail::string_rules{0, 16, false, nullptr, nullptr});
-        }))
+                if (!::jobwatch::detail::read_nullable(
+                        ctx, kv.value(), out.note.emplace(),
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::string& item) {
+                            return ::jobwatch::detail::read_string(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::string_rules{0, 16, false, nullptr, nullptr});
+                        }))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "code", 4) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.code.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, &codegen_detail::scalars_pattern_0, "^-\077[0-9]+(\077:[.,][0-9]{1,2})\077 \077[\342\202\254\302\243\302\245$]$(\077!\\n)"}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.code.emplace(),
+                        ::jobwatch::detail::string_rules{
+                            0, std::numeric_limits<std::size_t>::max(), false,
+                            &codegen_detail::scalars_pattern_0,
+                            "^-\077[0-9]+(\077:[.,][0-9]{1,2})\077 \077[\342\202\254\302\243\302\245$]$(\077!\\n)"}))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "slug", 4) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.slug.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, &codegen_detail::scalars_pattern_1, "^[a-z0-9_-]{3,16}$(\077!\\n)"}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.slug.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, &codegen_detail::scalars_pattern_1,
+                                                         "^[a-z0-9_-]{3,16}$(\077!\\n)"}))
                     return ctx.at(key);
                 continue;
             }
@@ -137,31 +168,49 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 5:
             if (std::memcmp(key.data(), "owner", 5) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.owner.emplace(), ::jobwatch::detail::string_rules{1, 40, false, &codegen_detail::common_pattern_1, "^[A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245][A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245 '-]*$(\077!\\n)"}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.owner.emplace(),
+                        ::jobwatch::detail::string_rules{
+                            1, 40, false, &codegen_detail::common_pattern_1,
+                            "^[A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245][A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245 '-]*$(\077!\\n)"}))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "count", 5) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.count, ::jobwatch::detail::number_rules{0.0, 100.0, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.count,
+                        ::jobwatch::detail::number_rules{0.0, 100.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 3;
                 continue;
             }
             if (std::memcmp(key.data(), "ratio", 5) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.ratio.emplace(), ::jobwatch::detail::number_rules{0.0, 1.0, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_number(
+                        ctx, kv.value(), out.ratio.emplace(),
+                        ::jobwatch::detail::number_rules{0.0, 1.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "score", 5) == 0) {
-                if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.score.emplace(),
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, double& item) {
-            return ::jobwatch::detail::read_number(ctx, jv_item, item, ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
-        }))
+                if (!::jobwatch::detail::read_nullable(
+                        ctx, kv.value(), out.score.emplace(),
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, double& item) {
+                            return ::jobwatch::detail::read_number(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt,
+                                                                 std::nullopt, std::nullopt});
+                        }))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "a/b~c", 5) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.a_b_c.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.a_b_c.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
@@ -173,12 +222,18 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 6:
             if (std::memcmp(key.data(), "offset", 6) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.offset.emplace(), ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, -10.0, 10.0, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.offset.emplace(),
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, -10.0, 10.0,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "weight", 6) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.weight, ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_number(
+                        ctx, kv.value(), out.weight,
+                        ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt,
+                                                         std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
@@ -201,19 +256,28 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                 continue;
             }
             if (std::memcmp(key.data(), "default", 7) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.default_.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.default_.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "gr\303\266\303\237e", 7) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.gr_e.emplace(), ::jobwatch::detail::number_rules{0.0, 1000.0, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.gr_e.emplace(),
+                        ::jobwatch::detail::number_rules{0.0, 1000.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 8:
             if (std::memcmp(key.data(), "greeting", 8) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.greeting, ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.greeting,
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
@@ -225,39 +289,56 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 9:
             if (std::memcmp(key.data(), "maybe_any", 9) == 0) {
-                if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.maybe_any.emplace(),
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::boost::json::object& item) {
-            return ::jobwatch::detail::read_any_object(ctx, jv_item, item);
-        }))
+                if (!::jobwatch::detail::read_nullable(
+                        ctx, kv.value(), out.maybe_any.emplace(),
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, ::boost::json::object& item) {
+                            return ::jobwatch::detail::read_any_object(ctx, jv_item, item);
+                        }))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 10:
             if (std::memcmp(key.data(), "created_at", 10) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.created_at, ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), true, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.created_at,
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         true, nullptr, nullptr}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 8;
                 continue;
             }
             if (std::memcmp(key.data(), "deleted_at", 10) == 0) {
-                if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.deleted_at,
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::string& item) {
-            return ::jobwatch::detail::read_string(ctx, jv_item, item, ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), true, nullptr, nullptr});
-        }))
+                if (!::jobwatch::detail::read_nullable(
+                        ctx, kv.value(), out.deleted_at,
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::string& item) {
+                            return ::jobwatch::detail::read_string(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::string_rules{
+                                    0, std::numeric_limits<std::size_t>::max(), true, nullptr,
+                                    nullptr});
+                        }))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 9;
                 continue;
             }
             if (std::memcmp(key.data(), "retryCount", 10) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.retry_count, ::jobwatch::detail::number_rules{0.0, 10.0, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.retry_count,
+                        ::jobwatch::detail::number_rules{0.0, 10.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 11:
             if (std::memcmp(key.data(), "temperature", 11) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.temperature.emplace(), ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, -273.15, 1000000.0, std::nullopt}))
+                if (!::jobwatch::detail::read_number(
+                        ctx, kv.value(), out.temperature.emplace(),
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, -273.15,
+                                                         1000000.0, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
@@ -282,7 +363,8 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] scalar_record const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] scalar_record const& v)
 {
     w.raw('{');
     w.raw("\"version\":");
@@ -401,7 +483,8 @@ inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, 
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value([[maybe_unused]] scalar_record const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] scalar_record const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(27);
@@ -471,8 +554,10 @@ inline constexpr std::pair<std::string_view, std::string_view> scalars[] = {
     {"/deleted_at", "Required but nullable: present, and either a date-time or null."},
     {"/note", "Optional and nullable, null listed first: absent, null or up to 16 code points."},
     {"/score", "Optional nullable number with a bound."},
-    {"/code", "A pattern with classes and non-ASCII literals: an amount with an optional fraction and a currency sign."},
-    {"/slug", "One ASCII class repeated 3 to 16 times: the generator checks this with a table, not a regex engine."},
+    {"/code",
+     "A pattern with classes and non-ASCII literals: an amount with an optional fraction and a currency sign."},
+    {"/slug",
+     "One ASCII class repeated 3 to 16 times: the generator checks this with a table, not a regex engine."},
     {"/greeting", "A default with non-ASCII text."},
     {"/retryCount", "camelCase on the wire, snake_case in C++; an integer default."},
     {"/weight", "A number default."},

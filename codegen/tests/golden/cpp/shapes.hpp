@@ -32,9 +32,9 @@ using ::jobwatch::codegen_hooks::tag_invoke;
 /// A circle.
 struct circle
 {
-    static constexpr std::string_view type = "shape";  ///< The same in every shape.
+    static constexpr std::string_view type = "shape";   ///< The same in every shape.
     static constexpr std::string_view kind = "circle";  ///< Discriminator.
-    double radius{};  ///< Greater than zero.
+    double radius{};                                    ///< Greater than zero.
 
     friend bool operator==(circle const&, circle const&) = default;
 };
@@ -42,10 +42,10 @@ struct circle
 /// An axis-aligned rectangle.
 struct rect
 {
-    static constexpr std::string_view kind = "rect";  ///< Discriminator.
+    static constexpr std::string_view kind = "rect";   ///< Discriminator.
     static constexpr std::string_view type = "shape";  ///< The same in every shape.
-    std::int64_t width{};  ///< Width, at least 1.
-    std::int64_t height{};  ///< Height, at least 1.
+    std::int64_t width{};                              ///< Width, at least 1.
+    std::int64_t height{};                             ///< Height, at least 1.
 
     friend bool operator==(rect const&, rect const&) = default;
 };
@@ -53,10 +53,10 @@ struct rect
 /// A closed polygon of at least 3 vertices.
 struct polygon
 {
-    static constexpr std::string_view type = "shape";  ///< The same in every shape.
+    static constexpr std::string_view type = "shape";    ///< The same in every shape.
     static constexpr std::string_view kind = "polygon";  ///< Discriminator.
     std::vector<std::vector<double>> vertices{};  ///< [x, y] pairs: nested arrays with exact sizes.
-    std::string fill = "#000000";  ///< Fill colour as #rrggbb.
+    std::string fill = "#000000";                 ///< Fill colour as #rrggbb.
 
     friend bool operator==(polygon const&, polygon const&) = default;
 };
@@ -67,9 +67,9 @@ using shape = std::variant<circle, rect, polygon>;
 /// Fixture: an anyOf tagged by "kind"; every branch also has a "type" const, but with the same value, so "type" cannot discriminate.
 struct drawing
 {
-    std::string title{};  ///< A property named title (not the schema's title).
+    std::string title{};          ///< A property named title (not the schema's title).
     ::fixtures::shape primary{};  ///< The main shape: a union in a property.
-    std::vector<::fixtures::shape> shapes = {};  ///< Up to 4 shapes: a union as array items.
+    std::vector<::fixtures::shape> shapes = {};     ///< Up to 4 shapes: a union as array items.
     std::optional<::fixtures::event> last_event{};  ///< A union from another file.
 
     friend bool operator==(drawing const&, drawing const&) = default;
@@ -82,13 +82,15 @@ namespace codegen_detail {
 /// Matches "^#[0-9a-f]{6}$(?!\\n)" (ECMA-262, unanchored, over code points).
 inline bool shapes_pattern_0(std::string_view s)
 {
-    static std::wregex const re = ::jobwatch::detail::compile_pattern("^#[0-9a-f]{6}$(\077!\\u000A)");
+    static std::wregex const re =
+        ::jobwatch::detail::compile_pattern("^#[0-9a-f]{6}$(\077!\\u000A)");
     return ::jobwatch::detail::search_pattern(s, re);
 }
 
 }  // namespace codegen_detail
 
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, circle& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] circle& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -113,7 +115,10 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 6:
             if (std::memcmp(key.data(), "radius", 6) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.radius, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, 0.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_number(
+                        ctx, kv.value(), out.radius,
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, 0.0,
+                                                         std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 2;
                 continue;
@@ -135,7 +140,8 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] circle const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] circle const& v)
 {
     w.raw('{');
     w.raw("\"type\":");
@@ -150,7 +156,8 @@ inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, 
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value([[maybe_unused]] circle const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] circle const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(3);
@@ -159,7 +166,8 @@ inline ::boost::json::value jobwatch_to_value([[maybe_unused]] circle const& v, 
     o.emplace("radius", ::jobwatch::detail::to_value(v.radius, sp));
     return o;
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, rect& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] rect& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -184,7 +192,10 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 5:
             if (std::memcmp(key.data(), "width", 5) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.width, ::jobwatch::detail::number_rules{1.0, 4096.0, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.width,
+                        ::jobwatch::detail::number_rules{1.0, 4096.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 2;
                 continue;
@@ -192,7 +203,10 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 6:
             if (std::memcmp(key.data(), "height", 6) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.height, ::jobwatch::detail::number_rules{1.0, 4096.0, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.height,
+                        ::jobwatch::detail::number_rules{1.0, 4096.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 3;
                 continue;
@@ -216,7 +230,8 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] rect const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] rect const& v)
 {
     w.raw('{');
     w.raw("\"kind\":");
@@ -234,7 +249,8 @@ inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, 
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value([[maybe_unused]] rect const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] rect const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(4);
@@ -244,7 +260,8 @@ inline ::boost::json::value jobwatch_to_value([[maybe_unused]] rect const& v, [[
     o.emplace("height", ::jobwatch::detail::to_value(v.height, sp));
     return o;
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, polygon& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] polygon& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -267,20 +284,33 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                 continue;
             }
             if (std::memcmp(key.data(), "fill", 4) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.fill, ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, &codegen_detail::shapes_pattern_0, "^#[0-9a-f]{6}$(\077!\\n)"}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.fill,
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, &codegen_detail::shapes_pattern_0,
+                                                         "^#[0-9a-f]{6}$(\077!\\n)"}))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 8:
             if (std::memcmp(key.data(), "vertices", 8) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.vertices, ::jobwatch::detail::array_rules{3, std::numeric_limits<std::size_t>::max()},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::vector<double>& item) {
-            return ::jobwatch::detail::read_array(ctx, jv_item, item, ::jobwatch::detail::array_rules{2, 2},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, double& item) {
-            return ::jobwatch::detail::read_number(ctx, jv_item, item, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
-        });
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.vertices,
+                        ::jobwatch::detail::array_rules{3, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::vector<double>& item) {
+                            return ::jobwatch::detail::read_array(
+                                ctx, jv_item, item, ::jobwatch::detail::array_rules{2, 2},
+                                [](::jobwatch::detail::read_context& ctx,
+                                   ::boost::json::value const& jv_item, double& item) {
+                                    return ::jobwatch::detail::read_number(
+                                        ctx, jv_item, item,
+                                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt,
+                                                                         std::nullopt, std::nullopt,
+                                                                         std::nullopt});
+                                });
+                        }))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 2;
                 continue;
@@ -302,7 +332,8 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] polygon const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] polygon const& v)
 {
     w.raw('{');
     w.raw("\"type\":");
@@ -320,7 +351,8 @@ inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, 
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value([[maybe_unused]] polygon const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] polygon const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(4);
@@ -330,7 +362,8 @@ inline ::boost::json::value jobwatch_to_value([[maybe_unused]] polygon const& v,
     o.emplace("fill", ::jobwatch::detail::to_value(v.fill, sp));
     return o;
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, shape& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          shape& out)
 {
     auto const* tag = ::jobwatch::detail::discriminator(ctx, jv, "kind");
     if (!tag)
@@ -369,11 +402,12 @@ inline shape tag_invoke(::boost::json::value_to_tag<shape> tag, ::boost::json::v
 }
 
 inline ::boost::system::result<shape> tag_invoke(::boost::json::try_value_to_tag<shape> tag,
-                                                     ::boost::json::value const& jv)
+                                                 ::boost::json::value const& jv)
 {
     return ::jobwatch::codegen_hooks::tag_invoke(tag, jv);
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, drawing& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] drawing& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -384,7 +418,9 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 5:
             if (std::memcmp(key.data(), "title", 5) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.title, ::jobwatch::detail::string_rules{1, 40, false, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.title,
+                        ::jobwatch::detail::string_rules{1, 40, false, nullptr, nullptr}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
                 continue;
@@ -392,10 +428,11 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 6:
             if (std::memcmp(key.data(), "shapes", 6) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.shapes, ::jobwatch::detail::array_rules{0, 4},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::shape& item) {
-            return jobwatch_read(ctx, jv_item, item);
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.shapes, ::jobwatch::detail::array_rules{0, 4},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item,
+                           ::fixtures::shape& item) { return jobwatch_read(ctx, jv_item, item); }))
                     return ctx.at(key);
                 continue;
             }
@@ -429,7 +466,8 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] drawing const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] drawing const& v)
 {
     w.raw('{');
     w.raw("\"title\":");
@@ -449,7 +487,8 @@ inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, 
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value([[maybe_unused]] drawing const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] drawing const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(4);

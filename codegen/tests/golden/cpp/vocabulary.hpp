@@ -36,8 +36,9 @@ enum class vocabulary_only_strings
 
 namespace codegen_detail {
 /// Each `vocabulary_only_strings` with its wire text: to_string, from_string and the reader use this one table.
-inline constexpr std::pair<std::string_view, vocabulary_only_strings> vocabulary_only_strings_table[] = {
-    {"bb", vocabulary_only_strings::bb},
+inline constexpr std::pair<std::string_view, vocabulary_only_strings>
+    vocabulary_only_strings_table[] = {
+        {"bb", vocabulary_only_strings::bb},
 };
 }  // namespace codegen_detail
 
@@ -50,7 +51,8 @@ constexpr std::string_view to_string(vocabulary_only_strings v) noexcept
 /// Sets `out` from its wire text; false when `s` names no value.
 constexpr bool from_string(std::string_view s, vocabulary_only_strings& out) noexcept
 {
-    return ::jobwatch::detail::enum_from_string(codegen_detail::vocabulary_only_strings_table, s, out);
+    return ::jobwatch::detail::enum_from_string(codegen_detail::vocabulary_only_strings_table, s,
+                                                out);
 }
 
 /// An enum whose values differ only after U+0000.
@@ -58,15 +60,16 @@ enum class vocabulary_nul_choice
 {
     a_b,  ///< "a\u0000b"
     a_c,  ///< "a\u0000c"
-    a,  ///< "a"
+    a,    ///< "a"
 };
 
 namespace codegen_detail {
 /// Each `vocabulary_nul_choice` with its wire text: to_string, from_string and the reader use this one table.
-inline constexpr std::pair<std::string_view, vocabulary_nul_choice> vocabulary_nul_choice_table[] = {
-    {std::string_view{"a\000b", 3}, vocabulary_nul_choice::a_b},
-    {std::string_view{"a\000c", 3}, vocabulary_nul_choice::a_c},
-    {"a", vocabulary_nul_choice::a},
+inline constexpr std::pair<std::string_view, vocabulary_nul_choice> vocabulary_nul_choice_table[] =
+    {
+        {std::string_view{"a\000b", 3}, vocabulary_nul_choice::a_b},
+        {std::string_view{"a\000c", 3}, vocabulary_nul_choice::a_c},
+        {"a", vocabulary_nul_choice::a},
 };
 }  // namespace codegen_detail
 
@@ -79,7 +82,8 @@ constexpr std::string_view to_string(vocabulary_nul_choice v) noexcept
 /// Sets `out` from its wire text; false when `s` names no value.
 constexpr bool from_string(std::string_view s, vocabulary_nul_choice& out) noexcept
 {
-    return ::jobwatch::detail::enum_from_string(codegen_detail::vocabulary_nul_choice_table, s, out);
+    return ::jobwatch::detail::enum_from_string(codegen_detail::vocabulary_nul_choice_table, s,
+                                                out);
 }
 
 /// A nullable string enum.
@@ -113,7 +117,8 @@ constexpr bool from_string(std::string_view s, vocabulary_tag& out) noexcept
 struct vocabulary_with_rest
 {
     std::optional<std::string> name{};  ///< A known member.
-    std::map<std::string, std::int64_t> additional_properties{};  ///< The members not named above (additionalProperties).
+    std::map<std::string, std::int64_t>
+        additional_properties{};  ///< The members not named above (additionalProperties).
 
     friend bool operator==(vocabulary_with_rest const&, vocabulary_with_rest const&) = default;
 };
@@ -121,7 +126,7 @@ struct vocabulary_with_rest
 /// required without properties: k may hold anything, other keys are ignored.
 struct vocabulary_needs_key
 {
-    ::boost::json::value k{};  ///< 
+    ::boost::json::value k{};  ///<
 
     friend bool operator==(vocabulary_needs_key const&, vocabulary_needs_key const&) = default;
 };
@@ -129,10 +134,12 @@ struct vocabulary_needs_key
 /// required without properties, typed by additionalProperties.
 struct vocabulary_needs_typed_key
 {
-    double n{};  ///< 
-    std::map<std::string, double> additional_properties{};  ///< The members not named above (additionalProperties).
+    double n{};  ///<
+    std::map<std::string, double>
+        additional_properties{};  ///< The members not named above (additionalProperties).
 
-    friend bool operator==(vocabulary_needs_typed_key const&, vocabulary_needs_typed_key const&) = default;
+    friend bool operator==(vocabulary_needs_typed_key const&,
+                           vocabulary_needs_typed_key const&) = default;
 };
 
 /// A $defs key with a percent sign.
@@ -144,11 +151,11 @@ using a_b_c = std::int64_t;
 /// Enum values with line breaks and comment closers.
 enum class vocabulary_lines
 {
-    one_two,  ///< "one\ntwo"
+    one_two,     ///< "one\ntwo"
     three_four,  ///< "three\rfour"
-    value,  ///< "*/"
-    back,  ///< "back\\"
-    value_2,  ///< " "
+    value,       ///< "*/"
+    back,        ///< "back\\"
+    value_2,     ///< " "
 };
 
 namespace codegen_detail {
@@ -178,30 +185,44 @@ constexpr bool from_string(std::string_view s, vocabulary_lines& out) noexcept
 struct vocabulary
 {
     std::optional<std::nullptr_t> nothing{};  ///< Only null.
-    std::variant<std::int64_t, std::string> id_or_name{};  ///< A type list: an integer of at least 1, or a string of at least 2 code points.
-    std::optional<std::optional<std::variant<double, bool>>> half_steps{};  ///< A number in half steps, a boolean, or null.
-    std::optional<std::int64_t> even{};  ///< An even integer (multipleOf written as an integer).
+    std::variant<std::int64_t, std::string>
+        id_or_name{};  ///< A type list: an integer of at least 1, or a string of at least 2 code points.
+    std::optional<std::optional<std::variant<double, bool>>>
+        half_steps{};                     ///< A number in half steps, a boolean, or null.
+    std::optional<std::int64_t> even{};   ///< An even integer (multipleOf written as an integer).
     std::optional<std::int64_t> level{};  ///< An enum of integers.
     std::optional<::boost::json::value> mixed{};  ///< An enum of every kind of JSON value.
-    std::optional<::fixtures::vocabulary_only_strings> only_strings{};  ///< Enum values that the type rules out are dropped: only "bb" can be valid.
-    static constexpr std::string_view nul_text = std::string_view{"hello\000there", 11};  ///< A const string holding U+0000.
-    std::optional<::fixtures::vocabulary_nul_choice> nul_choice{};  ///< An enum whose values differ only after U+0000.
+    std::optional<::fixtures::vocabulary_only_strings>
+        only_strings{};  ///< Enum values that the type rules out are dropped: only "bb" can be valid.
+    static constexpr std::string_view nul_text =
+        std::string_view{"hello\000there", 11};  ///< A const string holding U+0000.
+    std::optional<::fixtures::vocabulary_nul_choice>
+        nul_choice{};          ///< An enum whose values differ only after U+0000.
     std::int64_t answer = 42;  ///< A required const number.
-    std::optional<::boost::json::value> flags{};  ///< An optional const object.
+    std::optional<::boost::json::value> flags{};                     ///< An optional const object.
     std::optional<std::optional<::fixtures::vocabulary_tag>> tag{};  ///< A nullable string enum.
-    std::optional<std::vector<std::int64_t>> limited{};  ///< 1 to 2 items, the counts written as 1.0 and 2.0.
-    std::optional<::fixtures::vocabulary_with_rest> with_rest{};  ///< Known members plus a map of the rest.
-    std::optional<::fixtures::vocabulary_needs_key> needs_key{};  ///< required without properties: k may hold anything, other keys are ignored.
-    std::optional<::fixtures::vocabulary_needs_typed_key> needs_typed_key{};  ///< required without properties, typed by additionalProperties.
-    std::optional<std::int64_t> bad_default{};  ///< A default that violates the schema: an annotation, not applied.
+    std::optional<std::vector<std::int64_t>>
+        limited{};  ///< 1 to 2 items, the counts written as 1.0 and 2.0.
+    std::optional<::fixtures::vocabulary_with_rest>
+        with_rest{};  ///< Known members plus a map of the rest.
+    std::optional<::fixtures::vocabulary_needs_key>
+        needs_key{};  ///< required without properties: k may hold anything, other keys are ignored.
+    std::optional<::fixtures::vocabulary_needs_typed_key>
+        needs_typed_key{};  ///< required without properties, typed by additionalProperties.
+    std::optional<std::int64_t>
+        bad_default{};  ///< A default that violates the schema: an annotation, not applied.
     std::vector<std::string> words = {"x", "y"};  ///< An array default.
-    std::optional<::fixtures::percent_field> percent{};  ///< A $ref whose pointer is percent-encoded.
+    std::optional<::fixtures::percent_field>
+        percent{};                               ///< A $ref whose pointer is percent-encoded.
     std::optional<::fixtures::a_b_c> escaped{};  ///< A $ref whose pointer is ~-escaped.
-    std::optional<std::string> say_hi{};  ///< A property name with quotes, */ and a backslash: */ \.
-    std::optional<bool> a_b{};  ///< Maps to the C++ member a_b.
+    std::optional<std::string>
+        say_hi{};                 ///< A property name with quotes, */ and a backslash: */ \.
+    std::optional<bool> a_b{};    ///< Maps to the C++ member a_b.
     std::optional<bool> a_b_2{};  ///< Maps to a_b too, so it becomes a_b_2.
-    std::optional<::fixtures::vocabulary_lines> lines{};  ///< Enum values with line breaks and comment closers.
-    std::chrono::milliseconds duration_ms = std::chrono::milliseconds{1500};  ///< x-cpp-type milliseconds: a std::chrono::milliseconds member.
+    std::optional<::fixtures::vocabulary_lines>
+        lines{};  ///< Enum values with line breaks and comment closers.
+    std::chrono::milliseconds duration_ms = std::chrono::milliseconds{
+        1500};                   ///< x-cpp-type milliseconds: a std::chrono::milliseconds member.
     std::size_t max_items = 10;  ///< x-cpp-type size: a std::size_t member.
     std::optional<std::string> email{};  ///< A format other than date-time is an annotation.
     std::optional<std::string> untyped_extension{};  ///< An x- keyword is ignored.
@@ -223,7 +244,8 @@ inline ::boost::json::array const& vocabulary_values_0()
 /// The values a document may hold here, compared as JSON values.
 inline ::boost::json::array const& vocabulary_values_1()
 {
-    static ::boost::json::array const values = ::jobwatch::detail::parse_values("[\"a\",1.5,null,true,[1,2],{\"k\":\"v\"}]");
+    static ::boost::json::array const values =
+        ::jobwatch::detail::parse_values("[\"a\",1.5,null,true,[1,2],{\"k\":\"v\"}]");
     return values;
 }
 
@@ -237,40 +259,48 @@ inline ::boost::json::array const& vocabulary_values_3()
 /// The values a document may hold here, compared as JSON values.
 inline ::boost::json::array const& vocabulary_values_4()
 {
-    static ::boost::json::array const values = ::jobwatch::detail::parse_values("[{\"on\":true,\"n\":[1,2.5]}]");
+    static ::boost::json::array const values =
+        ::jobwatch::detail::parse_values("[{\"on\":true,\"n\":[1,2.5]}]");
     return values;
 }
 
 }  // namespace codegen_detail
 
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, vocabulary_only_strings& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          vocabulary_only_strings& out)
 {
-    return ::jobwatch::detail::read_enum(ctx, jv, out, codegen_detail::vocabulary_only_strings_table, "must be one of \"bb\"");
+    return ::jobwatch::detail::read_enum(
+        ctx, jv, out, codegen_detail::vocabulary_only_strings_table, "must be one of \"bb\"");
 }
 
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, vocabulary_only_strings v)
 {
     w.string(to_string(v));
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, vocabulary_nul_choice& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          vocabulary_nul_choice& out)
 {
-    return ::jobwatch::detail::read_enum(ctx, jv, out, codegen_detail::vocabulary_nul_choice_table, "must be one of \"a\\u0000b\", \"a\\u0000c\", \"a\"");
+    return ::jobwatch::detail::read_enum(ctx, jv, out, codegen_detail::vocabulary_nul_choice_table,
+                                         "must be one of \"a\\u0000b\", \"a\\u0000c\", \"a\"");
 }
 
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, vocabulary_nul_choice v)
 {
     w.string(to_string(v));
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, vocabulary_tag& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          vocabulary_tag& out)
 {
-    return ::jobwatch::detail::read_enum(ctx, jv, out, codegen_detail::vocabulary_tag_table, "must be one of \"x\", \"y\"");
+    return ::jobwatch::detail::read_enum(ctx, jv, out, codegen_detail::vocabulary_tag_table,
+                                         "must be one of \"x\", \"y\"");
 }
 
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, vocabulary_tag v)
 {
     w.string(to_string(v));
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, vocabulary_with_rest& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] vocabulary_with_rest& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -280,7 +310,10 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 4:
             if (std::memcmp(key.data(), "name", 4) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.name.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.name.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
@@ -289,13 +322,17 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         }
         auto& extra = out.additional_properties[std::string(key)];
-        if (!::jobwatch::detail::read_integer(ctx, kv.value(), extra, ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt, std::nullopt, std::nullopt}))
+        if (!::jobwatch::detail::read_integer(
+                ctx, kv.value(), extra,
+                ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt, std::nullopt,
+                                                 std::nullopt}))
             return ctx.at(key);
     }
     return true;
 }
 
-inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] vocabulary_with_rest const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] vocabulary_with_rest const& v)
 {
     w.raw('{');
     bool written = false;
@@ -316,7 +353,8 @@ inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, 
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value([[maybe_unused]] vocabulary_with_rest const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] vocabulary_with_rest const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(1);
@@ -326,7 +364,8 @@ inline ::boost::json::value jobwatch_to_value([[maybe_unused]] vocabulary_with_r
         o.emplace(key, ::jobwatch::detail::to_value(value, sp));
     return o;
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, vocabulary_needs_key& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] vocabulary_needs_key& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -354,7 +393,8 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] vocabulary_needs_key const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] vocabulary_needs_key const& v)
 {
     w.raw('{');
     w.raw("\"k\":");
@@ -363,14 +403,16 @@ inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, 
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value([[maybe_unused]] vocabulary_needs_key const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] vocabulary_needs_key const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(1);
     o.emplace("k", ::jobwatch::detail::to_value(v.k, sp));
     return o;
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, vocabulary_needs_typed_key& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] vocabulary_needs_typed_key& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -381,7 +423,10 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 1:
             if (std::memcmp(key.data(), "n", 1) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.n, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_number(
+                        ctx, kv.value(), out.n,
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt,
+                                                         std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
                 continue;
@@ -391,7 +436,10 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         }
         auto& extra = out.additional_properties[std::string(key)];
-        if (!::jobwatch::detail::read_number(ctx, kv.value(), extra, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt}))
+        if (!::jobwatch::detail::read_number(
+                ctx, kv.value(), extra,
+                ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt,
+                                                 std::nullopt, std::nullopt}))
             return ctx.at(key);
     }
     if ((seen & 0x1u) != 0x1u) {
@@ -401,7 +449,8 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] vocabulary_needs_typed_key const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] vocabulary_needs_typed_key const& v)
 {
     w.raw('{');
     w.raw("\"n\":");
@@ -416,7 +465,8 @@ inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, 
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value([[maybe_unused]] vocabulary_needs_typed_key const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] vocabulary_needs_typed_key const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(1);
@@ -425,16 +475,20 @@ inline ::boost::json::value jobwatch_to_value([[maybe_unused]] vocabulary_needs_
         o.emplace(key, ::jobwatch::detail::to_value(value, sp));
     return o;
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, vocabulary_lines& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          vocabulary_lines& out)
 {
-    return ::jobwatch::detail::read_enum(ctx, jv, out, codegen_detail::vocabulary_lines_table, "must be one of \"one\\ntwo\", \"three\\rfour\", \"*/\", \"back\\\\\", \"\342\200\250\"");
+    return ::jobwatch::detail::read_enum(
+        ctx, jv, out, codegen_detail::vocabulary_lines_table,
+        "must be one of \"one\\ntwo\", \"three\\rfour\", \"*/\", \"back\\\\\", \"\342\200\250\"");
 }
 
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, vocabulary_lines v)
 {
     w.string(to_string(v));
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, vocabulary& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] vocabulary& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -446,9 +500,11 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         case 3:
             if (std::memcmp(key.data(), "tag", 3) == 0) {
                 if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.tag.emplace(),
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::vocabulary_tag& item) {
-            return jobwatch_read(ctx, jv_item, item);
-        }))
+                                                       [](::jobwatch::detail::read_context& ctx,
+                                                          ::boost::json::value const& jv_item,
+                                                          ::fixtures::vocabulary_tag& item) {
+                                                           return jobwatch_read(ctx, jv_item, item);
+                                                       }))
                     return ctx.at(key);
                 continue;
             }
@@ -465,32 +521,48 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 4:
             if (std::memcmp(key.data(), "even", 4) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.even.emplace(), ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt, 2.0, true}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.even.emplace(),
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt,
+                                                         std::nullopt, 2.0, true}))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 5:
             if (std::memcmp(key.data(), "level", 5) == 0) {
-                if (!::jobwatch::detail::read_values(ctx, kv.value(), out.level.emplace(), codegen_detail::vocabulary_values_0(), "must be one of 1, 2, 3"))
+                if (!::jobwatch::detail::read_values(ctx, kv.value(), out.level.emplace(),
+                                                     codegen_detail::vocabulary_values_0(),
+                                                     "must be one of 1, 2, 3"))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "mixed", 5) == 0) {
-                if (!::jobwatch::detail::read_values(ctx, kv.value(), out.mixed.emplace(), codegen_detail::vocabulary_values_1(), "must be one of \"a\", 1.5, null, true, [1,2], {\"k\":\"v\"}"))
+                if (!::jobwatch::detail::read_values(
+                        ctx, kv.value(), out.mixed.emplace(), codegen_detail::vocabulary_values_1(),
+                        "must be one of \"a\", 1.5, null, true, [1,2], {\"k\":\"v\"}"))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "flags", 5) == 0) {
-                if (!::jobwatch::detail::read_values(ctx, kv.value(), out.flags.emplace(), codegen_detail::vocabulary_values_4(), "must be {\"on\":true,\"n\":[1,2.5]}"))
+                if (!::jobwatch::detail::read_values(ctx, kv.value(), out.flags.emplace(),
+                                                     codegen_detail::vocabulary_values_4(),
+                                                     "must be {\"on\":true,\"n\":[1,2.5]}"))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "words", 5) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.words, ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::string& item) {
-            return ::jobwatch::detail::read_string(ctx, jv_item, item, ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, nullptr, nullptr});
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.words,
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::string& item) {
+                            return ::jobwatch::detail::read_string(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::string_rules{
+                                    0, std::numeric_limits<std::size_t>::max(), false, nullptr,
+                                    nullptr});
+                        }))
                     return ctx.at(key);
                 continue;
             }
@@ -500,14 +572,19 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                 continue;
             }
             if (std::memcmp(key.data(), "email", 5) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.email.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.email.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 6:
             if (std::memcmp(key.data(), "answer", 6) == 0) {
-                if (!::jobwatch::detail::read_values(ctx, kv.value(), out.answer, codegen_detail::vocabulary_values_3(), "must be 42"))
+                if (!::jobwatch::detail::read_values(ctx, kv.value(), out.answer,
+                                                     codegen_detail::vocabulary_values_3(),
+                                                     "must be 42"))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 9;
                 continue;
@@ -520,33 +597,49 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                 continue;
             }
             if (std::memcmp(key.data(), "limited", 7) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.limited.emplace(), ::jobwatch::detail::array_rules{1, 2},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::int64_t& item) {
-            return ::jobwatch::detail::read_integer(ctx, jv_item, item, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.limited.emplace(),
+                        ::jobwatch::detail::array_rules{1, 2},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::int64_t& item) {
+                            return ::jobwatch::detail::read_integer(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::number_rules{std::nullopt, std::nullopt,
+                                                                 std::nullopt, std::nullopt,
+                                                                 std::nullopt});
+                        }))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "percent", 7) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.percent.emplace(), ::jobwatch::detail::string_rules{0, 3, false, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.percent.emplace(),
+                        ::jobwatch::detail::string_rules{0, 3, false, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "escaped", 7) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.escaped.emplace(), ::jobwatch::detail::number_rules{-1.0, 1.0, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.escaped.emplace(),
+                        ::jobwatch::detail::number_rules{-1.0, 1.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 8:
             if (std::memcmp(key.data(), "nul_text", 8) == 0) {
-                if (!::jobwatch::detail::read_const(ctx, kv.value(), std::string_view{"hello\000there", 11}))
+                if (!::jobwatch::detail::read_const(ctx, kv.value(),
+                                                    std::string_view{"hello\000there", 11}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 7;
                 continue;
             }
             if (std::memcmp(key.data(), "say \"hi\"", 8) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.say_hi.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.say_hi.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
@@ -563,35 +656,57 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                 continue;
             }
             if (std::memcmp(key.data(), "max_items", 9) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.max_items, ::jobwatch::detail::number_rules{0.0, 1000000.0, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.max_items,
+                        ::jobwatch::detail::number_rules{0.0, 1000000.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 10:
             if (std::memcmp(key.data(), "id_or_name", 10) == 0) {
-                if (!::jobwatch::detail::read_union(ctx, kv.value(), out.id_or_name, "integer or string",
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::int64_t& item) {
-            return ::jobwatch::detail::read_integer(ctx, jv_item, item, ::jobwatch::detail::number_rules{1.0, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
-        },
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::string& item) {
-            return ::jobwatch::detail::read_string(ctx, jv_item, item, ::jobwatch::detail::string_rules{2, std::numeric_limits<std::size_t>::max(), false, nullptr, nullptr});
-        }))
+                if (!::jobwatch::detail::read_union(
+                        ctx, kv.value(), out.id_or_name, "integer or string",
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::int64_t& item) {
+                            return ::jobwatch::detail::read_integer(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::number_rules{1.0, std::nullopt, std::nullopt,
+                                                                 std::nullopt, std::nullopt});
+                        },
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::string& item) {
+                            return ::jobwatch::detail::read_string(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::string_rules{
+                                    2, std::numeric_limits<std::size_t>::max(), false, nullptr,
+                                    nullptr});
+                        }))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 1;
                 continue;
             }
             if (std::memcmp(key.data(), "half_steps", 10) == 0) {
-                if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.half_steps.emplace(),
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::variant<double, bool>& item) {
-            return ::jobwatch::detail::read_union(ctx, jv_item, item, "number or boolean",
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, double& item) {
-            return ::jobwatch::detail::read_number(ctx, jv_item, item, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt, 0.5, false});
-        },
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, bool& item) {
-            return ::jobwatch::detail::read_boolean(ctx, jv_item, item);
-        });
-        }))
+                if (!::jobwatch::detail::read_nullable(
+                        ctx, kv.value(), out.half_steps.emplace(),
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::variant<double, bool>& item) {
+                            return ::jobwatch::detail::read_union(
+                                ctx, jv_item, item, "number or boolean",
+                                [](::jobwatch::detail::read_context& ctx,
+                                   ::boost::json::value const& jv_item, double& item) {
+                                    return ::jobwatch::detail::read_number(
+                                        ctx, jv_item, item,
+                                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt,
+                                                                         std::nullopt, std::nullopt,
+                                                                         0.5, false});
+                                },
+                                [](::jobwatch::detail::read_context& ctx,
+                                   ::boost::json::value const& jv_item, bool& item) {
+                                    return ::jobwatch::detail::read_boolean(ctx, jv_item, item);
+                                });
+                        }))
                     return ctx.at(key);
                 continue;
             }
@@ -603,12 +718,18 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 11:
             if (std::memcmp(key.data(), "bad_default", 11) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.bad_default.emplace(), ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.bad_default.emplace(),
+                        ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt,
+                                                         std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "duration_ms", 11) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.duration_ms, ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.duration_ms,
+                        ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt,
+                                                         std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
@@ -629,7 +750,10 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 17:
             if (std::memcmp(key.data(), "untyped_extension", 17) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.untyped_extension.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.untyped_extension.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
@@ -650,7 +774,8 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, [[maybe_unused]] vocabulary const& v)
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] vocabulary const& v)
 {
     w.raw('{');
     bool written = false;
@@ -815,7 +940,8 @@ inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w, 
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value([[maybe_unused]] vocabulary const& v, [[maybe_unused]] ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] vocabulary const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(28);
@@ -881,7 +1007,8 @@ using vocabulary = ::fixtures::vocabulary;
 namespace codegen_docs {
 inline constexpr std::pair<std::string_view, std::string_view> vocabulary[] = {
     {"/nothing", "Only null."},
-    {"/id_or_name", "A type list: an integer of at least 1, or a string of at least 2 code points."},
+    {"/id_or_name",
+     "A type list: an integer of at least 1, or a string of at least 2 code points."},
     {"/half_steps", "A number in half steps, a boolean, or null."},
     {"/even", "An even integer (multipleOf written as an integer)."},
     {"/level", "An enum of integers."},
