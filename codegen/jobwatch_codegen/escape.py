@@ -56,6 +56,12 @@ def pascal_case(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in snake_case(name).split("_") if part)
 
 
+def ts_identifier(name: str) -> str:
+    """A PascalCase TypeScript type name for any text (`_` first where it would start with a digit)."""
+    s = pascal_case(name)
+    return s if TS_IDENTIFIER.fullmatch(s) else "_" + s
+
+
 def _utf8(text: str) -> bytes:
     # A lone surrogate (JSON "\ud800") has no UTF-8 form; callers refuse such
     # names and values first, and descriptions never get here (comments escape them).

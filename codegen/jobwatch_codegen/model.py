@@ -18,7 +18,7 @@ from typing import Any
 
 from . import ecma_regex
 from .escape import (CPP_KEYWORDS, cpp_comment, cpp_identifier, cpp_string_literal, cpp_string_view,  # noqa: F401
-                     json_text, pascal_case, snake_case, ts_json, ts_property_name, ts_string_literal)
+                     json_text, pascal_case, snake_case, ts_identifier, ts_json, ts_property_name, ts_string_literal)
 
 # Keywords that only annotate: accepted, never a reason to refuse, and not
 # checked (2020-12's content and meta-data vocabularies, $comment, ...).
@@ -779,7 +779,7 @@ class Builder:
         if shape.kind == "named":
             decl = shape.decl
         else:
-            decl = Decl(kind="alias", name=name, ts_name=pascal_case(name), file=sf, pointer=pointer,
+            decl = Decl(kind="alias", name=name, ts_name=ts_identifier(name), file=sf, pointer=pointer,
                         description=text_of(node, "description"), shape=shape)
             decl.deps = self.shape_deps(shape)
             self.register(decl)
@@ -1156,7 +1156,7 @@ class Builder:
         if len(members) > 64:
             self.fail(sf, f"{pointer}/properties", "at most 64 properties per object are supported; "
                       "group some of them into nested objects")
-        decl = Decl(kind="struct", name=name, ts_name=pascal_case(name), file=sf, pointer=pointer,
+        decl = Decl(kind="struct", name=name, ts_name=ts_identifier(name), file=sf, pointer=pointer,
                     description=desc, forbid_additional=addl is False)
         cpp_names: set[str] = set()
         for i, (pname, pschema) in enumerate(members.items()):
@@ -1203,7 +1203,7 @@ class Builder:
         return decl
 
     def enum(self, sf, pointer, values, name, desc) -> Decl:
-        decl = Decl(kind="enum", name=name, ts_name=pascal_case(name), file=sf, pointer=pointer, description=desc)
+        decl = Decl(kind="enum", name=name, ts_name=ts_identifier(name), file=sf, pointer=pointer, description=desc)
         used: set[str] = set()
         for v in values:
             decl.values.append((cpp_identifier(v, used), v))
@@ -1241,7 +1241,7 @@ class Builder:
             self.fail(sf, f"{pointer}/{kw}", f"{kw} branches need a common required const property "
                       "with a distinct value in each (a discriminator such as \"type\"), so that the tag decides "
                       "which C++ alternative a document is")
-        decl = Decl(kind="variant", name=name, ts_name=pascal_case(name), file=sf, pointer=pointer,
+        decl = Decl(kind="variant", name=name, ts_name=ts_identifier(name), file=sf, pointer=pointer,
                     description=desc, discriminator=chosen)
         for d in decls:
             tag = next(f.shape.const for f in d.fields if f.name == chosen)

@@ -119,7 +119,6 @@ export function readCollectionsOptions(ctx: codec.ReadContext, v: unknown): v is
         return ctx.at(key);
       continue;
     }
-    void x;
   }
   return true;
 }

@@ -183,7 +183,6 @@ export function readFinished(ctx: codec.ReadContext, v: unknown): v is Finished 
         return ctx.at(key);
       continue;
     }
-    void x;
   }
   if (!codec.has(v, "job_id"))
     return ctx.fail("missing required property \"job_id\"");

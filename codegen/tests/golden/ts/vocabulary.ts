@@ -201,7 +201,6 @@ export function readVocabularyNeedsKey(ctx: codec.ReadContext, v: unknown): v is
         return ctx.at(key);
       continue;
     }
-    void x;
   }
   if (!codec.has(v, "k"))
     return ctx.fail("missing required property \"k\"");
