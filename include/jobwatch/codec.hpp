@@ -12,6 +12,7 @@
 #include <jobwatch/detail/codec_read.hpp>
 #include <jobwatch/detail/codec_write.hpp>
 #include <jobwatch/detail/json_parser.hpp>
+#include <jobwatch/detail/json_pull.hpp>
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/system_error.hpp>
@@ -106,6 +107,15 @@ parse_result<T> parse_value(boost::json::value const& jv)
 template<class T>
 parse_result<T> parse(std::string_view text, parse_options const& opt = {})
 {
+    // The fast path reads straight from the text; when it is not sure (a
+    // violation, or anything unusual) the DOM path below decides and words
+    // the error (see detail::pull_reader).
+    if constexpr (requires(detail::pull_reader& r, T& v) { jobwatch_pull(r, v); }) {
+        parse_result<T> fast{T{}};
+        detail::pull_reader r{text, opt.max_depth};
+        if (jobwatch_pull(r, *fast) && r.finish())
+            return fast;
+    }
     // Small documents parse without touching the heap for the DOM.
     unsigned char buffer[4096];
     boost::json::monotonic_resource mr(buffer, sizeof buffer);

@@ -5,19 +5,34 @@
 #include <jobwatch/codec.hpp>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace jobwatch::test {
 
-/// Whether the generated parser of one schema accepts a document.
-using acceptor = bool (*)(std::string_view);
+/// What the generated parser of one schema does with a document.
+enum class decision
+{
+    rejected,
+    accepted,
+    /// parse<T> (fast path first) and the DOM path alone disagree.
+    paths_disagree,
+};
+using acceptor = decision (*)(std::string_view);
 using acceptor_table = std::map<std::string, acceptor>;
 
 template<class T>
-bool accepts(std::string_view text)
+decision decide(std::string_view text)
 {
-    return jobwatch::parse<T>(text).has_value();
+    auto const both = jobwatch::parse<T>(text);
+    boost::json::error_code ec;
+    auto const jv = jobwatch::detail::parse_json(text, ec, {}, 64);
+    auto const dom = ec ? std::nullopt : std::optional(jobwatch::parse_value<T>(jv));
+    bool const dom_ok = dom && dom->has_value();
+    if (both.has_value() != dom_ok || (dom_ok && !(**dom == *both)))
+        return decision::paths_disagree;
+    return both ? decision::accepted : decision::rejected;
 }
 
 }  // namespace jobwatch::test
