@@ -147,6 +147,58 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r,
+                          [[maybe_unused]] collections_points_item& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 1:
+            if (std::memcmp(key.data(), "x", 1) == 0) {
+                if (!::jobwatch::detail::pull_number(
+                        r, out.x,
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt,
+                                                         std::nullopt, std::nullopt}))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            if (std::memcmp(key.data(), "y", 1) == 0) {
+                if (!::jobwatch::detail::pull_number(
+                        r, out.y,
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt,
+                                                         std::nullopt, std::nullopt}))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            break;
+        case 5:
+            if (std::memcmp(key.data(), "label", 5) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.label.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
+                    return false;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x3u) == 0x3u;
+}
+
 inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
                            [[maybe_unused]] collections_points_item const& v)
 {
@@ -209,6 +261,45 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r,
+                          [[maybe_unused]] collections_options& out)
+{
+    if (!r.begin_object())
+        return false;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 5:
+            if (std::memcmp(key.data(), "depth", 5) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.depth,
+                        ::jobwatch::detail::number_rules{1.0, 9.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                continue;
+            }
+            break;
+        case 6:
+            if (std::memcmp(key.data(), "follow", 6) == 0) {
+                if (!::jobwatch::detail::pull_boolean(r, out.follow.emplace()))
+                    return false;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        if (!r.skip())
+            return false;
+    }
+    return true;
+}
+
 inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
                            [[maybe_unused]] collections_options const& v)
 {
@@ -265,6 +356,39 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             return ctx.fail("missing required property \"max_jobs\"");
     }
     return true;
+}
+
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r,
+                          [[maybe_unused]] collections_limits& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 8:
+            if (std::memcmp(key.data(), "max_jobs", 8) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.max_jobs,
+                        ::jobwatch::detail::number_rules{1.0, 1000.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x1u) == 0x1u;
 }
 
 inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
@@ -509,6 +633,210 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             return ctx.fail("missing required property \"limits\"");
     }
     return true;
+}
+
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] collections& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 4:
+            if (std::memcmp(key.data(), "tags", 4) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.tags, ::jobwatch::detail::array_rules{0, 5},
+                        [](::jobwatch::detail::pull_reader& r, std::string& item) {
+                            return ::jobwatch::detail::pull_string(
+                                r, item,
+                                ::jobwatch::detail::string_rules{1, 12, false, nullptr, nullptr});
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "grid", 4) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.grid.emplace(),
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::pull_reader& r,
+                           std::vector<std::optional<std::int64_t>>& item) {
+                            return ::jobwatch::detail::pull_array(
+                                r, item,
+                                ::jobwatch::detail::array_rules{
+                                    0, std::numeric_limits<std::size_t>::max()},
+                                [](::jobwatch::detail::pull_reader& r,
+                                   std::optional<std::int64_t>& item) {
+                                    return ::jobwatch::detail::pull_nullable(
+                                        r, item,
+                                        [](::jobwatch::detail::pull_reader& r, std::int64_t& item) {
+                                            return ::jobwatch::detail::pull_integer(
+                                                r, item,
+                                                ::jobwatch::detail::number_rules{
+                                                    -128.0, 127.0, std::nullopt, std::nullopt,
+                                                    std::nullopt});
+                                        });
+                                });
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "jobs", 4) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.jobs.emplace(),
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::pull_reader& r, ::fixtures::job_ref& item) {
+                            return jobwatch_pull(r, item);
+                        }))
+                    return false;
+                continue;
+            }
+            break;
+        case 6:
+            if (std::memcmp(key.data(), "matrix", 6) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.matrix, ::jobwatch::detail::array_rules{1, 3},
+                        [](::jobwatch::detail::pull_reader& r, std::vector<double>& item) {
+                            return ::jobwatch::detail::pull_array(
+                                r, item, ::jobwatch::detail::array_rules{2, 3},
+                                [](::jobwatch::detail::pull_reader& r, double& item) {
+                                    return ::jobwatch::detail::pull_number(
+                                        r, item,
+                                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt,
+                                                                         std::nullopt, std::nullopt,
+                                                                         std::nullopt});
+                                });
+                        }))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            if (std::memcmp(key.data(), "points", 6) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.points,
+                        ::jobwatch::detail::array_rules{1, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::pull_reader& r,
+                           ::fixtures::collections_points_item& item) {
+                            return jobwatch_pull(r, item);
+                        }))
+                    return false;
+                seen |= std::uint64_t{1} << 3;
+                continue;
+            }
+            if (std::memcmp(key.data(), "states", 6) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.states,
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::pull_reader& r, ::fixtures::job_state& item) {
+                            return jobwatch_pull(r, item);
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "labels", 6) == 0) {
+                if (!::jobwatch::detail::pull_map(
+                        r, out.labels.emplace(),
+                        [](::jobwatch::detail::pull_reader& r, std::string& item) {
+                            return ::jobwatch::detail::pull_string(
+                                r, item,
+                                ::jobwatch::detail::string_rules{0, 16, false, nullptr, nullptr});
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "groups", 6) == 0) {
+                if (!::jobwatch::detail::pull_map(
+                        r, out.groups.emplace(),
+                        [](::jobwatch::detail::pull_reader& r,
+                           std::vector<::fixtures::identifier>& item) {
+                            return ::jobwatch::detail::pull_array(
+                                r, item, ::jobwatch::detail::array_rules{0, 4},
+                                [](::jobwatch::detail::pull_reader& r,
+                                   ::fixtures::identifier& item) {
+                                    return ::jobwatch::detail::pull_string(
+                                        r, item,
+                                        ::jobwatch::detail::string_rules{
+                                            1, 64, false, &codegen_detail::common_pattern_0,
+                                            "^[a-z][a-z0-9_.-]*$(\077!\\n)"});
+                                });
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "limits", 6) == 0) {
+                if (!::jobwatch::detail::pull_nullable(r, out.limits,
+                                                       [](::jobwatch::detail::pull_reader& r,
+                                                          ::fixtures::collections_limits& item) {
+                                                           return jobwatch_pull(r, item);
+                                                       }))
+                    return false;
+                seen |= std::uint64_t{1} << 13;
+                continue;
+            }
+            break;
+        case 7:
+            if (std::memcmp(key.data(), "history", 7) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.history,
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::pull_reader& r, ::fixtures::timestamp& item) {
+                            return ::jobwatch::detail::pull_string(
+                                r, item,
+                                ::jobwatch::detail::string_rules{
+                                    0, std::numeric_limits<std::size_t>::max(), true, nullptr,
+                                    nullptr});
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "options", 7) == 0) {
+                if (!jobwatch_pull(r, out.options.emplace()))
+                    return false;
+                continue;
+            }
+            break;
+        case 8:
+            if (std::memcmp(key.data(), "anything", 8) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.anything.emplace(),
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::pull_reader& r, ::boost::json::value& item) {
+                            return ::jobwatch::detail::pull_any(r, item);
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "counters", 8) == 0) {
+                if (!::jobwatch::detail::pull_map(
+                        r, out.counters,
+                        [](::jobwatch::detail::pull_reader& r, std::int64_t& item) {
+                            return ::jobwatch::detail::pull_integer(
+                                r, item,
+                                ::jobwatch::detail::number_rules{0.0, 1000000.0, std::nullopt,
+                                                                 std::nullopt, std::nullopt});
+                        }))
+                    return false;
+                continue;
+            }
+            break;
+        case 10:
+            if (std::memcmp(key.data(), "attributes", 10) == 0) {
+                if (!::jobwatch::detail::pull_any_object(r, out.attributes.emplace()))
+                    return false;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x200au) == 0x200au;
 }
 
 inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,

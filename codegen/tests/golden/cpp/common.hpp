@@ -145,6 +145,11 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         "must be one of \"job.queued\", \"job.running\", \"job.succeeded\", \"job.failed\", \"job.cancelled\"");
 }
 
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, job_state& out)
+{
+    return ::jobwatch::detail::pull_enum(r, out, codegen_detail::job_state_table);
+}
+
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, job_state v)
 {
     w.string(to_string(v));
@@ -155,6 +160,11 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return ::jobwatch::detail::read_enum(
         ctx, jv, out, codegen_detail::tier_table,
         "must be one of \"default\", \"1st\", \"2nd\", \"gold\", \"Gold\", \"cr\303\250me\"");
+}
+
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, tier& out)
+{
+    return ::jobwatch::detail::pull_enum(r, out, codegen_detail::tier_table);
 }
 
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, tier v)
@@ -227,6 +237,71 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             return ctx.fail("missing required property \"state\"");
     }
     return true;
+}
+
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] job_ref& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 2:
+            if (std::memcmp(key.data(), "id", 2) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.id,
+                        ::jobwatch::detail::string_rules{1, 64, false,
+                                                         &codegen_detail::common_pattern_0,
+                                                         "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            if (std::memcmp(key.data(), "at", 2) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.at.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         true, nullptr, nullptr}))
+                    return false;
+                continue;
+            }
+            break;
+        case 4:
+            if (std::memcmp(key.data(), "tier", 4) == 0) {
+                if (!jobwatch_pull(r, out.tier))
+                    return false;
+                continue;
+            }
+            break;
+        case 5:
+            if (std::memcmp(key.data(), "state", 5) == 0) {
+                if (!jobwatch_pull(r, out.state))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            if (std::memcmp(key.data(), "owner", 5) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.owner.emplace(),
+                        ::jobwatch::detail::string_rules{
+                            1, 40, false, &codegen_detail::common_pattern_1,
+                            "^[A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245][A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245 '-]*$(\077!\\n)"}))
+                    return false;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x3u) == 0x3u;
 }
 
 inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,

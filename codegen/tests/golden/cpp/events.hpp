@@ -148,6 +148,53 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] started& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 3:
+            if (std::memcmp(key.data(), "job", 3) == 0) {
+                if (!jobwatch_pull(r, out.job))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            break;
+        case 4:
+            if (std::memcmp(key.data(), "type", 4) == 0) {
+                if (!::jobwatch::detail::pull_const(r, "job.started"))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            break;
+        case 7:
+            if (std::memcmp(key.data(), "attempt", 7) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.attempt,
+                        ::jobwatch::detail::number_rules{1.0, 100.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x3u) == 0x3u;
+}
+
 inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
                            [[maybe_unused]] started const& v)
 {
@@ -238,6 +285,65 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] progressed& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 4:
+            if (std::memcmp(key.data(), "type", 4) == 0) {
+                if (!::jobwatch::detail::pull_const(r, "job.progress"))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            break;
+        case 6:
+            if (std::memcmp(key.data(), "job_id", 6) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.job_id,
+                        ::jobwatch::detail::string_rules{1, 64, false,
+                                                         &codegen_detail::common_pattern_0,
+                                                         "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            break;
+        case 7:
+            if (std::memcmp(key.data(), "percent", 7) == 0) {
+                if (!::jobwatch::detail::pull_number(
+                        r, out.percent,
+                        ::jobwatch::detail::number_rules{0.0, 100.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                seen |= std::uint64_t{1} << 2;
+                continue;
+            }
+            if (std::memcmp(key.data(), "message", 7) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.message.emplace(),
+                        ::jobwatch::detail::string_rules{0, 80, false, nullptr, nullptr}))
+                    return false;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x7u) == 0x7u;
+}
+
 inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
                            [[maybe_unused]] progressed const& v)
 {
@@ -276,6 +382,11 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
 {
     return ::jobwatch::detail::read_enum(ctx, jv, out, codegen_detail::finished_outcome_table,
                                          "must be one of \"succeeded\", \"failed\", \"timed-out\"");
+}
+
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, finished_outcome& out)
+{
+    return ::jobwatch::detail::pull_enum(r, out, codegen_detail::finished_outcome_table);
 }
 
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, finished_outcome v)
@@ -366,6 +477,82 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] finished& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 2:
+            if (std::memcmp(key.data(), "at", 2) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.at,
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         true, nullptr, nullptr}))
+                    return false;
+                seen |= std::uint64_t{1} << 4;
+                continue;
+            }
+            break;
+        case 4:
+            if (std::memcmp(key.data(), "type", 4) == 0) {
+                if (!::jobwatch::detail::pull_const(r, "job.finished"))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            break;
+        case 6:
+            if (std::memcmp(key.data(), "job_id", 6) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.job_id,
+                        ::jobwatch::detail::string_rules{1, 64, false,
+                                                         &codegen_detail::common_pattern_0,
+                                                         "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            break;
+        case 7:
+            if (std::memcmp(key.data(), "outcome", 7) == 0) {
+                if (!jobwatch_pull(r, out.outcome))
+                    return false;
+                seen |= std::uint64_t{1} << 2;
+                continue;
+            }
+            break;
+        case 9:
+            if (std::memcmp(key.data(), "exit_code", 9) == 0) {
+                if (!::jobwatch::detail::pull_nullable(
+                        r, out.exit_code,
+                        [](::jobwatch::detail::pull_reader& r, std::int64_t& item) {
+                            return ::jobwatch::detail::pull_integer(
+                                r, item,
+                                ::jobwatch::detail::number_rules{-255.0, 255.0, std::nullopt,
+                                                                 std::nullopt, std::nullopt});
+                        }))
+                    return false;
+                seen |= std::uint64_t{1} << 3;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        if (!r.skip())
+            return false;
+    }
+    return (seen & 0x1fu) == 0x1fu;
+}
+
 inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
                            [[maybe_unused]] finished const& v)
 {
@@ -415,6 +602,20 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         return jobwatch_read(ctx, jv, out.emplace<finished>());
     return ctx.fail_at("type",
                        "must be one of \"job.started\", \"job.progress\", \"job.finished\"");
+}
+
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, event& out)
+{
+    std::string_view t;
+    if (!::jobwatch::detail::pull_tag(r, "type", t))
+        return false;
+    if (t == "job.started")
+        return jobwatch_pull(r, out.emplace<started>());
+    if (t == "job.progress")
+        return jobwatch_pull(r, out.emplace<progressed>());
+    if (t == "job.finished")
+        return jobwatch_pull(r, out.emplace<finished>());
+    return false;
 }
 
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, event const& v)

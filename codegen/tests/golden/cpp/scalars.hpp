@@ -363,6 +363,261 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] scalar_record& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 3:
+            if (std::memcmp(key.data(), "big", 3) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.big.emplace(),
+                        ::jobwatch::detail::number_rules{-9007199254740991.0, 9007199254740991.0,
+                                                         std::nullopt, std::nullopt, std::nullopt}))
+                    return false;
+                continue;
+            }
+            break;
+        case 4:
+            if (std::memcmp(key.data(), "name", 4) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.name,
+                        ::jobwatch::detail::string_rules{1, 8, false, nullptr, nullptr}))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            if (std::memcmp(key.data(), "note", 4) == 0) {
+                if (!::jobwatch::detail::pull_nullable(
+                        r, out.note.emplace(),
+                        [](::jobwatch::detail::pull_reader& r, std::string& item) {
+                            return ::jobwatch::detail::pull_string(
+                                r, item,
+                                ::jobwatch::detail::string_rules{0, 16, false, nullptr, nullptr});
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "code", 4) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.code.emplace(),
+                        ::jobwatch::detail::string_rules{
+                            0, std::numeric_limits<std::size_t>::max(), false,
+                            &codegen_detail::scalars_pattern_0,
+                            "^-\077[0-9]+(\077:[.,][0-9]{1,2})\077 \077[\342\202\254\302\243\302\245$]$(\077!\\n)"}))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "slug", 4) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.slug.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, &codegen_detail::scalars_pattern_1,
+                                                         "^[a-z0-9_-]{3,16}$(\077!\\n)"}))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "tier", 4) == 0) {
+                if (!jobwatch_pull(r, out.tier))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "blob", 4) == 0) {
+                if (!::jobwatch::detail::pull_any(r, out.blob.emplace()))
+                    return false;
+                continue;
+            }
+            break;
+        case 5:
+            if (std::memcmp(key.data(), "owner", 5) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.owner.emplace(),
+                        ::jobwatch::detail::string_rules{
+                            1, 40, false, &codegen_detail::common_pattern_1,
+                            "^[A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245][A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245 '-]*$(\077!\\n)"}))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "count", 5) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.count,
+                        ::jobwatch::detail::number_rules{0.0, 100.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                seen |= std::uint64_t{1} << 3;
+                continue;
+            }
+            if (std::memcmp(key.data(), "ratio", 5) == 0) {
+                if (!::jobwatch::detail::pull_number(
+                        r, out.ratio.emplace(),
+                        ::jobwatch::detail::number_rules{0.0, 1.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "score", 5) == 0) {
+                if (!::jobwatch::detail::pull_nullable(
+                        r, out.score.emplace(),
+                        [](::jobwatch::detail::pull_reader& r, double& item) {
+                            return ::jobwatch::detail::pull_number(
+                                r, item,
+                                ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt,
+                                                                 std::nullopt, std::nullopt});
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "a/b~c", 5) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.a_b_c.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "extra", 5) == 0) {
+                if (!::jobwatch::detail::pull_any(r, out.extra.emplace()))
+                    return false;
+                continue;
+            }
+            break;
+        case 6:
+            if (std::memcmp(key.data(), "offset", 6) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.offset.emplace(),
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, -10.0, 10.0,
+                                                         std::nullopt}))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "weight", 6) == 0) {
+                if (!::jobwatch::detail::pull_number(
+                        r, out.weight,
+                        ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt,
+                                                         std::nullopt, std::nullopt}))
+                    return false;
+                continue;
+            }
+            break;
+        case 7:
+            if (std::memcmp(key.data(), "version", 7) == 0) {
+                if (!::jobwatch::detail::pull_const(r, "v1"))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            if (std::memcmp(key.data(), "enabled", 7) == 0) {
+                if (!::jobwatch::detail::pull_boolean(r, out.enabled))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "verbose", 7) == 0) {
+                if (!::jobwatch::detail::pull_boolean(r, out.verbose.emplace()))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "default", 7) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.default_.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "gr\303\266\303\237e", 7) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.gr_e.emplace(),
+                        ::jobwatch::detail::number_rules{0.0, 1000.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                continue;
+            }
+            break;
+        case 8:
+            if (std::memcmp(key.data(), "greeting", 8) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.greeting,
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "metadata", 8) == 0) {
+                if (!::jobwatch::detail::pull_any_object(r, out.metadata))
+                    return false;
+                continue;
+            }
+            break;
+        case 9:
+            if (std::memcmp(key.data(), "maybe_any", 9) == 0) {
+                if (!::jobwatch::detail::pull_nullable(
+                        r, out.maybe_any.emplace(),
+                        [](::jobwatch::detail::pull_reader& r, ::boost::json::object& item) {
+                            return ::jobwatch::detail::pull_any_object(r, item);
+                        }))
+                    return false;
+                continue;
+            }
+            break;
+        case 10:
+            if (std::memcmp(key.data(), "created_at", 10) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.created_at,
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         true, nullptr, nullptr}))
+                    return false;
+                seen |= std::uint64_t{1} << 8;
+                continue;
+            }
+            if (std::memcmp(key.data(), "deleted_at", 10) == 0) {
+                if (!::jobwatch::detail::pull_nullable(
+                        r, out.deleted_at,
+                        [](::jobwatch::detail::pull_reader& r, std::string& item) {
+                            return ::jobwatch::detail::pull_string(
+                                r, item,
+                                ::jobwatch::detail::string_rules{
+                                    0, std::numeric_limits<std::size_t>::max(), true, nullptr,
+                                    nullptr});
+                        }))
+                    return false;
+                seen |= std::uint64_t{1} << 9;
+                continue;
+            }
+            if (std::memcmp(key.data(), "retryCount", 10) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.retry_count,
+                        ::jobwatch::detail::number_rules{0.0, 10.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                continue;
+            }
+            break;
+        case 11:
+            if (std::memcmp(key.data(), "temperature", 11) == 0) {
+                if (!::jobwatch::detail::pull_number(
+                        r, out.temperature.emplace(),
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, -273.15,
+                                                         1000000.0, std::nullopt}))
+                    return false;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x30bu) == 0x30bu;
+}
+
 inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
                            [[maybe_unused]] scalar_record const& v)
 {

@@ -140,6 +140,52 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] circle& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 4:
+            if (std::memcmp(key.data(), "type", 4) == 0) {
+                if (!::jobwatch::detail::pull_const(r, "shape"))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            if (std::memcmp(key.data(), "kind", 4) == 0) {
+                if (!::jobwatch::detail::pull_const(r, "circle"))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            break;
+        case 6:
+            if (std::memcmp(key.data(), "radius", 6) == 0) {
+                if (!::jobwatch::detail::pull_number(
+                        r, out.radius,
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, 0.0,
+                                                         std::nullopt, std::nullopt}))
+                    return false;
+                seen |= std::uint64_t{1} << 2;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x7u) == 0x7u;
+}
+
 inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
                            [[maybe_unused]] circle const& v)
 {
@@ -228,6 +274,63 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             return ctx.fail("missing required property \"height\"");
     }
     return true;
+}
+
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] rect& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 4:
+            if (std::memcmp(key.data(), "kind", 4) == 0) {
+                if (!::jobwatch::detail::pull_const(r, "rect"))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            if (std::memcmp(key.data(), "type", 4) == 0) {
+                if (!::jobwatch::detail::pull_const(r, "shape"))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            break;
+        case 5:
+            if (std::memcmp(key.data(), "width", 5) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.width,
+                        ::jobwatch::detail::number_rules{1.0, 4096.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                seen |= std::uint64_t{1} << 2;
+                continue;
+            }
+            break;
+        case 6:
+            if (std::memcmp(key.data(), "height", 6) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.height,
+                        ::jobwatch::detail::number_rules{1.0, 4096.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                seen |= std::uint64_t{1} << 3;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0xfu) == 0xfu;
 }
 
 inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
@@ -332,6 +435,71 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] polygon& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 4:
+            if (std::memcmp(key.data(), "type", 4) == 0) {
+                if (!::jobwatch::detail::pull_const(r, "shape"))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            if (std::memcmp(key.data(), "kind", 4) == 0) {
+                if (!::jobwatch::detail::pull_const(r, "polygon"))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            if (std::memcmp(key.data(), "fill", 4) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.fill,
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, &codegen_detail::shapes_pattern_0,
+                                                         "^#[0-9a-f]{6}$(\077!\\n)"}))
+                    return false;
+                continue;
+            }
+            break;
+        case 8:
+            if (std::memcmp(key.data(), "vertices", 8) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.vertices,
+                        ::jobwatch::detail::array_rules{3, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::pull_reader& r, std::vector<double>& item) {
+                            return ::jobwatch::detail::pull_array(
+                                r, item, ::jobwatch::detail::array_rules{2, 2},
+                                [](::jobwatch::detail::pull_reader& r, double& item) {
+                                    return ::jobwatch::detail::pull_number(
+                                        r, item,
+                                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt,
+                                                                         std::nullopt, std::nullopt,
+                                                                         std::nullopt});
+                                });
+                        }))
+                    return false;
+                seen |= std::uint64_t{1} << 2;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x7u) == 0x7u;
+}
+
 inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
                            [[maybe_unused]] polygon const& v)
 {
@@ -376,6 +544,20 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     if (t == "polygon")
         return jobwatch_read(ctx, jv, out.emplace<polygon>());
     return ctx.fail_at("kind", "must be one of \"circle\", \"rect\", \"polygon\"");
+}
+
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, shape& out)
+{
+    std::string_view t;
+    if (!::jobwatch::detail::pull_tag(r, "kind", t))
+        return false;
+    if (t == "circle")
+        return jobwatch_pull(r, out.emplace<circle>());
+    if (t == "rect")
+        return jobwatch_pull(r, out.emplace<rect>());
+    if (t == "polygon")
+        return jobwatch_pull(r, out.emplace<polygon>());
+    return false;
 }
 
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, shape const& v)
@@ -464,6 +646,63 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             return ctx.fail("missing required property \"primary\"");
     }
     return true;
+}
+
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] drawing& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 5:
+            if (std::memcmp(key.data(), "title", 5) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.title,
+                        ::jobwatch::detail::string_rules{1, 40, false, nullptr, nullptr}))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            break;
+        case 6:
+            if (std::memcmp(key.data(), "shapes", 6) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.shapes, ::jobwatch::detail::array_rules{0, 4},
+                        [](::jobwatch::detail::pull_reader& r, ::fixtures::shape& item) {
+                            return jobwatch_pull(r, item);
+                        }))
+                    return false;
+                continue;
+            }
+            break;
+        case 7:
+            if (std::memcmp(key.data(), "primary", 7) == 0) {
+                if (!jobwatch_pull(r, out.primary))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            break;
+        case 10:
+            if (std::memcmp(key.data(), "last_event", 10) == 0) {
+                if (!jobwatch_pull(r, out.last_event.emplace()))
+                    return false;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x3u) == 0x3u;
 }
 
 inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,

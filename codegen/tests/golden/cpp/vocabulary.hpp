@@ -273,6 +273,11 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         ctx, jv, out, codegen_detail::vocabulary_only_strings_table, "must be one of \"bb\"");
 }
 
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, vocabulary_only_strings& out)
+{
+    return ::jobwatch::detail::pull_enum(r, out, codegen_detail::vocabulary_only_strings_table);
+}
+
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, vocabulary_only_strings v)
 {
     w.string(to_string(v));
@@ -284,6 +289,11 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                                          "must be one of \"a\\u0000b\", \"a\\u0000c\", \"a\"");
 }
 
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, vocabulary_nul_choice& out)
+{
+    return ::jobwatch::detail::pull_enum(r, out, codegen_detail::vocabulary_nul_choice_table);
+}
+
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, vocabulary_nul_choice v)
 {
     w.string(to_string(v));
@@ -293,6 +303,11 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
 {
     return ::jobwatch::detail::read_enum(ctx, jv, out, codegen_detail::vocabulary_tag_table,
                                          "must be one of \"x\", \"y\"");
+}
+
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, vocabulary_tag& out)
+{
+    return ::jobwatch::detail::pull_enum(r, out, codegen_detail::vocabulary_tag_table);
 }
 
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, vocabulary_tag v)
@@ -327,6 +342,42 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                 ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt, std::nullopt,
                                                  std::nullopt}))
             return ctx.at(key);
+    }
+    return true;
+}
+
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r,
+                          [[maybe_unused]] vocabulary_with_rest& out)
+{
+    if (!r.begin_object())
+        return false;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 4:
+            if (std::memcmp(key.data(), "name", 4) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.name.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
+                    return false;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        auto& extra = out.additional_properties[std::string(key)];
+        if (!::jobwatch::detail::pull_integer(
+                r, extra,
+                ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt, std::nullopt,
+                                                 std::nullopt}))
+            return false;
     }
     return true;
 }
@@ -393,6 +444,37 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r,
+                          [[maybe_unused]] vocabulary_needs_key& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 1:
+            if (std::memcmp(key.data(), "k", 1) == 0) {
+                if (!::jobwatch::detail::pull_any(r, out.k))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        if (!r.skip())
+            return false;
+    }
+    return (seen & 0x1u) == 0x1u;
+}
+
 inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
                            [[maybe_unused]] vocabulary_needs_key const& v)
 {
@@ -449,6 +531,44 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r,
+                          [[maybe_unused]] vocabulary_needs_typed_key& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 1:
+            if (std::memcmp(key.data(), "n", 1) == 0) {
+                if (!::jobwatch::detail::pull_number(
+                        r, out.n,
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt,
+                                                         std::nullopt, std::nullopt}))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        auto& extra = out.additional_properties[std::string(key)];
+        if (!::jobwatch::detail::pull_number(
+                r, extra,
+                ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt,
+                                                 std::nullopt, std::nullopt}))
+            return false;
+    }
+    return (seen & 0x1u) == 0x1u;
+}
+
 inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
                            [[maybe_unused]] vocabulary_needs_typed_key const& v)
 {
@@ -481,6 +601,11 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return ::jobwatch::detail::read_enum(
         ctx, jv, out, codegen_detail::vocabulary_lines_table,
         "must be one of \"one\\ntwo\", \"three\\rfour\", \"*/\", \"back\\\\\", \"\342\200\250\"");
+}
+
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, vocabulary_lines& out)
+{
+    return ::jobwatch::detail::pull_enum(r, out, codegen_detail::vocabulary_lines_table);
 }
 
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, vocabulary_lines v)
@@ -772,6 +897,274 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             return ctx.fail("missing required property \"answer\"");
     }
     return true;
+}
+
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] vocabulary& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 3:
+            if (std::memcmp(key.data(), "tag", 3) == 0) {
+                if (!::jobwatch::detail::pull_nullable(
+                        r, out.tag.emplace(),
+                        [](::jobwatch::detail::pull_reader& r, ::fixtures::vocabulary_tag& item) {
+                            return jobwatch_pull(r, item);
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "a-b", 3) == 0) {
+                if (!::jobwatch::detail::pull_boolean(r, out.a_b.emplace()))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "a_b", 3) == 0) {
+                if (!::jobwatch::detail::pull_boolean(r, out.a_b_2.emplace()))
+                    return false;
+                continue;
+            }
+            break;
+        case 4:
+            if (std::memcmp(key.data(), "even", 4) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.even.emplace(),
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt,
+                                                         std::nullopt, 2.0, true}))
+                    return false;
+                continue;
+            }
+            break;
+        case 5:
+            if (std::memcmp(key.data(), "level", 5) == 0) {
+                if (!::jobwatch::detail::pull_values(r, out.level.emplace(),
+                                                     codegen_detail::vocabulary_values_0()))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "mixed", 5) == 0) {
+                if (!::jobwatch::detail::pull_values(r, out.mixed.emplace(),
+                                                     codegen_detail::vocabulary_values_1()))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "flags", 5) == 0) {
+                if (!::jobwatch::detail::pull_values(r, out.flags.emplace(),
+                                                     codegen_detail::vocabulary_values_4()))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "words", 5) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.words,
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::pull_reader& r, std::string& item) {
+                            return ::jobwatch::detail::pull_string(
+                                r, item,
+                                ::jobwatch::detail::string_rules{
+                                    0, std::numeric_limits<std::size_t>::max(), false, nullptr,
+                                    nullptr});
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "lines", 5) == 0) {
+                if (!jobwatch_pull(r, out.lines.emplace()))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "email", 5) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.email.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
+                    return false;
+                continue;
+            }
+            break;
+        case 6:
+            if (std::memcmp(key.data(), "answer", 6) == 0) {
+                if (!::jobwatch::detail::pull_values(r, out.answer,
+                                                     codegen_detail::vocabulary_values_3()))
+                    return false;
+                seen |= std::uint64_t{1} << 9;
+                continue;
+            }
+            break;
+        case 7:
+            if (std::memcmp(key.data(), "nothing", 7) == 0) {
+                if (!::jobwatch::detail::pull_null(r, out.nothing.emplace()))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "limited", 7) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.limited.emplace(), ::jobwatch::detail::array_rules{1, 2},
+                        [](::jobwatch::detail::pull_reader& r, std::int64_t& item) {
+                            return ::jobwatch::detail::pull_integer(
+                                r, item,
+                                ::jobwatch::detail::number_rules{std::nullopt, std::nullopt,
+                                                                 std::nullopt, std::nullopt,
+                                                                 std::nullopt});
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "percent", 7) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.percent.emplace(),
+                        ::jobwatch::detail::string_rules{0, 3, false, nullptr, nullptr}))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "escaped", 7) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.escaped.emplace(),
+                        ::jobwatch::detail::number_rules{-1.0, 1.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                continue;
+            }
+            break;
+        case 8:
+            if (std::memcmp(key.data(), "nul_text", 8) == 0) {
+                if (!::jobwatch::detail::pull_const(r, std::string_view{"hello\000there", 11}))
+                    return false;
+                seen |= std::uint64_t{1} << 7;
+                continue;
+            }
+            if (std::memcmp(key.data(), "say \"hi\"", 8) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.say_hi.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
+                    return false;
+                continue;
+            }
+            break;
+        case 9:
+            if (std::memcmp(key.data(), "with_rest", 9) == 0) {
+                if (!jobwatch_pull(r, out.with_rest.emplace()))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "needs_key", 9) == 0) {
+                if (!jobwatch_pull(r, out.needs_key.emplace()))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "max_items", 9) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.max_items,
+                        ::jobwatch::detail::number_rules{0.0, 1000000.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                continue;
+            }
+            break;
+        case 10:
+            if (std::memcmp(key.data(), "id_or_name", 10) == 0) {
+                if (!::jobwatch::detail::pull_union(
+                        r, out.id_or_name,
+                        [](::jobwatch::detail::pull_reader& r, std::int64_t& item) {
+                            return ::jobwatch::detail::pull_integer(
+                                r, item,
+                                ::jobwatch::detail::number_rules{1.0, std::nullopt, std::nullopt,
+                                                                 std::nullopt, std::nullopt});
+                        },
+                        [](::jobwatch::detail::pull_reader& r, std::string& item) {
+                            return ::jobwatch::detail::pull_string(
+                                r, item,
+                                ::jobwatch::detail::string_rules{
+                                    2, std::numeric_limits<std::size_t>::max(), false, nullptr,
+                                    nullptr});
+                        }))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            if (std::memcmp(key.data(), "half_steps", 10) == 0) {
+                if (!::jobwatch::detail::pull_nullable(
+                        r, out.half_steps.emplace(),
+                        [](::jobwatch::detail::pull_reader& r, std::variant<double, bool>& item) {
+                            return ::jobwatch::detail::pull_union(
+                                r, item,
+                                [](::jobwatch::detail::pull_reader& r, double& item) {
+                                    return ::jobwatch::detail::pull_number(
+                                        r, item,
+                                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt,
+                                                                         std::nullopt, std::nullopt,
+                                                                         0.5, false});
+                                },
+                                [](::jobwatch::detail::pull_reader& r, bool& item) {
+                                    return ::jobwatch::detail::pull_boolean(r, item);
+                                });
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "nul_choice", 10) == 0) {
+                if (!jobwatch_pull(r, out.nul_choice.emplace()))
+                    return false;
+                continue;
+            }
+            break;
+        case 11:
+            if (std::memcmp(key.data(), "bad_default", 11) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.bad_default.emplace(),
+                        ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt,
+                                                         std::nullopt, std::nullopt}))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "duration_ms", 11) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.duration_ms,
+                        ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt,
+                                                         std::nullopt, std::nullopt}))
+                    return false;
+                continue;
+            }
+            break;
+        case 12:
+            if (std::memcmp(key.data(), "only_strings", 12) == 0) {
+                if (!jobwatch_pull(r, out.only_strings.emplace()))
+                    return false;
+                continue;
+            }
+            break;
+        case 15:
+            if (std::memcmp(key.data(), "needs_typed_key", 15) == 0) {
+                if (!jobwatch_pull(r, out.needs_typed_key.emplace()))
+                    return false;
+                continue;
+            }
+            break;
+        case 17:
+            if (std::memcmp(key.data(), "untyped_extension", 17) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.untyped_extension.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
+                    return false;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x282u) == 0x282u;
 }
 
 inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
