@@ -3,6 +3,8 @@
 // must be accepted or rejected exactly as the oracle decided.
 #include "codec/schema_table.hpp"
 
+#include "codec/corpus.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -10,14 +12,7 @@
 
 namespace {
 
-std::string from_hex(std::string_view hex)
-{
-    std::string out;
-    out.reserve(hex.size() / 2);
-    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
-        out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-    return out;
-}
+using jobwatch::test::from_hex;
 
 TEST(OracleTest, GeneratedParsersDecideAsJsonSchemaDoes)
 {

@@ -4,6 +4,8 @@
 // compiles with the project's warnings as errors.
 #include "codec/random_oracle.hpp"
 
+#include "codec/corpus.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -16,14 +18,7 @@
 
 namespace {
 
-std::string from_hex(std::string_view hex)
-{
-    std::string out;
-    out.reserve(hex.size() / 2);
-    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
-        out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-    return out;
-}
+using jobwatch::test::from_hex;
 
 TEST(RandomSchemaOracleTest, GeneratedParsersDecideAsJsonSchemaDoes)
 {
