@@ -602,9 +602,22 @@ bool pull_map(pull_reader& r, std::map<std::string, T>& out, PullItem&& pull_ite
             return false;
         if (done)
             return true;
-        if (!pull_item(r, out[std::string(key)]))
+        // The key first: reading the item may reuse the buffer an escaped key was decoded into.
+        std::string k(key);
+        // A fresh item: with a duplicate key the last one wins whole, as in the DOM path.
+        T item{};
+        if (!pull_item(r, item))
             return false;
+        out.insert_or_assign(std::move(k), std::move(item));
     }
+}
+
+/// A generated struct read afresh: a duplicate key must not leave members of the earlier value.
+template<class T>
+bool pull_fresh(pull_reader& r, T& out)
+{
+    out = T{};
+    return jobwatch_pull(r, out);
 }
 
 template<class T, class PullItem>

@@ -691,7 +691,7 @@ inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] c
                         r, out.jobs.emplace(),
                         ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
                         [](::jobwatch::detail::pull_reader& r, ::fixtures::job_ref& item) {
-                            return jobwatch_pull(r, item);
+                            return ::jobwatch::detail::pull_fresh(r, item);
                         }))
                     return false;
                 continue;
@@ -722,7 +722,7 @@ inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] c
                         ::jobwatch::detail::array_rules{1, std::numeric_limits<std::size_t>::max()},
                         [](::jobwatch::detail::pull_reader& r,
                            ::fixtures::collections_points_item& item) {
-                            return jobwatch_pull(r, item);
+                            return ::jobwatch::detail::pull_fresh(r, item);
                         }))
                     return false;
                 seen |= std::uint64_t{1} << 3;
@@ -772,7 +772,8 @@ inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] c
                 if (!::jobwatch::detail::pull_nullable(r, out.limits,
                                                        [](::jobwatch::detail::pull_reader& r,
                                                           ::fixtures::collections_limits& item) {
-                                                           return jobwatch_pull(r, item);
+                                                           return ::jobwatch::detail::pull_fresh(
+                                                               r, item);
                                                        }))
                     return false;
                 seen |= std::uint64_t{1} << 13;
@@ -795,7 +796,7 @@ inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] c
                 continue;
             }
             if (std::memcmp(key.data(), "options", 7) == 0) {
-                if (!jobwatch_pull(r, out.options.emplace()))
+                if (!::jobwatch::detail::pull_fresh(r, out.options.emplace()))
                     return false;
                 continue;
             }

@@ -163,7 +163,7 @@ inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] s
         switch (key.size()) {
         case 3:
             if (std::memcmp(key.data(), "job", 3) == 0) {
-                if (!jobwatch_pull(r, out.job))
+                if (!::jobwatch::detail::pull_fresh(r, out.job))
                     return false;
                 seen |= std::uint64_t{1} << 1;
                 continue;

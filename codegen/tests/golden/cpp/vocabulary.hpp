@@ -373,6 +373,7 @@ inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r,
             break;
         }
         auto& extra = out.additional_properties[std::string(key)];
+        extra = {};
         if (!::jobwatch::detail::pull_integer(
                 r, extra,
                 ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt, std::nullopt,
@@ -560,6 +561,7 @@ inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r,
             break;
         }
         auto& extra = out.additional_properties[std::string(key)];
+        extra = {};
         if (!::jobwatch::detail::pull_number(
                 r, extra,
                 ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt,
@@ -1052,12 +1054,12 @@ inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] v
             break;
         case 9:
             if (std::memcmp(key.data(), "with_rest", 9) == 0) {
-                if (!jobwatch_pull(r, out.with_rest.emplace()))
+                if (!::jobwatch::detail::pull_fresh(r, out.with_rest.emplace()))
                     return false;
                 continue;
             }
             if (std::memcmp(key.data(), "needs_key", 9) == 0) {
-                if (!jobwatch_pull(r, out.needs_key.emplace()))
+                if (!::jobwatch::detail::pull_fresh(r, out.needs_key.emplace()))
                     return false;
                 continue;
             }
@@ -1144,7 +1146,7 @@ inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] v
             break;
         case 15:
             if (std::memcmp(key.data(), "needs_typed_key", 15) == 0) {
-                if (!jobwatch_pull(r, out.needs_typed_key.emplace()))
+                if (!::jobwatch::detail::pull_fresh(r, out.needs_typed_key.emplace()))
                     return false;
                 continue;
             }
