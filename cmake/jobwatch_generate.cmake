@@ -1,10 +1,13 @@
-# jobwatch_generate(TARGET name NAMESPACE ns SCHEMAS files... [INCLUDE_PREFIX dir])
+# jobwatch_generate(TARGET name NAMESPACE ns SCHEMAS files... [INCLUDE_PREFIX dir] [TS_OUT dir])
 #
 # Generates one C++ header per JSON Schema at build time with jobwatch-codegen
 # and defines the INTERFACE target `name` whose include directory holds them:
 #   #include <name/<stem>.hpp>      (or <INCLUDE_PREFIX/<stem>.hpp>)
-# The headers are regenerated only when a schema, a template or the generator
-# changes (all of them are DEPENDS of the custom command).
+# With TS_OUT, the same build also writes the TypeScript modules into `dir`
+# (relative to the current binary directory unless absolute): <stem>.ts per
+# schema, codec.ts and index.ts. Both outputs are regenerated only when a
+# schema, a template or the generator changes (all of them are DEPENDS of the
+# custom commands), and both belong to the target generate_<name>.
 
 include_guard(GLOBAL)
 
@@ -48,7 +51,7 @@ function(_jobwatch_find_python out)
 endfunction()
 
 function(jobwatch_generate)
-    cmake_parse_arguments(PARSE_ARGV 0 arg "" "TARGET;NAMESPACE;INCLUDE_PREFIX" "SCHEMAS")
+    cmake_parse_arguments(PARSE_ARGV 0 arg "" "TARGET;NAMESPACE;INCLUDE_PREFIX;TS_OUT" "SCHEMAS")
     if(NOT arg_TARGET OR NOT arg_SCHEMAS)
         message(FATAL_ERROR "jobwatch_generate: TARGET and SCHEMAS are required")
     endif()
@@ -85,7 +88,24 @@ function(jobwatch_generate)
         DEPENDS ${schemas} ${generator_files}
         COMMENT "jobwatch-codegen: ${arg_TARGET} (${arg_NAMESPACE})"
         VERBATIM)
-    add_custom_target(generate_${arg_TARGET} DEPENDS ${outputs})
+    set(ts_outputs "")
+    if(arg_TS_OUT)
+        get_filename_component(ts_dir "${arg_TS_OUT}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
+        foreach(schema IN LISTS schemas)
+            get_filename_component(name "${schema}" NAME)
+            string(REGEX REPLACE "\\.schema\\.json$" "" stem "${name}")
+            list(APPEND ts_outputs "${ts_dir}/${stem}.ts")
+        endforeach()
+        list(APPEND ts_outputs "${ts_dir}/codec.ts" "${ts_dir}/index.ts")
+        add_custom_command(
+            OUTPUT ${ts_outputs}
+            COMMAND "${python}" "${JOBWATCH_CODEGEN_DIR}/jobwatch-codegen"
+                    --lang ts --namespace "${arg_NAMESPACE}" --out "${ts_dir}" ${schemas}
+            DEPENDS ${schemas} ${generator_files} "${JOBWATCH_CODEGEN_DIR}/../ts/codec.ts"
+            COMMENT "jobwatch-codegen: ${arg_TARGET} (TypeScript)"
+            VERBATIM)
+    endif()
+    add_custom_target(generate_${arg_TARGET} DEPENDS ${outputs} ${ts_outputs})
     add_library(${arg_TARGET} INTERFACE)
     add_dependencies(${arg_TARGET} generate_${arg_TARGET})
     target_include_directories(${arg_TARGET} INTERFACE "$<BUILD_INTERFACE:${root}>")
@@ -94,4 +114,7 @@ function(jobwatch_generate)
     endif()
     set_property(TARGET ${arg_TARGET} PROPERTY JOBWATCH_GENERATED_ROOT "${root}")
     set_property(TARGET ${arg_TARGET} PROPERTY JOBWATCH_GENERATED_HEADERS "${outputs}")
+    if(arg_TS_OUT)
+        set_property(TARGET ${arg_TARGET} PROPERTY JOBWATCH_GENERATED_TS_DIR "${ts_dir}")
+    endif()
 endfunction()

@@ -10,7 +10,9 @@
 #   4. tests/sample_ok.ts runs, and the node:test suites (tests/*.test.ts)
 #      pass: round trips of tests/data/samples/<stem>.json and
 #      codec/tests/fixtures/<stem>.samples.json, rejections with JSON
-#      Pointers, the JSON text limits, decide.mjs.
+#      Pointers, the JSON text limits, decide.mjs;
+#   5. the 500 random schemas of the oracle test compile, and their
+#      validators decide every document as python3-jsonschema did.
 #
 # Usage: ts/run-tests.sh REPO_ROOT SCRATCH_DIR
 # SCRATCH_DIR is a directory in the build tree; its generated/, tests/,
@@ -173,6 +175,55 @@ echo "node --test: ${n_pass:-0} passed, ${n_fail:-0} failed, ${n_skip:-0} skippe
 if [[ $status -ne 0 && ${n_fail:-0} -eq 0 ]]; then
   fail "node --test exited with status $status"
   tail -20 "$log"
+fi
+
+# 5. The random schemas of the oracle test (tests/oracle/random_schemas.py):
+#    their modules compile under tsc --strict, and the generated validators
+#    decide every document as python3-jsonschema did.
+random="$scratch/random"
+rm -rf "$random"
+if /usr/bin/python3 "$root/tests/oracle/random_schemas.py" --out "$random/schemas" --count 500 --docs 20 2>/dev/null &&
+   /usr/bin/python3 "$root/codegen/jobwatch-codegen" --lang ts --out "$random/generated" "$random"/schemas/*.schema.json; then
+  cat > "$scratch/tsconfig.random.json" <<JSON
+{
+  "extends": "$ts/tsconfig.json",
+  "compilerOptions": { "rootDir": "random", "outDir": "random/build" },
+  "include": ["random/generated/*.ts"]
+}
+JSON
+  if tsc -p "$scratch/tsconfig.random.json"; then
+    pass "tsc --strict: the modules of 500 random schemas"
+    /usr/bin/python3 - "$random/schemas/random_corpus.jsonl" "$random/requests.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[2], "w") as out:
+    for line in open(sys.argv[1]):
+        e = json.loads(line)
+        out.write(json.dumps({"schema": e["schema"], "doc_hex": e["doc_hex"]}) + "\n")
+PY
+    node "$ts/tests/decide.mjs" "$random/build/generated/index.js" < "$random/requests.jsonl" > "$random/answers.txt"
+    if mismatches=$(/usr/bin/python3 - "$random/schemas/random_corpus.jsonl" "$random/answers.txt" <<'PY'
+import json, sys
+answers = open(sys.argv[2]).read().split()
+lines = open(sys.argv[1]).read().splitlines()
+bad = [l for l, a in zip(lines, answers) if (a == "1") != json.loads(l)["valid"]]
+if len(answers) != len(lines) or bad:
+    print(f"{len(bad)} of {len(lines)} documents decided otherwise ({len(answers)} answers)")
+    for l in bad[:10]:
+        print("   ", l[:300])
+    sys.exit(1)
+print(f"{len(lines)} documents")
+PY
+    ); then
+      pass "random schemas: the TypeScript validators decide as python3-jsonschema ($mismatches)"
+    else
+      fail "random schemas: the TypeScript validators decide as python3-jsonschema"
+      printf '%s\n' "$mismatches"
+    fi
+  else
+    fail "tsc --strict: the modules of 500 random schemas"
+  fi
+else
+  fail "generating the random schemas and their TypeScript"
 fi
 
 finish

@@ -2,4 +2,4 @@
 
 __version__ = "0.1.0"
 # Must equal jobwatch::codegen_abi in include/jobwatch/codec.hpp.
-CODEGEN_ABI = 1
+CODEGEN_ABI = 2

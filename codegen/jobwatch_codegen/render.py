@@ -9,9 +9,14 @@ import re
 import jinja2
 
 from . import CODEGEN_ABI
-from .model import Decl, SchemaError, SchemaFile, cpp_string_literal
+from .escape import cpp_comment, cpp_string_literal, cpp_string_view, ts_comment, ts_string_literal
+from .model import Decl, SchemaError, SchemaFile
 
 TEMPLATES = pathlib.Path(__file__).resolve().parent.parent / "templates"
+# The TypeScript runtime, a plain file copied beside the generated modules: in
+# the source tree and in an installed package alike it sits at ../ts/codec.ts
+# from the codegen folder.
+TS_CODEC = pathlib.Path(__file__).resolve().parent.parent.parent / "ts" / "codec.ts"
 
 
 def environment() -> jinja2.Environment:
@@ -24,22 +29,12 @@ def environment() -> jinja2.Environment:
         autoescape=False,
     )
     env.filters["cpp_literal"] = cpp_string_literal
-    env.filters["doc_line"] = doc_line
-    env.filters["json"] = lambda v: json.dumps(v, ensure_ascii=False)
+    env.filters["cpp_sv"] = cpp_string_view
+    env.filters["cpp_comment"] = cpp_comment
     env.filters["ts_comment"] = ts_comment
+    env.filters["ts_str"] = ts_string_literal
+    env.filters["json"] = lambda v: json.dumps(v, ensure_ascii=False)
     return env
-
-
-def doc_line(text: str) -> str:
-    """A description as one comment line: whitespace runs become one space, and
-    a trailing backslash is kept from splicing the next source line into the comment."""
-    line = " ".join(str(text).split())
-    return line + "." if line.endswith("\\") else line
-
-
-def ts_comment(text: str) -> str:
-    """Text for one line of a /** ... */ comment."""
-    return " ".join(text.split()).replace("*/", "*\\/")
 
 
 def render_cpp(files: list[SchemaFile], namespace: str) -> dict[str, str]:
@@ -50,6 +45,8 @@ def render_cpp(files: list[SchemaFile], namespace: str) -> dict[str, str]:
         guard = "JOBWATCH_GENERATED_" + "_".join(
             part.upper() for part in namespace.split("::") + [sf.stem]) + "_HPP"
         root_cpp = "::" + namespace.strip(":") + "::" + sf.root_name
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(::[A-Za-z_][A-Za-z0-9_]*)*", namespace):
+            raise SchemaError(sf.display, "", f"--namespace {namespace!r} is not a C++ namespace name")
         out[f"{sf.stem}.hpp"] = tmpl.render(file=sf, namespace=namespace, guard=guard, abi=CODEGEN_ABI,
                                             root_cpp=root_cpp)
     return out
@@ -64,7 +61,7 @@ TS_IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 
 def render_ts(files: list[SchemaFile], namespace: str) -> dict[str, str]:
     env = environment()
-    codec = env.get_template("ts_codec.ts.j2").render()
+    codec = TS_CODEC.read_text(encoding="utf-8")
     codec_names = set(re.findall(r"^export (?:function|const|class|type|interface) (\w+)", codec, re.M))
     check_ts_names(files, codec_names | TS_GLOBALS | {"roots"})
     tmpl = env.get_template("ts_module.ts.j2")

@@ -12,6 +12,7 @@
 #include <jobwatch/detail/codec_read.hpp>
 #include <jobwatch/detail/codec_write.hpp>
 #include <jobwatch/detail/json_parser.hpp>
+#include <jobwatch/detail/json_pull.hpp>
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/system_error.hpp>
@@ -19,7 +20,9 @@
 #include <boost/json/value_to.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <chrono>
 #include <cmath>
+#include <concepts>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -34,7 +37,7 @@
 namespace jobwatch {
 
 /// Version of the contract between jobwatch-codegen output and this header.
-inline constexpr int codegen_abi = 1;
+inline constexpr int codegen_abi = 2;
 
 /** @brief Why a document was rejected. */
 struct parse_error
@@ -104,6 +107,15 @@ parse_result<T> parse_value(boost::json::value const& jv)
 template<class T>
 parse_result<T> parse(std::string_view text, parse_options const& opt = {})
 {
+    // The fast path reads straight from the text; when it is not sure (a
+    // violation, or anything unusual) the DOM path below decides and words
+    // the error (see detail::pull_reader).
+    if constexpr (requires(detail::pull_reader& r, T& v) { jobwatch_pull(r, v); }) {
+        parse_result<T> fast{T{}};
+        detail::pull_reader r{text, opt.max_depth};
+        if (jobwatch_pull(r, *fast) && r.finish())
+            return fast;
+    }
     // Small documents parse without touching the heap for the DOM.
     unsigned char buffer[4096];
     boost::json::monotonic_resource mr(buffer, sizeof buffer);
@@ -179,6 +191,12 @@ struct is_optional : std::false_type
 template<class T>
 struct is_optional<std::optional<T>> : std::true_type
 {};
+template<class T>
+struct is_variant : std::false_type
+{};
+template<class... T>
+struct is_variant<std::variant<T...>> : std::true_type
+{};
 
 /** @brief Builds a `json::value` from a generated type or one of its members.
 
@@ -194,6 +212,12 @@ boost::json::value to_value(T const& v, boost::json::storage_ptr const& sp)
         return boost::json::value(v, sp);
     else if constexpr (std::is_same_v<T, std::int64_t>)
         return boost::json::value(v, sp);
+    else if constexpr (std::is_same_v<T, std::size_t>)
+        return boost::json::value(static_cast<std::int64_t>(v), sp);
+    else if constexpr (std::is_same_v<T, std::chrono::milliseconds>)
+        return boost::json::value(static_cast<std::int64_t>(v.count()), sp);
+    else if constexpr (std::is_same_v<T, std::nullptr_t>)
+        return boost::json::value(nullptr, sp);
     else if constexpr (std::is_same_v<T, double>)
         return std::isfinite(v) ? boost::json::value(v, sp) : boost::json::value(nullptr, sp);
     else if constexpr (std::is_same_v<T, boost::json::value> ||
@@ -204,6 +228,8 @@ boost::json::value to_value(T const& v, boost::json::storage_ptr const& sp)
         return boost::json::value(boost::json::string_view{s.data(), s.size()}, sp);
     } else if constexpr (is_optional<T>::value)
         return v ? to_value(*v, sp) : boost::json::value(nullptr, sp);
+    else if constexpr (is_variant<T>::value)
+        return std::visit([&sp](auto const& alt) { return to_value(alt, sp); }, v);
     else if constexpr (is_vector<T>::value) {
         boost::json::array a(sp);
         a.reserve(v.size());
@@ -242,6 +268,43 @@ boost::system::result<T> try_value_to(boost::json::value const& jv)
 }
 
 }  // namespace detail
+
+/** @brief Boost.JSON conversions of every generated type, written once.
+
+    Each generated header says `using ::jobwatch::codegen_hooks::tag_invoke;`
+    in its namespace, so argument-dependent lookup finds these templates for
+    the types declared there, and only for types that have a generated
+    `jobwatch_read` (containers of them fall through to Boost.JSON's own
+    conversions). `value_to` throws `system_error` with
+    `codec_error::schema_violation` and the JSON Pointer in its message;
+    `try_value_to` returns the error code.
+*/
+namespace codegen_hooks {
+
+template<class T>
+concept generated = requires(detail::read_context& ctx, boost::json::value const& jv, T& out) {
+    { jobwatch_read(ctx, jv, out) } -> std::same_as<bool>;
+};
+
+template<generated T>
+void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, T const& v)
+{
+    jv = detail::to_value(v, jv.storage());
+}
+
+template<generated T>
+T tag_invoke(boost::json::value_to_tag<T>, boost::json::value const& jv)
+{
+    return detail::value_to_or_throw<T>(jv);
+}
+
+template<generated T>
+boost::system::result<T> tag_invoke(boost::json::try_value_to_tag<T>, boost::json::value const& jv)
+{
+    return detail::try_value_to<T>(jv);
+}
+
+}  // namespace codegen_hooks
 }  // namespace jobwatch
 
 template<>

@@ -1,7 +1,10 @@
 // Test that the header is self-contained.
 #include <jobwatch/codec.hpp>
 
+#include <jobwatch/messages/config.hpp>
 #include <jobwatch/messages/job_event.hpp>
+
+#include <codec_fixtures/events.hpp>
 
 #include <gtest/gtest.h>
 
@@ -142,6 +145,25 @@ TEST(ParseTest, DuplicateKeysKeepTheLastValue)
     EXPECT_EQ(std::get<jobwatch::job_progress>(*r).percent, 5);
     EXPECT_FALSE(jobwatch::parse<jobwatch::job_event>(
         R"({"type":"job.progress","job_id":"j","queue":"q","percent":5,"percent":500})"));
+}
+
+TEST(ParseTest, ADuplicateObjectReplacesTheEarlierOneWhole)
+{
+    // The fast path reads members in place: a later duplicate must not keep
+    // members of the earlier object (here "owner"), in a struct member and in a map.
+    auto r = jobwatch::parse<fixtures::event>(
+        R"({"type":"job.started","job":{"id":"a","state":"job.queued","owner":"Zo\u00eb"},)"
+        R"("job":{"id":"b","state":"job.queued"}})");
+    ASSERT_TRUE(r) << r.error().message;
+    auto const& job = std::get<fixtures::started>(*r).job;
+    EXPECT_EQ(job.id, "b");
+    EXPECT_FALSE(job.owner.has_value());
+    auto m = jobwatch::parse<jobwatch::config>(
+        R"({"dlq":{"queues":{"q":{"threshold":3,"window_ms":1000},"q":{"threshold":4}}}})");
+    ASSERT_TRUE(m) << m.error().message;
+    auto const& q = m->dlq.queues.at("q");
+    EXPECT_EQ(q.threshold, 4);
+    EXPECT_FALSE(q.window_ms.has_value());
 }
 
 TEST(ParseTest, RejectsInvalidUtf8)

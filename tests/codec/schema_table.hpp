@@ -56,6 +56,9 @@ struct schema_ops
 {
     /// parse<T>(text) accepts?
     std::function<bool(std::string_view)> accepts;
+    /// parse<T>(text) (the fast path, with the DOM path behind it) and the
+    /// DOM path alone give the same answer and the same value; "" or what differs.
+    std::function<std::string(std::string_view)> paths_agree;
     /// parse -> to_json -> parse gives an equal value, and value_from/value_to
     /// round trip too; returns "" or what went wrong.
     std::function<std::string(std::string_view)> round_trip;
@@ -66,6 +69,18 @@ schema_ops make_schema_ops()
 {
     return {
         [](std::string_view text) { return jobwatch::parse<T>(text).has_value(); },
+        [](std::string_view text) -> std::string {
+            auto const both = jobwatch::parse<T>(text);
+            boost::json::error_code ec;
+            auto const jv = jobwatch::detail::parse_json(text, ec, {}, 64);
+            bool const dom_ok = !ec && jobwatch::parse_value<T>(jv).has_value();
+            if (both.has_value() != dom_ok)
+                return std::string("parse<T> ") + (both ? "accepts" : "rejects") + ", the DOM path " +
+                       (dom_ok ? "accepts" : "rejects");
+            if (dom_ok && !(*jobwatch::parse_value<T>(jv) == *both))
+                return "parse<T> and the DOM path read different values";
+            return {};
+        },
         [](std::string_view text) -> std::string {
             auto first = jobwatch::parse<T>(text);
             if (!first)

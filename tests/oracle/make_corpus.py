@@ -29,7 +29,7 @@ import random
 import re
 import sys
 from pathlib import Path
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import unquote, urldefrag, urljoin
 
 try:
     import jsonschema
@@ -316,6 +316,7 @@ class SchemaSet:
 
     def resolve(self, base, ref):
         url, frag = urldefrag(urljoin(base, ref))
+        frag = unquote(frag)
         doc = self.store[url]
         node = doc
         if frag:
@@ -401,6 +402,12 @@ class SchemaSet:
             valid = self.validators[stem].is_valid(instance)
         except RecursionError:
             valid = False
+        except (OverflowError, ValueError):
+            # jsonschema's multipleOf fails on an infinite float (1e400): a
+            # number C++ cannot hold, rejected as a representation limit.
+            if not non_finite(instance):
+                raise
+            return False, LIMIT_DOUBLE
         if not valid:
             return False, None
         if max_depth(instance) > MAX_DEPTH:
@@ -492,7 +499,13 @@ class Loc:
 
     def bound(self, kw, pick):
         vals = [n[kw] for n in self.dicts() if kw in n]
-        return pick(vals) if vals else None
+        if not vals:
+            return None
+        b = pick(vals)
+        # Counts may be written as integral floats (maxItems: 2.0).
+        if kw in ("minItems", "maxItems", "minLength", "maxLength") and isinstance(b, float):
+            b = int(b)
+        return b
 
     def has(self, kw, value=None):
         return any(kw in n and (value is None or n[kw] == value) for n in self.dicts())

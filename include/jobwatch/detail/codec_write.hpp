@@ -5,10 +5,17 @@
 #include <boost/json/value.hpp>
 
 #include <charconv>
+#include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <variant>
+#include <vector>
 
 namespace jobwatch::detail {
 
@@ -88,6 +95,65 @@ private:
 
     std::string& out_;
 };
+
+/** @brief Writes any member of a generated type.
+
+    The standard types are spelled out here; generated types and enums
+    provide `jobwatch_write`, found by argument-dependent lookup.
+*/
+template<class T>
+void write_value(json_writer& w, T const& v)
+{
+    if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, std::string_view>)
+        w.string(v);
+    else if constexpr (std::is_same_v<T, bool>)
+        w.boolean(v);
+    else if constexpr (std::is_same_v<T, std::int64_t>)
+        w.integer(v);
+    else if constexpr (std::is_same_v<T, std::size_t>)
+        w.integer(static_cast<std::int64_t>(v));
+    else if constexpr (std::is_same_v<T, std::chrono::milliseconds>)
+        w.integer(static_cast<std::int64_t>(v.count()));
+    else if constexpr (std::is_same_v<T, double>)
+        w.number(v);
+    else if constexpr (std::is_same_v<T, std::nullptr_t>)
+        w.null();
+    else if constexpr (std::is_same_v<T, boost::json::value>)
+        w.any(v);
+    else if constexpr (std::is_same_v<T, boost::json::object>)
+        w.any(boost::json::value(v));
+    else if constexpr (requires { v.has_value(); *v; }) {
+        if (v)
+            write_value(w, *v);
+        else
+            w.null();
+    } else if constexpr (requires { v.index(); v.valueless_by_exception(); })
+        std::visit([&w](auto const& alt) { write_value(w, alt); }, v);
+    else if constexpr (requires { v.begin()->first; v.begin()->second; }) {
+        w.raw('{');
+        bool first = true;
+        for (auto const& [key, value] : v) {
+            if (!first)
+                w.raw(',');
+            first = false;
+            w.string(key);
+            w.raw(':');
+            write_value(w, value);
+        }
+        w.raw('}');
+    } else if constexpr (requires { v.begin(); v.size(); }) {
+        w.raw('[');
+        bool first = true;
+        for (auto const& e : v) {
+            if (!first)
+                w.raw(',');
+            first = false;
+            write_value(w, e);
+        }
+        w.raw(']');
+    } else
+        jobwatch_write(w, v);
+}
 
 }  // namespace jobwatch::detail
 

@@ -7,6 +7,8 @@
 
 #include <boost/json/value.hpp>
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -18,25 +20,30 @@
 #include <variant>
 #include <vector>
 
-static_assert(::jobwatch::codegen_abi == 1,
+static_assert(::jobwatch::codegen_abi == 2,
               "collections.schema.json was generated for another jobwatch version: regenerate it");
 
 namespace fixtures {
 
+// Boost.JSON's value_from, value_to and try_value_to work on every type below
+// through these generic hooks (found by argument-dependent lookup).
+using ::jobwatch::codegen_hooks::tag_invoke;
+
 /// A point with an optional label.
 struct collections_points_item
 {
-    double x{};  ///< Horizontal coordinate.
-    double y{};  ///< Vertical coordinate.
+    double x{};                          ///< Horizontal coordinate.
+    double y{};                          ///< Vertical coordinate.
     std::optional<std::string> label{};  ///< What the point marks.
 
-    friend bool operator==(collections_points_item const&, collections_points_item const&) = default;
+    friend bool operator==(collections_points_item const&,
+                           collections_points_item const&) = default;
 };
 
 /// An open object: additionalProperties is absent, so unknown members are allowed and ignored.
 struct collections_options
 {
-    std::int64_t depth = 1;  ///< How deep to go.
+    std::int64_t depth = 1;        ///< How deep to go.
     std::optional<bool> follow{};  ///< Whether to follow links.
 
     friend bool operator==(collections_options const&, collections_options const&) = default;
@@ -53,31 +60,41 @@ struct collections_limits
 /// Fixture: arrays (of scalars, objects, arrays, anything), maps, closed and open objects, and collection defaults.
 struct collections
 {
-    std::vector<std::string> tags = {"a"};  ///< 0 to 5 non-empty strings of up to 12 code points; defaults to ["a"].
-    std::vector<std::vector<double>> matrix{};  ///< Nested arrays: 1 to 3 rows of 2 or 3 numbers each.
-    std::optional<std::vector<std::vector<std::optional<std::int64_t>>>> grid{};  ///< Nested arrays of nullable integers (holes are null).
-    std::vector<::fixtures::collections_points_item> points{};  ///< An array of inline closed objects.
-    std::optional<std::vector<::fixtures::job_ref>> jobs{};  ///< An array of a struct from another file, by a whole-file $ref.
-    std::vector<::fixtures::job_state> states = {::fixtures::job_state::job_queued};  ///< An array of cross-file enums with an enum default.
+    std::vector<std::string> tags = {
+        "a"};  ///< 0 to 5 non-empty strings of up to 12 code points; defaults to ["a"].
+    std::vector<std::vector<double>>
+        matrix{};  ///< Nested arrays: 1 to 3 rows of 2 or 3 numbers each.
+    std::optional<std::vector<std::vector<std::optional<std::int64_t>>>>
+        grid{};  ///< Nested arrays of nullable integers (holes are null).
+    std::vector<::fixtures::collections_points_item>
+        points{};  ///< An array of inline closed objects.
+    std::optional<std::vector<::fixtures::job_ref>>
+        jobs{};  ///< An array of a struct from another file, by a whole-file $ref.
+    std::vector<::fixtures::job_state> states = {
+        ::fixtures::job_state::job_queued};  ///< An array of cross-file enums with an enum default.
     std::vector<::fixtures::timestamp> history = {};  ///< Starts empty: [] as the default.
-    std::optional<std::vector<::boost::json::value>> anything{};  ///< An array whose items are true: anything goes.
+    std::optional<std::vector<::boost::json::value>>
+        anything{};                              ///< An array whose items are true: anything goes.
     std::optional<::fixtures::labels> labels{};  ///< A map through a cross-file $ref to an alias.
-    std::map<std::string, std::int64_t> counters = {};  ///< An inline map of bounded integers, {} by default.
-    std::optional<std::map<std::string, std::vector<::fixtures::identifier>>> groups{};  ///< A map of arrays of identifiers.
-    std::optional<::boost::json::object> attributes{};  ///< additionalProperties {}: an object of anything.
-    std::optional<::fixtures::collections_options> options{};  ///< An open object: additionalProperties is absent, so unknown members are allowed and ignored.
-    std::optional<::fixtures::collections_limits> limits{};  ///< A nullable closed object, required.
+    std::map<std::string, std::int64_t> counters =
+        {};  ///< An inline map of bounded integers, {} by default.
+    std::optional<std::map<std::string, std::vector<::fixtures::identifier>>>
+        groups{};  ///< A map of arrays of identifiers.
+    std::optional<::boost::json::object>
+        attributes{};  ///< additionalProperties {}: an object of anything.
+    std::optional<::fixtures::collections_options>
+        options{};  ///< An open object: additionalProperties is absent, so unknown members are allowed and ignored.
+    std::optional<::fixtures::collections_limits>
+        limits{};  ///< A nullable closed object, required.
 
     friend bool operator==(collections const&, collections const&) = default;
 };
 
 // ---------------------------------------------------------------------------
-// JSON conversions: validating reads, direct writes, Boost.JSON hooks.
+// JSON conversions: validating reads, direct writes, json::value builders.
 
-namespace codegen_detail {
-}  // namespace codegen_detail
-
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, collections_points_item& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] collections_points_item& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -88,13 +105,19 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 1:
             if (std::memcmp(key.data(), "x", 1) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.x, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_number(
+                        ctx, kv.value(), out.x,
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt,
+                                                         std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
                 continue;
             }
             if (std::memcmp(key.data(), "y", 1) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.y, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_number(
+                        ctx, kv.value(), out.y,
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt,
+                                                         std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 1;
                 continue;
@@ -102,7 +125,10 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 5:
             if (std::memcmp(key.data(), "label", 5) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.label.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.label.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
@@ -121,24 +147,78 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, collections_points_item const& v)
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r,
+                          [[maybe_unused]] collections_points_item& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 1:
+            if (std::memcmp(key.data(), "x", 1) == 0) {
+                if (!::jobwatch::detail::pull_number(
+                        r, out.x,
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt,
+                                                         std::nullopt, std::nullopt}))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            if (std::memcmp(key.data(), "y", 1) == 0) {
+                if (!::jobwatch::detail::pull_number(
+                        r, out.y,
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt,
+                                                         std::nullopt, std::nullopt}))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            break;
+        case 5:
+            if (std::memcmp(key.data(), "label", 5) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.label.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
+                    return false;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x3u) == 0x3u;
+}
+
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] collections_points_item const& v)
 {
     w.raw('{');
     w.raw("\"x\":");
 
-    w.number(v.x);
+    ::jobwatch::detail::write_value(w, v.x);
     w.raw(",\"y\":");
 
-    w.number(v.y);
+    ::jobwatch::detail::write_value(w, v.y);
     if (v.label) {
         w.raw(",\"label\":");
 
-        w.string(*v.label);
+        ::jobwatch::detail::write_value(w, *v.label);
     }
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(collections_points_item const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] collections_points_item const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(3);
@@ -148,23 +228,8 @@ inline ::boost::json::value jobwatch_to_value(collections_points_item const& v, 
         o.emplace("label", ::jobwatch::detail::to_value(*v.label, sp));
     return o;
 }
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, collections_points_item const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline collections_points_item tag_invoke(::boost::json::value_to_tag<collections_points_item>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<collections_points_item>(jv);
-}
-
-inline ::boost::system::result<collections_points_item> tag_invoke(::boost::json::try_value_to_tag<collections_points_item>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<collections_points_item>(jv);
-}
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, collections_options& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] collections_options& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -174,7 +239,10 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 5:
             if (std::memcmp(key.data(), "depth", 5) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.depth, ::jobwatch::detail::number_rules{1.0, 9.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.depth,
+                        ::jobwatch::detail::number_rules{1.0, 9.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
@@ -193,21 +261,62 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, collections_options const& v)
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r,
+                          [[maybe_unused]] collections_options& out)
+{
+    if (!r.begin_object())
+        return false;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 5:
+            if (std::memcmp(key.data(), "depth", 5) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.depth,
+                        ::jobwatch::detail::number_rules{1.0, 9.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                continue;
+            }
+            break;
+        case 6:
+            if (std::memcmp(key.data(), "follow", 6) == 0) {
+                if (!::jobwatch::detail::pull_boolean(r, out.follow.emplace()))
+                    return false;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        if (!r.skip())
+            return false;
+    }
+    return true;
+}
+
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] collections_options const& v)
 {
     w.raw('{');
     w.raw("\"depth\":");
 
-    w.integer(v.depth);
+    ::jobwatch::detail::write_value(w, v.depth);
     if (v.follow) {
         w.raw(",\"follow\":");
 
-        w.boolean(*v.follow);
+        ::jobwatch::detail::write_value(w, *v.follow);
     }
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(collections_options const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] collections_options const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(2);
@@ -216,23 +325,8 @@ inline ::boost::json::value jobwatch_to_value(collections_options const& v, ::bo
         o.emplace("follow", ::jobwatch::detail::to_value(*v.follow, sp));
     return o;
 }
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, collections_options const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline collections_options tag_invoke(::boost::json::value_to_tag<collections_options>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<collections_options>(jv);
-}
-
-inline ::boost::system::result<collections_options> tag_invoke(::boost::json::try_value_to_tag<collections_options>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<collections_options>(jv);
-}
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, collections_limits& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] collections_limits& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -243,7 +337,10 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 8:
             if (std::memcmp(key.data(), "max_jobs", 8) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.max_jobs, ::jobwatch::detail::number_rules{1.0, 1000.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.max_jobs,
+                        ::jobwatch::detail::number_rules{1.0, 1000.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
                 continue;
@@ -261,39 +358,59 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, collections_limits const& v)
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r,
+                          [[maybe_unused]] collections_limits& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 8:
+            if (std::memcmp(key.data(), "max_jobs", 8) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.max_jobs,
+                        ::jobwatch::detail::number_rules{1.0, 1000.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x1u) == 0x1u;
+}
+
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] collections_limits const& v)
 {
     w.raw('{');
     w.raw("\"max_jobs\":");
 
-    w.integer(v.max_jobs);
+    ::jobwatch::detail::write_value(w, v.max_jobs);
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(collections_limits const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] collections_limits const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(1);
     o.emplace("max_jobs", ::jobwatch::detail::to_value(v.max_jobs, sp));
     return o;
 }
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, collections_limits const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline collections_limits tag_invoke(::boost::json::value_to_tag<collections_limits>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<collections_limits>(jv);
-}
-
-inline ::boost::system::result<collections_limits> tag_invoke(::boost::json::try_value_to_tag<collections_limits>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<collections_limits>(jv);
-}
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, collections& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] collections& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -304,90 +421,144 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 4:
             if (std::memcmp(key.data(), "tags", 4) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.tags, ::jobwatch::detail::array_rules{0, 5},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::string& item) {
-            return ::jobwatch::detail::read_string(ctx, jv_item, item, ::jobwatch::detail::string_rules{1, 12, false, nullptr, nullptr});
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.tags, ::jobwatch::detail::array_rules{0, 5},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::string& item) {
+                            return ::jobwatch::detail::read_string(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::string_rules{1, 12, false, nullptr, nullptr});
+                        }))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "grid", 4) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.grid.emplace(), ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::vector<std::optional<std::int64_t>>& item) {
-            return ::jobwatch::detail::read_array(ctx, jv_item, item, ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::optional<std::int64_t>& item) {
-            return ::jobwatch::detail::read_nullable(ctx, jv_item, item,
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::int64_t& item) {
-            return ::jobwatch::detail::read_integer(ctx, jv_item, item, ::jobwatch::detail::number_rules{-128.0, 127.0, std::nullopt, std::nullopt});
-        });
-        });
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.grid.emplace(),
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item,
+                           std::vector<std::optional<std::int64_t>>& item) {
+                            return ::jobwatch::detail::read_array(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::array_rules{
+                                    0, std::numeric_limits<std::size_t>::max()},
+                                [](::jobwatch::detail::read_context& ctx,
+                                   ::boost::json::value const& jv_item,
+                                   std::optional<std::int64_t>& item) {
+                                    return ::jobwatch::detail::read_nullable(
+                                        ctx, jv_item, item,
+                                        [](::jobwatch::detail::read_context& ctx,
+                                           ::boost::json::value const& jv_item,
+                                           std::int64_t& item) {
+                                            return ::jobwatch::detail::read_integer(
+                                                ctx, jv_item, item,
+                                                ::jobwatch::detail::number_rules{
+                                                    -128.0, 127.0, std::nullopt, std::nullopt,
+                                                    std::nullopt});
+                                        });
+                                });
+                        }))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "jobs", 4) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.jobs.emplace(), ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::job_ref& item) {
-            return jobwatch_read(ctx, jv_item, item);
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.jobs.emplace(),
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, ::fixtures::job_ref& item) {
+                            return jobwatch_read(ctx, jv_item, item);
+                        }))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 6:
             if (std::memcmp(key.data(), "matrix", 6) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.matrix, ::jobwatch::detail::array_rules{1, 3},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::vector<double>& item) {
-            return ::jobwatch::detail::read_array(ctx, jv_item, item, ::jobwatch::detail::array_rules{2, 3},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, double& item) {
-            return ::jobwatch::detail::read_number(ctx, jv_item, item, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt});
-        });
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.matrix, ::jobwatch::detail::array_rules{1, 3},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::vector<double>& item) {
+                            return ::jobwatch::detail::read_array(
+                                ctx, jv_item, item, ::jobwatch::detail::array_rules{2, 3},
+                                [](::jobwatch::detail::read_context& ctx,
+                                   ::boost::json::value const& jv_item, double& item) {
+                                    return ::jobwatch::detail::read_number(
+                                        ctx, jv_item, item,
+                                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt,
+                                                                         std::nullopt, std::nullopt,
+                                                                         std::nullopt});
+                                });
+                        }))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 1;
                 continue;
             }
             if (std::memcmp(key.data(), "points", 6) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.points, ::jobwatch::detail::array_rules{1, std::numeric_limits<std::size_t>::max()},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::collections_points_item& item) {
-            return jobwatch_read(ctx, jv_item, item);
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.points,
+                        ::jobwatch::detail::array_rules{1, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item,
+                           ::fixtures::collections_points_item& item) {
+                            return jobwatch_read(ctx, jv_item, item);
+                        }))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 3;
                 continue;
             }
             if (std::memcmp(key.data(), "states", 6) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.states, ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::job_state& item) {
-            return jobwatch_read(ctx, jv_item, item);
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.states,
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, ::fixtures::job_state& item) {
+                            return jobwatch_read(ctx, jv_item, item);
+                        }))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "labels", 6) == 0) {
-                if (!::jobwatch::detail::read_map(ctx, kv.value(), out.labels.emplace(),
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::string& item) {
-            return ::jobwatch::detail::read_string(ctx, jv_item, item, ::jobwatch::detail::string_rules{0, 16, false, nullptr, nullptr});
-        }))
+                if (!::jobwatch::detail::read_map(
+                        ctx, kv.value(), out.labels.emplace(),
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::string& item) {
+                            return ::jobwatch::detail::read_string(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::string_rules{0, 16, false, nullptr, nullptr});
+                        }))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "groups", 6) == 0) {
-                if (!::jobwatch::detail::read_map(ctx, kv.value(), out.groups.emplace(),
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::vector<::fixtures::identifier>& item) {
-            return ::jobwatch::detail::read_array(ctx, jv_item, item, ::jobwatch::detail::array_rules{0, 4},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::identifier& item) {
-            return ::jobwatch::detail::read_string(ctx, jv_item, item, ::jobwatch::detail::string_rules{1, 64, false, &codegen_detail::common_pattern_0, "^[a-z][a-z0-9_.-]*$(\077!\\n)"});
-        });
-        }))
+                if (!::jobwatch::detail::read_map(
+                        ctx, kv.value(), out.groups.emplace(),
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item,
+                           std::vector<::fixtures::identifier>& item) {
+                            return ::jobwatch::detail::read_array(
+                                ctx, jv_item, item, ::jobwatch::detail::array_rules{0, 4},
+                                [](::jobwatch::detail::read_context& ctx,
+                                   ::boost::json::value const& jv_item,
+                                   ::fixtures::identifier& item) {
+                                    return ::jobwatch::detail::read_string(
+                                        ctx, jv_item, item,
+                                        ::jobwatch::detail::string_rules{
+                                            1, 64, false, &codegen_detail::common_pattern_0,
+                                            "^[a-z][a-z0-9_.-]*$(\077!\\n)"});
+                                });
+                        }))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "limits", 6) == 0) {
                 if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.limits,
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::collections_limits& item) {
-            return jobwatch_read(ctx, jv_item, item);
-        }))
+                                                       [](::jobwatch::detail::read_context& ctx,
+                                                          ::boost::json::value const& jv_item,
+                                                          ::fixtures::collections_limits& item) {
+                                                           return jobwatch_read(ctx, jv_item, item);
+                                                       }))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 13;
                 continue;
@@ -395,10 +566,17 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 7:
             if (std::memcmp(key.data(), "history", 7) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.history, ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::timestamp& item) {
-            return ::jobwatch::detail::read_string(ctx, jv_item, item, ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), true, nullptr, nullptr});
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.history,
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, ::fixtures::timestamp& item) {
+                            return ::jobwatch::detail::read_string(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::string_rules{
+                                    0, std::numeric_limits<std::size_t>::max(), true, nullptr,
+                                    nullptr});
+                        }))
                     return ctx.at(key);
                 continue;
             }
@@ -410,25 +588,33 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 8:
             if (std::memcmp(key.data(), "anything", 8) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.anything.emplace(), ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::boost::json::value& item) {
-            return ::jobwatch::detail::read_any(ctx, jv_item, item);
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.anything.emplace(),
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, ::boost::json::value& item) {
+                            return ::jobwatch::detail::read_any(ctx, jv_item, item);
+                        }))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "counters", 8) == 0) {
-                if (!::jobwatch::detail::read_map(ctx, kv.value(), out.counters,
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::int64_t& item) {
-            return ::jobwatch::detail::read_integer(ctx, jv_item, item, ::jobwatch::detail::number_rules{0.0, 1000000.0, std::nullopt, std::nullopt});
-        }))
+                if (!::jobwatch::detail::read_map(
+                        ctx, kv.value(), out.counters,
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::int64_t& item) {
+                            return ::jobwatch::detail::read_integer(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::number_rules{0.0, 1000000.0, std::nullopt,
+                                                                 std::nullopt, std::nullopt});
+                        }))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 10:
             if (std::memcmp(key.data(), "attributes", 10) == 0) {
-                if (!(kv.value().is_object() ? (out.attributes.emplace() = kv.value().get_object(), true) : ::jobwatch::detail::type_error(ctx, kv.value(), "object")))
+                if (!::jobwatch::detail::read_any_object(ctx, kv.value(), out.attributes.emplace()))
                     return ctx.at(key);
                 continue;
             }
@@ -449,181 +635,276 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, collections const& v)
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] collections& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 4:
+            if (std::memcmp(key.data(), "tags", 4) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.tags, ::jobwatch::detail::array_rules{0, 5},
+                        [](::jobwatch::detail::pull_reader& r, std::string& item) {
+                            return ::jobwatch::detail::pull_string(
+                                r, item,
+                                ::jobwatch::detail::string_rules{1, 12, false, nullptr, nullptr});
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "grid", 4) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.grid.emplace(),
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::pull_reader& r,
+                           std::vector<std::optional<std::int64_t>>& item) {
+                            return ::jobwatch::detail::pull_array(
+                                r, item,
+                                ::jobwatch::detail::array_rules{
+                                    0, std::numeric_limits<std::size_t>::max()},
+                                [](::jobwatch::detail::pull_reader& r,
+                                   std::optional<std::int64_t>& item) {
+                                    return ::jobwatch::detail::pull_nullable(
+                                        r, item,
+                                        [](::jobwatch::detail::pull_reader& r, std::int64_t& item) {
+                                            return ::jobwatch::detail::pull_integer(
+                                                r, item,
+                                                ::jobwatch::detail::number_rules{
+                                                    -128.0, 127.0, std::nullopt, std::nullopt,
+                                                    std::nullopt});
+                                        });
+                                });
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "jobs", 4) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.jobs.emplace(),
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::pull_reader& r, ::fixtures::job_ref& item) {
+                            return ::jobwatch::detail::pull_fresh(r, item);
+                        }))
+                    return false;
+                continue;
+            }
+            break;
+        case 6:
+            if (std::memcmp(key.data(), "matrix", 6) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.matrix, ::jobwatch::detail::array_rules{1, 3},
+                        [](::jobwatch::detail::pull_reader& r, std::vector<double>& item) {
+                            return ::jobwatch::detail::pull_array(
+                                r, item, ::jobwatch::detail::array_rules{2, 3},
+                                [](::jobwatch::detail::pull_reader& r, double& item) {
+                                    return ::jobwatch::detail::pull_number(
+                                        r, item,
+                                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt,
+                                                                         std::nullopt, std::nullopt,
+                                                                         std::nullopt});
+                                });
+                        }))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            if (std::memcmp(key.data(), "points", 6) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.points,
+                        ::jobwatch::detail::array_rules{1, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::pull_reader& r,
+                           ::fixtures::collections_points_item& item) {
+                            return ::jobwatch::detail::pull_fresh(r, item);
+                        }))
+                    return false;
+                seen |= std::uint64_t{1} << 3;
+                continue;
+            }
+            if (std::memcmp(key.data(), "states", 6) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.states,
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::pull_reader& r, ::fixtures::job_state& item) {
+                            return jobwatch_pull(r, item);
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "labels", 6) == 0) {
+                if (!::jobwatch::detail::pull_map(
+                        r, out.labels.emplace(),
+                        [](::jobwatch::detail::pull_reader& r, std::string& item) {
+                            return ::jobwatch::detail::pull_string(
+                                r, item,
+                                ::jobwatch::detail::string_rules{0, 16, false, nullptr, nullptr});
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "groups", 6) == 0) {
+                if (!::jobwatch::detail::pull_map(
+                        r, out.groups.emplace(),
+                        [](::jobwatch::detail::pull_reader& r,
+                           std::vector<::fixtures::identifier>& item) {
+                            return ::jobwatch::detail::pull_array(
+                                r, item, ::jobwatch::detail::array_rules{0, 4},
+                                [](::jobwatch::detail::pull_reader& r,
+                                   ::fixtures::identifier& item) {
+                                    return ::jobwatch::detail::pull_string(
+                                        r, item,
+                                        ::jobwatch::detail::string_rules{
+                                            1, 64, false, &codegen_detail::common_pattern_0,
+                                            "^[a-z][a-z0-9_.-]*$(\077!\\n)"});
+                                });
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "limits", 6) == 0) {
+                if (!::jobwatch::detail::pull_nullable(r, out.limits,
+                                                       [](::jobwatch::detail::pull_reader& r,
+                                                          ::fixtures::collections_limits& item) {
+                                                           return ::jobwatch::detail::pull_fresh(
+                                                               r, item);
+                                                       }))
+                    return false;
+                seen |= std::uint64_t{1} << 13;
+                continue;
+            }
+            break;
+        case 7:
+            if (std::memcmp(key.data(), "history", 7) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.history,
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::pull_reader& r, ::fixtures::timestamp& item) {
+                            return ::jobwatch::detail::pull_string(
+                                r, item,
+                                ::jobwatch::detail::string_rules{
+                                    0, std::numeric_limits<std::size_t>::max(), true, nullptr,
+                                    nullptr});
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "options", 7) == 0) {
+                if (!::jobwatch::detail::pull_fresh(r, out.options.emplace()))
+                    return false;
+                continue;
+            }
+            break;
+        case 8:
+            if (std::memcmp(key.data(), "anything", 8) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.anything.emplace(),
+                        ::jobwatch::detail::array_rules{0, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::pull_reader& r, ::boost::json::value& item) {
+                            return ::jobwatch::detail::pull_any(r, item);
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "counters", 8) == 0) {
+                if (!::jobwatch::detail::pull_map(
+                        r, out.counters,
+                        [](::jobwatch::detail::pull_reader& r, std::int64_t& item) {
+                            return ::jobwatch::detail::pull_integer(
+                                r, item,
+                                ::jobwatch::detail::number_rules{0.0, 1000000.0, std::nullopt,
+                                                                 std::nullopt, std::nullopt});
+                        }))
+                    return false;
+                continue;
+            }
+            break;
+        case 10:
+            if (std::memcmp(key.data(), "attributes", 10) == 0) {
+                if (!::jobwatch::detail::pull_any_object(r, out.attributes.emplace()))
+                    return false;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x200au) == 0x200au;
+}
+
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] collections const& v)
 {
     w.raw('{');
     w.raw("\"tags\":");
 
-    w.raw('[');
-    for (bool first0 = true; auto const& e0 : v.tags) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        w.string(e0);
-    }
-    w.raw(']');
+    ::jobwatch::detail::write_value(w, v.tags);
     w.raw(",\"matrix\":");
 
-    w.raw('[');
-    for (bool first0 = true; auto const& e0 : v.matrix) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        w.raw('[');
-    for (bool first1 = true; auto const& e1 : e0) {
-        if (!first1)
-            w.raw(',');
-        first1 = false;
-        w.number(e1);
-    }
-    w.raw(']');
-    }
-    w.raw(']');
+    ::jobwatch::detail::write_value(w, v.matrix);
     if (v.grid) {
         w.raw(",\"grid\":");
 
-        w.raw('[');
-    for (bool first0 = true; auto const& e0 : *v.grid) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        w.raw('[');
-    for (bool first1 = true; auto const& e1 : e0) {
-        if (!first1)
-            w.raw(',');
-        first1 = false;
-        if (e1) {
-        w.integer(*e1);
-    } else {
-        w.null();
-    }
-    }
-    w.raw(']');
-    }
-    w.raw(']');
+        ::jobwatch::detail::write_value(w, *v.grid);
     }
     w.raw(",\"points\":");
 
-    w.raw('[');
-    for (bool first0 = true; auto const& e0 : v.points) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        jobwatch_write(w, e0);
-    }
-    w.raw(']');
+    ::jobwatch::detail::write_value(w, v.points);
     if (v.jobs) {
         w.raw(",\"jobs\":");
 
-        w.raw('[');
-    for (bool first0 = true; auto const& e0 : *v.jobs) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        jobwatch_write(w, e0);
-    }
-    w.raw(']');
+        ::jobwatch::detail::write_value(w, *v.jobs);
     }
     w.raw(",\"states\":");
 
-    w.raw('[');
-    for (bool first0 = true; auto const& e0 : v.states) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        jobwatch_write(w, e0);
-    }
-    w.raw(']');
+    ::jobwatch::detail::write_value(w, v.states);
     w.raw(",\"history\":");
 
-    w.raw('[');
-    for (bool first0 = true; auto const& e0 : v.history) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        w.string(e0);
-    }
-    w.raw(']');
+    ::jobwatch::detail::write_value(w, v.history);
     if (v.anything) {
         w.raw(",\"anything\":");
 
-        w.raw('[');
-    for (bool first0 = true; auto const& e0 : *v.anything) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        w.any(e0);
-    }
-    w.raw(']');
+        ::jobwatch::detail::write_value(w, *v.anything);
     }
     if (v.labels) {
         w.raw(",\"labels\":");
 
-        w.raw('{');
-    for (bool first0 = true; auto const& [k0, e0] : *v.labels) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        w.string(k0);
-        w.raw(':');
-        w.string(e0);
-    }
-    w.raw('}');
+        ::jobwatch::detail::write_value(w, *v.labels);
     }
     w.raw(",\"counters\":");
 
-    w.raw('{');
-    for (bool first0 = true; auto const& [k0, e0] : v.counters) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        w.string(k0);
-        w.raw(':');
-        w.integer(e0);
-    }
-    w.raw('}');
+    ::jobwatch::detail::write_value(w, v.counters);
     if (v.groups) {
         w.raw(",\"groups\":");
 
-        w.raw('{');
-    for (bool first0 = true; auto const& [k0, e0] : *v.groups) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        w.string(k0);
-        w.raw(':');
-        w.raw('[');
-    for (bool first1 = true; auto const& e1 : e0) {
-        if (!first1)
-            w.raw(',');
-        first1 = false;
-        w.string(e1);
-    }
-    w.raw(']');
-    }
-    w.raw('}');
+        ::jobwatch::detail::write_value(w, *v.groups);
     }
     if (v.attributes) {
         w.raw(",\"attributes\":");
 
-        w.any(*v.attributes);
+        ::jobwatch::detail::write_value(w, *v.attributes);
     }
     if (v.options) {
         w.raw(",\"options\":");
 
-        jobwatch_write(w, *v.options);
+        ::jobwatch::detail::write_value(w, *v.options);
     }
     w.raw(",\"limits\":");
 
-    if (v.limits) {
-        jobwatch_write(w, *v.limits);
-    } else {
-        w.null();
-    }
+    ::jobwatch::detail::write_value(w, v.limits);
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(collections const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] collections const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(14);
@@ -650,22 +931,6 @@ inline ::boost::json::value jobwatch_to_value(collections const& v, ::boost::jso
     o.emplace("limits", ::jobwatch::detail::to_value(v.limits, sp));
     return o;
 }
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, collections const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline collections tag_invoke(::boost::json::value_to_tag<collections>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<collections>(jv);
-}
-
-inline ::boost::system::result<collections> tag_invoke(::boost::json::try_value_to_tag<collections>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<collections>(jv);
-}
 /// The type of a whole `collections.schema.json` document, by file stem (used by generic tooling).
 namespace codegen_roots {
 using collections = ::fixtures::collections;
@@ -687,7 +952,8 @@ inline constexpr std::pair<std::string_view, std::string_view> collections[] = {
     {"/counters", "An inline map of bounded integers, {} by default."},
     {"/groups", "A map of arrays of identifiers."},
     {"/attributes", "additionalProperties {}: an object of anything."},
-    {"/options", "An open object: additionalProperties is absent, so unknown members are allowed and ignored."},
+    {"/options",
+     "An open object: additionalProperties is absent, so unknown members are allowed and ignored."},
     {"/options/depth", "How deep to go."},
     {"/options/follow", "Whether to follow links."},
     {"/limits", "A nullable closed object, required."},

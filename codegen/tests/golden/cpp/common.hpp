@@ -6,6 +6,8 @@
 
 #include <boost/json/value.hpp>
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -17,10 +19,14 @@
 #include <variant>
 #include <vector>
 
-static_assert(::jobwatch::codegen_abi == 1,
+static_assert(::jobwatch::codegen_abi == 2,
               "common.schema.json was generated for another jobwatch version: regenerate it");
 
 namespace fixtures {
+
+// Boost.JSON's value_from, value_to and try_value_to work on every type below
+// through these generic hooks (found by argument-dependent lookup).
+using ::jobwatch::codegen_hooks::tag_invoke;
 
 /// A lower-case identifier: a letter, then up to 63 letters, digits, '_', '.' or '-'.
 using identifier = std::string;
@@ -28,105 +34,63 @@ using identifier = std::string;
 /// Dotted wire values that become C++ enumerators such as job_queued.
 enum class job_state
 {
-    job_queued,  ///< "job.queued"
-    job_running,  ///< "job.running"
+    job_queued,     ///< "job.queued"
+    job_running,    ///< "job.running"
     job_succeeded,  ///< "job.succeeded"
-    job_failed,  ///< "job.failed"
+    job_failed,     ///< "job.failed"
     job_cancelled,  ///< "job.cancelled"
 };
+
+namespace codegen_detail {
+/// Each `job_state` with its wire text: to_string, from_string and the reader use this one table.
+inline constexpr std::pair<std::string_view, job_state> job_state_table[] = {
+    {"job.queued", job_state::job_queued},       {"job.running", job_state::job_running},
+    {"job.succeeded", job_state::job_succeeded}, {"job.failed", job_state::job_failed},
+    {"job.cancelled", job_state::job_cancelled},
+};
+}  // namespace codegen_detail
 
 /// The wire text of a `job_state`.
 constexpr std::string_view to_string(job_state v) noexcept
 {
-    switch (v) {
-    case job_state::job_queued: return "job.queued";
-    case job_state::job_running: return "job.running";
-    case job_state::job_succeeded: return "job.succeeded";
-    case job_state::job_failed: return "job.failed";
-    case job_state::job_cancelled: return "job.cancelled";
-    }
-    return {};
+    return ::jobwatch::detail::enum_to_string(codegen_detail::job_state_table, v);
 }
 
 /// Sets `out` from its wire text; false when `s` names no value.
 constexpr bool from_string(std::string_view s, job_state& out) noexcept
 {
-    if (s == "job.queued") {
-        out = job_state::job_queued;
-        return true;
-    }
-    if (s == "job.running") {
-        out = job_state::job_running;
-        return true;
-    }
-    if (s == "job.succeeded") {
-        out = job_state::job_succeeded;
-        return true;
-    }
-    if (s == "job.failed") {
-        out = job_state::job_failed;
-        return true;
-    }
-    if (s == "job.cancelled") {
-        out = job_state::job_cancelled;
-        return true;
-    }
-    return false;
+    return ::jobwatch::detail::enum_from_string(codegen_detail::job_state_table, s, out);
 }
 
 /// Values that collide with C++ keywords, start with a digit, differ only in case or carry accents.
 enum class tier
 {
     default_,  ///< "default"
-    _1st,  ///< "1st"
-    _2nd,  ///< "2nd"
-    gold,  ///< "gold"
-    gold_,  ///< "Gold"
-    cr_me,  ///< "crème"
+    _1st,      ///< "1st"
+    _2nd,      ///< "2nd"
+    gold,      ///< "gold"
+    gold_2,    ///< "Gold"
+    cr_me,     ///< "crème"
 };
+
+namespace codegen_detail {
+/// Each `tier` with its wire text: to_string, from_string and the reader use this one table.
+inline constexpr std::pair<std::string_view, tier> tier_table[] = {
+    {"default", tier::default_}, {"1st", tier::_1st},    {"2nd", tier::_2nd},
+    {"gold", tier::gold},        {"Gold", tier::gold_2}, {"cr\303\250me", tier::cr_me},
+};
+}  // namespace codegen_detail
 
 /// The wire text of a `tier`.
 constexpr std::string_view to_string(tier v) noexcept
 {
-    switch (v) {
-    case tier::default_: return "default";
-    case tier::_1st: return "1st";
-    case tier::_2nd: return "2nd";
-    case tier::gold: return "gold";
-    case tier::gold_: return "Gold";
-    case tier::cr_me: return "cr\303\250me";
-    }
-    return {};
+    return ::jobwatch::detail::enum_to_string(codegen_detail::tier_table, v);
 }
 
 /// Sets `out` from its wire text; false when `s` names no value.
 constexpr bool from_string(std::string_view s, tier& out) noexcept
 {
-    if (s == "default") {
-        out = tier::default_;
-        return true;
-    }
-    if (s == "1st") {
-        out = tier::_1st;
-        return true;
-    }
-    if (s == "2nd") {
-        out = tier::_2nd;
-        return true;
-    }
-    if (s == "gold") {
-        out = tier::gold;
-        return true;
-    }
-    if (s == "Gold") {
-        out = tier::gold_;
-        return true;
-    }
-    if (s == "cr\303\250me") {
-        out = tier::cr_me;
-        return true;
-    }
-    return false;
+    return ::jobwatch::detail::enum_from_string(codegen_detail::tier_table, s, out);
 }
 
 /// A person's name in Latin or CJK script: letters with accents, spaces, apostrophes and hyphens, starting with a letter.
@@ -138,11 +102,12 @@ using timestamp = std::string;
 /// Fixture: shared definitions that other fixtures reference across files, and a root struct that is referenced as a whole file.
 struct job_ref
 {
-    ::fixtures::identifier id{};  ///< Which job.
+    ::fixtures::identifier id{};    ///< Which job.
     ::fixtures::job_state state{};  ///< Where the job is in its life cycle.
-    ::fixtures::tier tier = ::fixtures::tier::default_;  ///< Service tier; an enum default through a local $ref.
+    ::fixtures::tier tier =
+        ::fixtures::tier::default_;  ///< Service tier; an enum default through a local $ref.
     std::optional<::fixtures::display_name> owner{};  ///< Who submitted the job, as a display name.
-    std::optional<::fixtures::timestamp> at{};  ///< When the job reached this state.
+    std::optional<::fixtures::timestamp> at{};        ///< When the job reached this state.
 
     friend bool operator==(job_ref const&, job_ref const&) = default;
 };
@@ -151,97 +116,63 @@ struct job_ref
 using labels = std::map<std::string, std::string>;
 
 // ---------------------------------------------------------------------------
-// JSON conversions: validating reads, direct writes, Boost.JSON hooks.
+// JSON conversions: validating reads, direct writes, json::value builders.
 
 namespace codegen_detail {
 /// Matches "^[a-z][a-z0-9_.-]*$(?!\\n)" (ECMA-262, unanchored, over code points).
 inline bool common_pattern_0(std::string_view s)
 {
-    static std::wregex const re = ::jobwatch::detail::compile_pattern("^[a-z][a-z0-9_.-]*$(\077!\\n)");
+    static std::wregex const re =
+        ::jobwatch::detail::compile_pattern("^[a-z][\\--.0-9_a-z]*$(\077!\\u000A)");
     return ::jobwatch::detail::search_pattern(s, re);
 }
 
 /// Matches "^[A-Za-zÀ-ÖØ-öø-ÿ一-龥][A-Za-zÀ-ÖØ-öø-ÿ一-龥 '-]*$(?!\\n)" (ECMA-262, unanchored, over code points).
 inline bool common_pattern_1(std::string_view s)
 {
-    static std::wregex const re = ::jobwatch::detail::compile_pattern("^[A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245][A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245 '-]*$(\077!\\n)");
+    static std::wregex const re = ::jobwatch::detail::compile_pattern(
+        "^[A-Za-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u00FF\\u4E00-\\u9FA5][ '\\-A-Za-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u00FF\\u4E00-\\u9FA5]*$(\077!\\u000A)");
     return ::jobwatch::detail::search_pattern(s, re);
 }
 
 }  // namespace codegen_detail
 
-namespace codegen_detail {
-inline constexpr std::pair<std::string_view, job_state> job_state_table[] = {
-    {"job.queued", job_state::job_queued},
-    {"job.running", job_state::job_running},
-    {"job.succeeded", job_state::job_succeeded},
-    {"job.failed", job_state::job_failed},
-    {"job.cancelled", job_state::job_cancelled},
-};
-}  // namespace codegen_detail
-
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, job_state& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          job_state& out)
 {
-    return ::jobwatch::detail::read_enum(ctx, jv, out, codegen_detail::job_state_table, "\"job.queued\", \"job.running\", \"job.succeeded\", \"job.failed\", \"job.cancelled\"");
+    return ::jobwatch::detail::read_enum(
+        ctx, jv, out, codegen_detail::job_state_table,
+        "must be one of \"job.queued\", \"job.running\", \"job.succeeded\", \"job.failed\", \"job.cancelled\"");
+}
+
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, job_state& out)
+{
+    return ::jobwatch::detail::pull_enum(r, out, codegen_detail::job_state_table);
 }
 
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, job_state v)
 {
     w.string(to_string(v));
 }
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, job_state const& v)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          tier& out)
 {
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
+    return ::jobwatch::detail::read_enum(
+        ctx, jv, out, codegen_detail::tier_table,
+        "must be one of \"default\", \"1st\", \"2nd\", \"gold\", \"Gold\", \"cr\303\250me\"");
 }
 
-inline job_state tag_invoke(::boost::json::value_to_tag<job_state>, ::boost::json::value const& jv)
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, tier& out)
 {
-    return ::jobwatch::detail::value_to_or_throw<job_state>(jv);
-}
-
-inline ::boost::system::result<job_state> tag_invoke(::boost::json::try_value_to_tag<job_state>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<job_state>(jv);
-}
-namespace codegen_detail {
-inline constexpr std::pair<std::string_view, tier> tier_table[] = {
-    {"default", tier::default_},
-    {"1st", tier::_1st},
-    {"2nd", tier::_2nd},
-    {"gold", tier::gold},
-    {"Gold", tier::gold_},
-    {"cr\303\250me", tier::cr_me},
-};
-}  // namespace codegen_detail
-
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, tier& out)
-{
-    return ::jobwatch::detail::read_enum(ctx, jv, out, codegen_detail::tier_table, "\"default\", \"1st\", \"2nd\", \"gold\", \"Gold\", \"cr\303\250me\"");
+    return ::jobwatch::detail::pull_enum(r, out, codegen_detail::tier_table);
 }
 
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, tier v)
 {
     w.string(to_string(v));
 }
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, tier const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline tier tag_invoke(::boost::json::value_to_tag<tier>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<tier>(jv);
-}
-
-inline ::boost::system::result<tier> tag_invoke(::boost::json::try_value_to_tag<tier>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<tier>(jv);
-}
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, job_ref& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] job_ref& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -252,13 +183,20 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 2:
             if (std::memcmp(key.data(), "id", 2) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.id, ::jobwatch::detail::string_rules{1, 64, false, &codegen_detail::common_pattern_0, "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.id,
+                        ::jobwatch::detail::string_rules{1, 64, false,
+                                                         &codegen_detail::common_pattern_0,
+                                                         "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
                 continue;
             }
             if (std::memcmp(key.data(), "at", 2) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.at.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), true, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.at.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         true, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
@@ -278,7 +216,11 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                 continue;
             }
             if (std::memcmp(key.data(), "owner", 5) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.owner.emplace(), ::jobwatch::detail::string_rules{1, 40, false, &codegen_detail::common_pattern_1, "^[A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245][A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245 '-]*$(\077!\\n)"}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.owner.emplace(),
+                        ::jobwatch::detail::string_rules{
+                            1, 40, false, &codegen_detail::common_pattern_1,
+                            "^[A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245][A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245 '-]*$(\077!\\n)"}))
                     return ctx.at(key);
                 continue;
             }
@@ -297,32 +239,99 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, job_ref const& v)
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] job_ref& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 2:
+            if (std::memcmp(key.data(), "id", 2) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.id,
+                        ::jobwatch::detail::string_rules{1, 64, false,
+                                                         &codegen_detail::common_pattern_0,
+                                                         "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            if (std::memcmp(key.data(), "at", 2) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.at.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         true, nullptr, nullptr}))
+                    return false;
+                continue;
+            }
+            break;
+        case 4:
+            if (std::memcmp(key.data(), "tier", 4) == 0) {
+                if (!jobwatch_pull(r, out.tier))
+                    return false;
+                continue;
+            }
+            break;
+        case 5:
+            if (std::memcmp(key.data(), "state", 5) == 0) {
+                if (!jobwatch_pull(r, out.state))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            if (std::memcmp(key.data(), "owner", 5) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.owner.emplace(),
+                        ::jobwatch::detail::string_rules{
+                            1, 40, false, &codegen_detail::common_pattern_1,
+                            "^[A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245][A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245 '-]*$(\077!\\n)"}))
+                    return false;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x3u) == 0x3u;
+}
+
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] job_ref const& v)
 {
     w.raw('{');
     w.raw("\"id\":");
 
-    w.string(v.id);
+    ::jobwatch::detail::write_value(w, v.id);
     w.raw(",\"state\":");
 
-    jobwatch_write(w, v.state);
+    ::jobwatch::detail::write_value(w, v.state);
     w.raw(",\"tier\":");
 
-    jobwatch_write(w, v.tier);
+    ::jobwatch::detail::write_value(w, v.tier);
     if (v.owner) {
         w.raw(",\"owner\":");
 
-        w.string(*v.owner);
+        ::jobwatch::detail::write_value(w, *v.owner);
     }
     if (v.at) {
         w.raw(",\"at\":");
 
-        w.string(*v.at);
+        ::jobwatch::detail::write_value(w, *v.at);
     }
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(job_ref const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] job_ref const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(5);
@@ -334,22 +343,6 @@ inline ::boost::json::value jobwatch_to_value(job_ref const& v, ::boost::json::s
     if (v.at)
         o.emplace("at", ::jobwatch::detail::to_value(*v.at, sp));
     return o;
-}
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, job_ref const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline job_ref tag_invoke(::boost::json::value_to_tag<job_ref>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<job_ref>(jv);
-}
-
-inline ::boost::system::result<job_ref> tag_invoke(::boost::json::try_value_to_tag<job_ref>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<job_ref>(jv);
 }
 /// The type of a whole `common.schema.json` document, by file stem (used by generic tooling).
 namespace codegen_roots {

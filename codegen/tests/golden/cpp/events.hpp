@@ -7,6 +7,8 @@
 
 #include <boost/json/value.hpp>
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -18,17 +20,21 @@
 #include <variant>
 #include <vector>
 
-static_assert(::jobwatch::codegen_abi == 1,
+static_assert(::jobwatch::codegen_abi == 2,
               "events.schema.json was generated for another jobwatch version: regenerate it");
 
 namespace fixtures {
+
+// Boost.JSON's value_from, value_to and try_value_to work on every type below
+// through these generic hooks (found by argument-dependent lookup).
+using ::jobwatch::codegen_hooks::tag_invoke;
 
 /// The job started.
 struct started
 {
     static constexpr std::string_view type = "job.started";  ///< Discriminator.
     ::fixtures::job_ref job{};  ///< The job, as a struct from another file.
-    std::int64_t attempt = 1;  ///< 1 for the first attempt.
+    std::int64_t attempt = 1;   ///< 1 for the first attempt.
 
     friend bool operator==(started const&, started const&) = default;
 };
@@ -37,9 +43,9 @@ struct started
 struct progressed
 {
     static constexpr std::string_view type = "job.progress";  ///< Discriminator.
-    ::fixtures::identifier job_id{};  ///< Which job.
-    double percent{};  ///< Done so far, 0 to 100.
-    std::optional<std::string> message{};  ///< What the job is doing now.
+    ::fixtures::identifier job_id{};                          ///< Which job.
+    double percent{};                                         ///< Done so far, 0 to 100.
+    std::optional<std::string> message{};                     ///< What the job is doing now.
 
     friend bool operator==(progressed const&, progressed const&) = default;
 };
@@ -48,37 +54,29 @@ struct progressed
 enum class finished_outcome
 {
     succeeded,  ///< "succeeded"
-    failed,  ///< "failed"
+    failed,     ///< "failed"
     timed_out,  ///< "timed-out"
 };
+
+namespace codegen_detail {
+/// Each `finished_outcome` with its wire text: to_string, from_string and the reader use this one table.
+inline constexpr std::pair<std::string_view, finished_outcome> finished_outcome_table[] = {
+    {"succeeded", finished_outcome::succeeded},
+    {"failed", finished_outcome::failed},
+    {"timed-out", finished_outcome::timed_out},
+};
+}  // namespace codegen_detail
 
 /// The wire text of a `finished_outcome`.
 constexpr std::string_view to_string(finished_outcome v) noexcept
 {
-    switch (v) {
-    case finished_outcome::succeeded: return "succeeded";
-    case finished_outcome::failed: return "failed";
-    case finished_outcome::timed_out: return "timed-out";
-    }
-    return {};
+    return ::jobwatch::detail::enum_to_string(codegen_detail::finished_outcome_table, v);
 }
 
 /// Sets `out` from its wire text; false when `s` names no value.
 constexpr bool from_string(std::string_view s, finished_outcome& out) noexcept
 {
-    if (s == "succeeded") {
-        out = finished_outcome::succeeded;
-        return true;
-    }
-    if (s == "failed") {
-        out = finished_outcome::failed;
-        return true;
-    }
-    if (s == "timed-out") {
-        out = finished_outcome::timed_out;
-        return true;
-    }
-    return false;
+    return ::jobwatch::detail::enum_from_string(codegen_detail::finished_outcome_table, s, out);
 }
 
 /// The job finished; open object: unknown members are ignored.
@@ -86,8 +84,9 @@ struct finished
 {
     ::fixtures::identifier job_id{};  ///< Which job (before the discriminator on purpose).
     static constexpr std::string_view type = "job.finished";  ///< Discriminator.
-    ::fixtures::finished_outcome outcome{};  ///< An inline enum.
-    std::optional<std::int64_t> exit_code{};  ///< Required nullable integer: null when the process was killed.
+    ::fixtures::finished_outcome outcome{};                   ///< An inline enum.
+    std::optional<std::int64_t>
+        exit_code{};             ///< Required nullable integer: null when the process was killed.
     ::fixtures::timestamp at{};  ///< When it finished.
 
     friend bool operator==(finished const&, finished const&) = default;
@@ -97,12 +96,10 @@ struct finished
 using event = std::variant<started, progressed, finished>;
 
 // ---------------------------------------------------------------------------
-// JSON conversions: validating reads, direct writes, Boost.JSON hooks.
+// JSON conversions: validating reads, direct writes, json::value builders.
 
-namespace codegen_detail {
-}  // namespace codegen_detail
-
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, started& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] started& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -129,7 +126,10 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 7:
             if (std::memcmp(key.data(), "attempt", 7) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.attempt, ::jobwatch::detail::number_rules{1.0, 100.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.attempt,
+                        ::jobwatch::detail::number_rules{1.0, 100.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
@@ -148,22 +148,71 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, started const& v)
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] started& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 3:
+            if (std::memcmp(key.data(), "job", 3) == 0) {
+                if (!::jobwatch::detail::pull_fresh(r, out.job))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            break;
+        case 4:
+            if (std::memcmp(key.data(), "type", 4) == 0) {
+                if (!::jobwatch::detail::pull_const(r, "job.started"))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            break;
+        case 7:
+            if (std::memcmp(key.data(), "attempt", 7) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.attempt,
+                        ::jobwatch::detail::number_rules{1.0, 100.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x3u) == 0x3u;
+}
+
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] started const& v)
 {
     w.raw('{');
     w.raw("\"type\":");
 
-    w.string(v.type);
+    ::jobwatch::detail::write_value(w, v.type);
     w.raw(",\"job\":");
 
-    jobwatch_write(w, v.job);
+    ::jobwatch::detail::write_value(w, v.job);
     w.raw(",\"attempt\":");
 
-    w.integer(v.attempt);
+    ::jobwatch::detail::write_value(w, v.attempt);
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(started const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] started const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(3);
@@ -172,23 +221,8 @@ inline ::boost::json::value jobwatch_to_value(started const& v, ::boost::json::s
     o.emplace("attempt", ::jobwatch::detail::to_value(v.attempt, sp));
     return o;
 }
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, started const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline started tag_invoke(::boost::json::value_to_tag<started>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<started>(jv);
-}
-
-inline ::boost::system::result<started> tag_invoke(::boost::json::try_value_to_tag<started>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<started>(jv);
-}
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, progressed& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] progressed& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -207,7 +241,11 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 6:
             if (std::memcmp(key.data(), "job_id", 6) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.job_id, ::jobwatch::detail::string_rules{1, 64, false, &codegen_detail::common_pattern_0, "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.job_id,
+                        ::jobwatch::detail::string_rules{1, 64, false,
+                                                         &codegen_detail::common_pattern_0,
+                                                         "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 1;
                 continue;
@@ -215,13 +253,18 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 7:
             if (std::memcmp(key.data(), "percent", 7) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.percent, ::jobwatch::detail::number_rules{0.0, 100.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_number(
+                        ctx, kv.value(), out.percent,
+                        ::jobwatch::detail::number_rules{0.0, 100.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 2;
                 continue;
             }
             if (std::memcmp(key.data(), "message", 7) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.message.emplace(), ::jobwatch::detail::string_rules{0, 80, false, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.message.emplace(),
+                        ::jobwatch::detail::string_rules{0, 80, false, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
@@ -242,27 +285,88 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, progressed const& v)
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] progressed& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 4:
+            if (std::memcmp(key.data(), "type", 4) == 0) {
+                if (!::jobwatch::detail::pull_const(r, "job.progress"))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            break;
+        case 6:
+            if (std::memcmp(key.data(), "job_id", 6) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.job_id,
+                        ::jobwatch::detail::string_rules{1, 64, false,
+                                                         &codegen_detail::common_pattern_0,
+                                                         "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            break;
+        case 7:
+            if (std::memcmp(key.data(), "percent", 7) == 0) {
+                if (!::jobwatch::detail::pull_number(
+                        r, out.percent,
+                        ::jobwatch::detail::number_rules{0.0, 100.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                seen |= std::uint64_t{1} << 2;
+                continue;
+            }
+            if (std::memcmp(key.data(), "message", 7) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.message.emplace(),
+                        ::jobwatch::detail::string_rules{0, 80, false, nullptr, nullptr}))
+                    return false;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x7u) == 0x7u;
+}
+
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] progressed const& v)
 {
     w.raw('{');
     w.raw("\"type\":");
 
-    w.string(v.type);
+    ::jobwatch::detail::write_value(w, v.type);
     w.raw(",\"job_id\":");
 
-    w.string(v.job_id);
+    ::jobwatch::detail::write_value(w, v.job_id);
     w.raw(",\"percent\":");
 
-    w.number(v.percent);
+    ::jobwatch::detail::write_value(w, v.percent);
     if (v.message) {
         w.raw(",\"message\":");
 
-        w.string(*v.message);
+        ::jobwatch::detail::write_value(w, *v.message);
     }
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(progressed const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] progressed const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(4);
@@ -273,56 +377,24 @@ inline ::boost::json::value jobwatch_to_value(progressed const& v, ::boost::json
         o.emplace("message", ::jobwatch::detail::to_value(*v.message, sp));
     return o;
 }
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, progressed const& v)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          finished_outcome& out)
 {
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
+    return ::jobwatch::detail::read_enum(ctx, jv, out, codegen_detail::finished_outcome_table,
+                                         "must be one of \"succeeded\", \"failed\", \"timed-out\"");
 }
 
-inline progressed tag_invoke(::boost::json::value_to_tag<progressed>, ::boost::json::value const& jv)
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, finished_outcome& out)
 {
-    return ::jobwatch::detail::value_to_or_throw<progressed>(jv);
-}
-
-inline ::boost::system::result<progressed> tag_invoke(::boost::json::try_value_to_tag<progressed>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<progressed>(jv);
-}
-namespace codegen_detail {
-inline constexpr std::pair<std::string_view, finished_outcome> finished_outcome_table[] = {
-    {"succeeded", finished_outcome::succeeded},
-    {"failed", finished_outcome::failed},
-    {"timed-out", finished_outcome::timed_out},
-};
-}  // namespace codegen_detail
-
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, finished_outcome& out)
-{
-    return ::jobwatch::detail::read_enum(ctx, jv, out, codegen_detail::finished_outcome_table, "\"succeeded\", \"failed\", \"timed-out\"");
+    return ::jobwatch::detail::pull_enum(r, out, codegen_detail::finished_outcome_table);
 }
 
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, finished_outcome v)
 {
     w.string(to_string(v));
 }
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, finished_outcome const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline finished_outcome tag_invoke(::boost::json::value_to_tag<finished_outcome>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<finished_outcome>(jv);
-}
-
-inline ::boost::system::result<finished_outcome> tag_invoke(::boost::json::try_value_to_tag<finished_outcome>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<finished_outcome>(jv);
-}
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, finished& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] finished& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -333,7 +405,10 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 2:
             if (std::memcmp(key.data(), "at", 2) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.at, ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), true, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.at,
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         true, nullptr, nullptr}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 4;
                 continue;
@@ -349,7 +424,11 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 6:
             if (std::memcmp(key.data(), "job_id", 6) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.job_id, ::jobwatch::detail::string_rules{1, 64, false, &codegen_detail::common_pattern_0, "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.job_id,
+                        ::jobwatch::detail::string_rules{1, 64, false,
+                                                         &codegen_detail::common_pattern_0,
+                                                         "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
                 continue;
@@ -365,10 +444,15 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 9:
             if (std::memcmp(key.data(), "exit_code", 9) == 0) {
-                if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.exit_code,
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::int64_t& item) {
-            return ::jobwatch::detail::read_integer(ctx, jv_item, item, ::jobwatch::detail::number_rules{-255.0, 255.0, std::nullopt, std::nullopt});
-        }))
+                if (!::jobwatch::detail::read_nullable(
+                        ctx, kv.value(), out.exit_code,
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::int64_t& item) {
+                            return ::jobwatch::detail::read_integer(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::number_rules{-255.0, 255.0, std::nullopt,
+                                                                 std::nullopt, std::nullopt});
+                        }))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 3;
                 continue;
@@ -393,32 +477,106 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, finished const& v)
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] finished& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 2:
+            if (std::memcmp(key.data(), "at", 2) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.at,
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         true, nullptr, nullptr}))
+                    return false;
+                seen |= std::uint64_t{1} << 4;
+                continue;
+            }
+            break;
+        case 4:
+            if (std::memcmp(key.data(), "type", 4) == 0) {
+                if (!::jobwatch::detail::pull_const(r, "job.finished"))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            break;
+        case 6:
+            if (std::memcmp(key.data(), "job_id", 6) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.job_id,
+                        ::jobwatch::detail::string_rules{1, 64, false,
+                                                         &codegen_detail::common_pattern_0,
+                                                         "^[a-z][a-z0-9_.-]*$(\077!\\n)"}))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            break;
+        case 7:
+            if (std::memcmp(key.data(), "outcome", 7) == 0) {
+                if (!jobwatch_pull(r, out.outcome))
+                    return false;
+                seen |= std::uint64_t{1} << 2;
+                continue;
+            }
+            break;
+        case 9:
+            if (std::memcmp(key.data(), "exit_code", 9) == 0) {
+                if (!::jobwatch::detail::pull_nullable(
+                        r, out.exit_code,
+                        [](::jobwatch::detail::pull_reader& r, std::int64_t& item) {
+                            return ::jobwatch::detail::pull_integer(
+                                r, item,
+                                ::jobwatch::detail::number_rules{-255.0, 255.0, std::nullopt,
+                                                                 std::nullopt, std::nullopt});
+                        }))
+                    return false;
+                seen |= std::uint64_t{1} << 3;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        if (!r.skip())
+            return false;
+    }
+    return (seen & 0x1fu) == 0x1fu;
+}
+
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] finished const& v)
 {
     w.raw('{');
     w.raw("\"job_id\":");
 
-    w.string(v.job_id);
+    ::jobwatch::detail::write_value(w, v.job_id);
     w.raw(",\"type\":");
 
-    w.string(v.type);
+    ::jobwatch::detail::write_value(w, v.type);
     w.raw(",\"outcome\":");
 
-    jobwatch_write(w, v.outcome);
+    ::jobwatch::detail::write_value(w, v.outcome);
     w.raw(",\"exit_code\":");
 
-    if (v.exit_code) {
-        w.integer(*v.exit_code);
-    } else {
-        w.null();
-    }
+    ::jobwatch::detail::write_value(w, v.exit_code);
     w.raw(",\"at\":");
 
-    w.string(v.at);
+    ::jobwatch::detail::write_value(w, v.at);
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(finished const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] finished const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(5);
@@ -429,23 +587,8 @@ inline ::boost::json::value jobwatch_to_value(finished const& v, ::boost::json::
     o.emplace("at", ::jobwatch::detail::to_value(v.at, sp));
     return o;
 }
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, finished const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline finished tag_invoke(::boost::json::value_to_tag<finished>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<finished>(jv);
-}
-
-inline ::boost::system::result<finished> tag_invoke(::boost::json::try_value_to_tag<finished>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<finished>(jv);
-}
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, event& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          event& out)
 {
     auto const* tag = ::jobwatch::detail::discriminator(ctx, jv, "type");
     if (!tag)
@@ -457,7 +600,22 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         return jobwatch_read(ctx, jv, out.emplace<progressed>());
     if (t == "job.finished")
         return jobwatch_read(ctx, jv, out.emplace<finished>());
-    return ctx.fail_at("type", "must be one of \"job.started\", \"job.progress\", \"job.finished\"");
+    return ctx.fail_at("type",
+                       "must be one of \"job.started\", \"job.progress\", \"job.finished\"");
+}
+
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, event& out)
+{
+    std::string_view t;
+    if (!::jobwatch::detail::pull_tag(r, "type", t))
+        return false;
+    if (t == "job.started")
+        return jobwatch_pull(r, out.emplace<started>());
+    if (t == "job.progress")
+        return jobwatch_pull(r, out.emplace<progressed>());
+    if (t == "job.finished")
+        return jobwatch_pull(r, out.emplace<finished>());
+    return false;
 }
 
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, event const& v)
@@ -470,20 +628,23 @@ inline ::boost::json::value jobwatch_to_value(event const& v, ::boost::json::sto
     return std::visit([&sp](auto const& alt) { return jobwatch_to_value(alt, sp); }, v);
 }
 
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, event const& v)
+// Boost.JSON's own std::variant conversions are more specialized than the
+// generic hooks, so a union names its hooks: the tag decides, not the first
+// alternative that happens to parse.
+inline void tag_invoke(::boost::json::value_from_tag tag, ::boost::json::value& jv, event const& v)
 {
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
+    ::jobwatch::codegen_hooks::tag_invoke(tag, jv, v);
 }
 
-inline event tag_invoke(::boost::json::value_to_tag<event>, ::boost::json::value const& jv)
+inline event tag_invoke(::boost::json::value_to_tag<event> tag, ::boost::json::value const& jv)
 {
-    return ::jobwatch::detail::value_to_or_throw<event>(jv);
+    return ::jobwatch::codegen_hooks::tag_invoke(tag, jv);
 }
 
-inline ::boost::system::result<event> tag_invoke(::boost::json::try_value_to_tag<event>,
-                                                     ::boost::json::value const& jv)
+inline ::boost::system::result<event> tag_invoke(::boost::json::try_value_to_tag<event> tag,
+                                                 ::boost::json::value const& jv)
 {
-    return ::jobwatch::detail::try_value_to<event>(jv);
+    return ::jobwatch::codegen_hooks::tag_invoke(tag, jv);
 }
 /// The type of a whole `events.schema.json` document, by file stem (used by generic tooling).
 namespace codegen_roots {

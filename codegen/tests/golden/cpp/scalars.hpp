@@ -7,6 +7,8 @@
 
 #include <boost/json/value.hpp>
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -18,66 +20,83 @@
 #include <variant>
 #include <vector>
 
-static_assert(::jobwatch::codegen_abi == 1,
+static_assert(::jobwatch::codegen_abi == 2,
               "scalars.schema.json was generated for another jobwatch version: regenerate it");
 
 namespace fixtures {
 
+// Boost.JSON's value_from, value_to and try_value_to work on every type below
+// through these generic hooks (found by argument-dependent lookup).
+using ::jobwatch::codegen_hooks::tag_invoke;
+
 /// Fixture: every scalar construct with its bounds, nullable fields, defaults, any values and property names that need sanitizing.
 struct scalar_record
 {
-    static constexpr std::string_view version = "v1";  ///< A const property that is not a union discriminator.
+    static constexpr std::string_view version =
+        "v1";            ///< A const property that is not a union discriminator.
     std::string name{};  ///< 1 to 8 code points (not bytes, not UTF-16 units).
-    std::optional<::fixtures::display_name> owner{};  ///< A display name through a cross-file $ref to an alias with a non-ASCII pattern.
-    std::int64_t count{};  ///< Inclusive integer bounds 0..100.
+    std::optional<::fixtures::display_name>
+        owner{};  ///< A display name through a cross-file $ref to an alias with a non-ASCII pattern.
+    std::int64_t count{};                  ///< Inclusive integer bounds 0..100.
     std::optional<std::int64_t> offset{};  ///< Exclusive integer bounds: -9..9.
-    std::optional<std::int64_t> big{};  ///< The JavaScript safe-integer range, inclusive.
-    std::optional<double> ratio{};  ///< Inclusive number bounds 0..1.
-    std::optional<double> temperature{};  ///< Exclusive number bounds with fractions: above absolute zero, below 1e6.
+    std::optional<std::int64_t> big{};     ///< The JavaScript safe-integer range, inclusive.
+    std::optional<double> ratio{};         ///< Inclusive number bounds 0..1.
+    std::optional<double>
+        temperature{};  ///< Exclusive number bounds with fractions: above absolute zero, below 1e6.
     std::string created_at{};  ///< A date-time.
-    std::optional<std::string> deleted_at{};  ///< Required but nullable: present, and either a date-time or null.
-    std::optional<std::optional<std::string>> note{};  ///< Optional and nullable, null listed first: absent, null or up to 16 code points.
+    std::optional<std::string>
+        deleted_at{};  ///< Required but nullable: present, and either a date-time or null.
+    std::optional<std::optional<std::string>>
+        note{};  ///< Optional and nullable, null listed first: absent, null or up to 16 code points.
     std::optional<std::optional<double>> score{};  ///< Optional nullable number with a bound.
-    std::optional<std::string> code{};  ///< A pattern with classes and non-ASCII literals: an amount with an optional fraction and a currency sign.
-    std::optional<std::string> slug{};  ///< One ASCII class repeated 3 to 16 times: the generator checks this with a table, not a regex engine.
-    std::string greeting = "gr\303\274\303\237 dich \360\237\230\200";  ///< A default with non-ASCII text.
-    std::int64_t retry_count = 3;  ///< camelCase on the wire, snake_case in C++; an integer default.
+    std::optional<std::string>
+        code{};  ///< A pattern with classes and non-ASCII literals: an amount with an optional fraction and a currency sign.
+    std::optional<std::string>
+        slug{};  ///< One ASCII class repeated 3 to 16 times: the generator checks this with a table, not a regex engine.
+    std::string greeting =
+        "gr\303\274\303\237 dich \360\237\230\200";  ///< A default with non-ASCII text.
+    std::int64_t retry_count =
+        3;                ///< camelCase on the wire, snake_case in C++; an integer default.
     double weight = 0.5;  ///< A number default.
     bool enabled = true;  ///< A boolean default.
-    std::optional<bool> verbose{};  ///< A boolean without a default: optional.
+    std::optional<bool> verbose{};                   ///< A boolean without a default: optional.
     ::fixtures::tier tier = ::fixtures::tier::_1st;  ///< An enum default through a cross-file $ref.
-    std::optional<std::string> default_{};  ///< A property named after a C++ keyword.
+    std::optional<std::string> default_{};           ///< A property named after a C++ keyword.
     std::optional<std::string> a_b_c{};  ///< A name that JSON Pointer must escape (a~1b~0c).
     std::optional<std::int64_t> gr_e{};  ///< A non-ASCII property name.
     std::optional<::boost::json::value> extra{};  ///< true: any JSON value.
-    std::optional<::boost::json::value> blob{};  ///< {} (empty schema but for annotations): any JSON value as well.
+    std::optional<::boost::json::value>
+        blob{};  ///< {} (empty schema but for annotations): any JSON value as well.
     ::boost::json::object metadata = {};  ///< An object of anything, with {} as its default.
-    std::optional<std::optional<::boost::json::object>> maybe_any{};  ///< Nullable object of anything.
+    std::optional<std::optional<::boost::json::object>>
+        maybe_any{};  ///< Nullable object of anything.
 
     friend bool operator==(scalar_record const&, scalar_record const&) = default;
 };
 
 // ---------------------------------------------------------------------------
-// JSON conversions: validating reads, direct writes, Boost.JSON hooks.
+// JSON conversions: validating reads, direct writes, json::value builders.
 
 namespace codegen_detail {
 /// Matches "^-?[0-9]+(?:[.,][0-9]{1,2})? ?[€£¥$]$(?!\\n)" (ECMA-262, unanchored, over code points).
 inline bool scalars_pattern_0(std::string_view s)
 {
-    static std::wregex const re = ::jobwatch::detail::compile_pattern("^-\077[0-9]+(\077:[.,][0-9]{1,2})\077 \077[\342\202\254\302\243\302\245$]$(\077!\\n)");
+    static std::wregex const re = ::jobwatch::detail::compile_pattern(
+        "^-\077[0-9]+(\077:[,.][0-9]{1,2})\077 \077[$\\u00A3\\u00A5\\u20AC]$(\077!\\u000A)");
     return ::jobwatch::detail::search_pattern(s, re);
 }
 
 /// Matches "^[a-z0-9_-]{3,16}$(?!\\n)": one ASCII class repeated, checked without a regex engine.
 inline bool scalars_pattern_1(std::string_view s) noexcept
 {
-    static constexpr ::jobwatch::detail::ascii_set set{{97, 122}, {48, 57}, {95, 95}, {45, 45}};
+    static constexpr ::jobwatch::detail::ascii_set set{{45, 45}, {48, 57}, {95, 95}, {97, 122}};
     return ::jobwatch::detail::match_repeated(s, set, 3, 16);
 }
 
 }  // namespace codegen_detail
 
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, scalar_record& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] scalar_record& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -88,33 +107,51 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 3:
             if (std::memcmp(key.data(), "big", 3) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.big.emplace(), ::jobwatch::detail::number_rules{-9007199254740991.0, 9007199254740991.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.big.emplace(),
+                        ::jobwatch::detail::number_rules{-9007199254740991.0, 9007199254740991.0,
+                                                         std::nullopt, std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 4:
             if (std::memcmp(key.data(), "name", 4) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.name, ::jobwatch::detail::string_rules{1, 8, false, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.name,
+                        ::jobwatch::detail::string_rules{1, 8, false, nullptr, nullptr}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 1;
                 continue;
             }
             if (std::memcmp(key.data(), "note", 4) == 0) {
-                if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.note.emplace(),
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::string& item) {
-            return ::jobwatch::detail::read_string(ctx, jv_item, item, ::jobwatch::detail::string_rules{0, 16, false, nullptr, nullptr});
-        }))
+                if (!::jobwatch::detail::read_nullable(
+                        ctx, kv.value(), out.note.emplace(),
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::string& item) {
+                            return ::jobwatch::detail::read_string(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::string_rules{0, 16, false, nullptr, nullptr});
+                        }))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "code", 4) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.code.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, &codegen_detail::scalars_pattern_0, "^-\077[0-9]+(\077:[.,][0-9]{1,2})\077 \077[\342\202\254\302\243\302\245$]$(\077!\\n)"}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.code.emplace(),
+                        ::jobwatch::detail::string_rules{
+                            0, std::numeric_limits<std::size_t>::max(), false,
+                            &codegen_detail::scalars_pattern_0,
+                            "^-\077[0-9]+(\077:[.,][0-9]{1,2})\077 \077[\342\202\254\302\243\302\245$]$(\077!\\n)"}))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "slug", 4) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.slug.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, &codegen_detail::scalars_pattern_1, "^[a-z0-9_-]{3,16}$(\077!\\n)"}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.slug.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, &codegen_detail::scalars_pattern_1,
+                                                         "^[a-z0-9_-]{3,16}$(\077!\\n)"}))
                     return ctx.at(key);
                 continue;
             }
@@ -131,31 +168,49 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 5:
             if (std::memcmp(key.data(), "owner", 5) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.owner.emplace(), ::jobwatch::detail::string_rules{1, 40, false, &codegen_detail::common_pattern_1, "^[A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245][A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245 '-]*$(\077!\\n)"}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.owner.emplace(),
+                        ::jobwatch::detail::string_rules{
+                            1, 40, false, &codegen_detail::common_pattern_1,
+                            "^[A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245][A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245 '-]*$(\077!\\n)"}))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "count", 5) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.count, ::jobwatch::detail::number_rules{0.0, 100.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.count,
+                        ::jobwatch::detail::number_rules{0.0, 100.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 3;
                 continue;
             }
             if (std::memcmp(key.data(), "ratio", 5) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.ratio.emplace(), ::jobwatch::detail::number_rules{0.0, 1.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_number(
+                        ctx, kv.value(), out.ratio.emplace(),
+                        ::jobwatch::detail::number_rules{0.0, 1.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "score", 5) == 0) {
-                if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.score.emplace(),
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, double& item) {
-            return ::jobwatch::detail::read_number(ctx, jv_item, item, ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt, std::nullopt});
-        }))
+                if (!::jobwatch::detail::read_nullable(
+                        ctx, kv.value(), out.score.emplace(),
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, double& item) {
+                            return ::jobwatch::detail::read_number(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt,
+                                                                 std::nullopt, std::nullopt});
+                        }))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "a/b~c", 5) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.a_b_c.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.a_b_c.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
@@ -167,12 +222,18 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 6:
             if (std::memcmp(key.data(), "offset", 6) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.offset.emplace(), ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, -10.0, 10.0}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.offset.emplace(),
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, -10.0, 10.0,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "weight", 6) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.weight, ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_number(
+                        ctx, kv.value(), out.weight,
+                        ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt,
+                                                         std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
@@ -195,63 +256,89 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                 continue;
             }
             if (std::memcmp(key.data(), "default", 7) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.default_.emplace(), ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.default_.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "gr\303\266\303\237e", 7) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.gr_e.emplace(), ::jobwatch::detail::number_rules{0.0, 1000.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.gr_e.emplace(),
+                        ::jobwatch::detail::number_rules{0.0, 1000.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 8:
             if (std::memcmp(key.data(), "greeting", 8) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.greeting, ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.greeting,
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
                     return ctx.at(key);
                 continue;
             }
             if (std::memcmp(key.data(), "metadata", 8) == 0) {
-                if (!(kv.value().is_object() ? (out.metadata = kv.value().get_object(), true) : ::jobwatch::detail::type_error(ctx, kv.value(), "object")))
+                if (!::jobwatch::detail::read_any_object(ctx, kv.value(), out.metadata))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 9:
             if (std::memcmp(key.data(), "maybe_any", 9) == 0) {
-                if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.maybe_any.emplace(),
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::boost::json::object& item) {
-            return (jv_item.is_object() ? (item = jv_item.get_object(), true) : ::jobwatch::detail::type_error(ctx, jv_item, "object"));
-        }))
+                if (!::jobwatch::detail::read_nullable(
+                        ctx, kv.value(), out.maybe_any.emplace(),
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, ::boost::json::object& item) {
+                            return ::jobwatch::detail::read_any_object(ctx, jv_item, item);
+                        }))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 10:
             if (std::memcmp(key.data(), "created_at", 10) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.created_at, ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), true, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.created_at,
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         true, nullptr, nullptr}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 8;
                 continue;
             }
             if (std::memcmp(key.data(), "deleted_at", 10) == 0) {
-                if (!::jobwatch::detail::read_nullable(ctx, kv.value(), out.deleted_at,
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::string& item) {
-            return ::jobwatch::detail::read_string(ctx, jv_item, item, ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), true, nullptr, nullptr});
-        }))
+                if (!::jobwatch::detail::read_nullable(
+                        ctx, kv.value(), out.deleted_at,
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::string& item) {
+                            return ::jobwatch::detail::read_string(
+                                ctx, jv_item, item,
+                                ::jobwatch::detail::string_rules{
+                                    0, std::numeric_limits<std::size_t>::max(), true, nullptr,
+                                    nullptr});
+                        }))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 9;
                 continue;
             }
             if (std::memcmp(key.data(), "retryCount", 10) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.retry_count, ::jobwatch::detail::number_rules{0.0, 10.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.retry_count,
+                        ::jobwatch::detail::number_rules{0.0, 10.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 11:
             if (std::memcmp(key.data(), "temperature", 11) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.temperature.emplace(), ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, -273.15, 1000000.0}))
+                if (!::jobwatch::detail::read_number(
+                        ctx, kv.value(), out.temperature.emplace(),
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, -273.15,
+                                                         1000000.0, std::nullopt}))
                     return ctx.at(key);
                 continue;
             }
@@ -276,142 +363,383 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, scalar_record const& v)
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] scalar_record& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 3:
+            if (std::memcmp(key.data(), "big", 3) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.big.emplace(),
+                        ::jobwatch::detail::number_rules{-9007199254740991.0, 9007199254740991.0,
+                                                         std::nullopt, std::nullopt, std::nullopt}))
+                    return false;
+                continue;
+            }
+            break;
+        case 4:
+            if (std::memcmp(key.data(), "name", 4) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.name,
+                        ::jobwatch::detail::string_rules{1, 8, false, nullptr, nullptr}))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            if (std::memcmp(key.data(), "note", 4) == 0) {
+                if (!::jobwatch::detail::pull_nullable(
+                        r, out.note.emplace(),
+                        [](::jobwatch::detail::pull_reader& r, std::string& item) {
+                            return ::jobwatch::detail::pull_string(
+                                r, item,
+                                ::jobwatch::detail::string_rules{0, 16, false, nullptr, nullptr});
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "code", 4) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.code.emplace(),
+                        ::jobwatch::detail::string_rules{
+                            0, std::numeric_limits<std::size_t>::max(), false,
+                            &codegen_detail::scalars_pattern_0,
+                            "^-\077[0-9]+(\077:[.,][0-9]{1,2})\077 \077[\342\202\254\302\243\302\245$]$(\077!\\n)"}))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "slug", 4) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.slug.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, &codegen_detail::scalars_pattern_1,
+                                                         "^[a-z0-9_-]{3,16}$(\077!\\n)"}))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "tier", 4) == 0) {
+                if (!jobwatch_pull(r, out.tier))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "blob", 4) == 0) {
+                if (!::jobwatch::detail::pull_any(r, out.blob.emplace()))
+                    return false;
+                continue;
+            }
+            break;
+        case 5:
+            if (std::memcmp(key.data(), "owner", 5) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.owner.emplace(),
+                        ::jobwatch::detail::string_rules{
+                            1, 40, false, &codegen_detail::common_pattern_1,
+                            "^[A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245][A-Za-z\303\200-\303\226\303\230-\303\266\303\270-\303\277\344\270\200-\351\276\245 '-]*$(\077!\\n)"}))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "count", 5) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.count,
+                        ::jobwatch::detail::number_rules{0.0, 100.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                seen |= std::uint64_t{1} << 3;
+                continue;
+            }
+            if (std::memcmp(key.data(), "ratio", 5) == 0) {
+                if (!::jobwatch::detail::pull_number(
+                        r, out.ratio.emplace(),
+                        ::jobwatch::detail::number_rules{0.0, 1.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "score", 5) == 0) {
+                if (!::jobwatch::detail::pull_nullable(
+                        r, out.score.emplace(),
+                        [](::jobwatch::detail::pull_reader& r, double& item) {
+                            return ::jobwatch::detail::pull_number(
+                                r, item,
+                                ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt,
+                                                                 std::nullopt, std::nullopt});
+                        }))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "a/b~c", 5) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.a_b_c.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "extra", 5) == 0) {
+                if (!::jobwatch::detail::pull_any(r, out.extra.emplace()))
+                    return false;
+                continue;
+            }
+            break;
+        case 6:
+            if (std::memcmp(key.data(), "offset", 6) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.offset.emplace(),
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, -10.0, 10.0,
+                                                         std::nullopt}))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "weight", 6) == 0) {
+                if (!::jobwatch::detail::pull_number(
+                        r, out.weight,
+                        ::jobwatch::detail::number_rules{0.0, std::nullopt, std::nullopt,
+                                                         std::nullopt, std::nullopt}))
+                    return false;
+                continue;
+            }
+            break;
+        case 7:
+            if (std::memcmp(key.data(), "version", 7) == 0) {
+                if (!::jobwatch::detail::pull_const(r, "v1"))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            if (std::memcmp(key.data(), "enabled", 7) == 0) {
+                if (!::jobwatch::detail::pull_boolean(r, out.enabled))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "verbose", 7) == 0) {
+                if (!::jobwatch::detail::pull_boolean(r, out.verbose.emplace()))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "default", 7) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.default_.emplace(),
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "gr\303\266\303\237e", 7) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.gr_e.emplace(),
+                        ::jobwatch::detail::number_rules{0.0, 1000.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                continue;
+            }
+            break;
+        case 8:
+            if (std::memcmp(key.data(), "greeting", 8) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.greeting,
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, nullptr, nullptr}))
+                    return false;
+                continue;
+            }
+            if (std::memcmp(key.data(), "metadata", 8) == 0) {
+                if (!::jobwatch::detail::pull_any_object(r, out.metadata))
+                    return false;
+                continue;
+            }
+            break;
+        case 9:
+            if (std::memcmp(key.data(), "maybe_any", 9) == 0) {
+                if (!::jobwatch::detail::pull_nullable(
+                        r, out.maybe_any.emplace(),
+                        [](::jobwatch::detail::pull_reader& r, ::boost::json::object& item) {
+                            return ::jobwatch::detail::pull_any_object(r, item);
+                        }))
+                    return false;
+                continue;
+            }
+            break;
+        case 10:
+            if (std::memcmp(key.data(), "created_at", 10) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.created_at,
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         true, nullptr, nullptr}))
+                    return false;
+                seen |= std::uint64_t{1} << 8;
+                continue;
+            }
+            if (std::memcmp(key.data(), "deleted_at", 10) == 0) {
+                if (!::jobwatch::detail::pull_nullable(
+                        r, out.deleted_at,
+                        [](::jobwatch::detail::pull_reader& r, std::string& item) {
+                            return ::jobwatch::detail::pull_string(
+                                r, item,
+                                ::jobwatch::detail::string_rules{
+                                    0, std::numeric_limits<std::size_t>::max(), true, nullptr,
+                                    nullptr});
+                        }))
+                    return false;
+                seen |= std::uint64_t{1} << 9;
+                continue;
+            }
+            if (std::memcmp(key.data(), "retryCount", 10) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.retry_count,
+                        ::jobwatch::detail::number_rules{0.0, 10.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                continue;
+            }
+            break;
+        case 11:
+            if (std::memcmp(key.data(), "temperature", 11) == 0) {
+                if (!::jobwatch::detail::pull_number(
+                        r, out.temperature.emplace(),
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, -273.15,
+                                                         1000000.0, std::nullopt}))
+                    return false;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x30bu) == 0x30bu;
+}
+
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] scalar_record const& v)
 {
     w.raw('{');
     w.raw("\"version\":");
 
-    w.string(v.version);
+    ::jobwatch::detail::write_value(w, v.version);
     w.raw(",\"name\":");
 
-    w.string(v.name);
+    ::jobwatch::detail::write_value(w, v.name);
     if (v.owner) {
         w.raw(",\"owner\":");
 
-        w.string(*v.owner);
+        ::jobwatch::detail::write_value(w, *v.owner);
     }
     w.raw(",\"count\":");
 
-    w.integer(v.count);
+    ::jobwatch::detail::write_value(w, v.count);
     if (v.offset) {
         w.raw(",\"offset\":");
 
-        w.integer(*v.offset);
+        ::jobwatch::detail::write_value(w, *v.offset);
     }
     if (v.big) {
         w.raw(",\"big\":");
 
-        w.integer(*v.big);
+        ::jobwatch::detail::write_value(w, *v.big);
     }
     if (v.ratio) {
         w.raw(",\"ratio\":");
 
-        w.number(*v.ratio);
+        ::jobwatch::detail::write_value(w, *v.ratio);
     }
     if (v.temperature) {
         w.raw(",\"temperature\":");
 
-        w.number(*v.temperature);
+        ::jobwatch::detail::write_value(w, *v.temperature);
     }
     w.raw(",\"created_at\":");
 
-    w.string(v.created_at);
+    ::jobwatch::detail::write_value(w, v.created_at);
     w.raw(",\"deleted_at\":");
 
-    if (v.deleted_at) {
-        w.string(*v.deleted_at);
-    } else {
-        w.null();
-    }
+    ::jobwatch::detail::write_value(w, v.deleted_at);
     if (v.note) {
         w.raw(",\"note\":");
 
-        if (*v.note) {
-        w.string(**v.note);
-    } else {
-        w.null();
-    }
+        ::jobwatch::detail::write_value(w, *v.note);
     }
     if (v.score) {
         w.raw(",\"score\":");
 
-        if (*v.score) {
-        w.number(**v.score);
-    } else {
-        w.null();
-    }
+        ::jobwatch::detail::write_value(w, *v.score);
     }
     if (v.code) {
         w.raw(",\"code\":");
 
-        w.string(*v.code);
+        ::jobwatch::detail::write_value(w, *v.code);
     }
     if (v.slug) {
         w.raw(",\"slug\":");
 
-        w.string(*v.slug);
+        ::jobwatch::detail::write_value(w, *v.slug);
     }
     w.raw(",\"greeting\":");
 
-    w.string(v.greeting);
+    ::jobwatch::detail::write_value(w, v.greeting);
     w.raw(",\"retryCount\":");
 
-    w.integer(v.retry_count);
+    ::jobwatch::detail::write_value(w, v.retry_count);
     w.raw(",\"weight\":");
 
-    w.number(v.weight);
+    ::jobwatch::detail::write_value(w, v.weight);
     w.raw(",\"enabled\":");
 
-    w.boolean(v.enabled);
+    ::jobwatch::detail::write_value(w, v.enabled);
     if (v.verbose) {
         w.raw(",\"verbose\":");
 
-        w.boolean(*v.verbose);
+        ::jobwatch::detail::write_value(w, *v.verbose);
     }
     w.raw(",\"tier\":");
 
-    jobwatch_write(w, v.tier);
+    ::jobwatch::detail::write_value(w, v.tier);
     if (v.default_) {
         w.raw(",\"default\":");
 
-        w.string(*v.default_);
+        ::jobwatch::detail::write_value(w, *v.default_);
     }
     if (v.a_b_c) {
         w.raw(",\"a/b~c\":");
 
-        w.string(*v.a_b_c);
+        ::jobwatch::detail::write_value(w, *v.a_b_c);
     }
     if (v.gr_e) {
         w.raw(",\"gr\303\266\303\237e\":");
 
-        w.integer(*v.gr_e);
+        ::jobwatch::detail::write_value(w, *v.gr_e);
     }
     if (v.extra) {
         w.raw(",\"extra\":");
 
-        w.any(*v.extra);
+        ::jobwatch::detail::write_value(w, *v.extra);
     }
     if (v.blob) {
         w.raw(",\"blob\":");
 
-        w.any(*v.blob);
+        ::jobwatch::detail::write_value(w, *v.blob);
     }
     w.raw(",\"metadata\":");
 
-    w.any(v.metadata);
+    ::jobwatch::detail::write_value(w, v.metadata);
     if (v.maybe_any) {
         w.raw(",\"maybe_any\":");
 
-        if (*v.maybe_any) {
-        w.any(**v.maybe_any);
-    } else {
-        w.null();
-    }
+        ::jobwatch::detail::write_value(w, *v.maybe_any);
     }
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(scalar_record const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] scalar_record const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(27);
@@ -460,22 +788,6 @@ inline ::boost::json::value jobwatch_to_value(scalar_record const& v, ::boost::j
         o.emplace("maybe_any", ::jobwatch::detail::to_value(*v.maybe_any, sp));
     return o;
 }
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, scalar_record const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline scalar_record tag_invoke(::boost::json::value_to_tag<scalar_record>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<scalar_record>(jv);
-}
-
-inline ::boost::system::result<scalar_record> tag_invoke(::boost::json::try_value_to_tag<scalar_record>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<scalar_record>(jv);
-}
 /// The type of a whole `scalars.schema.json` document, by file stem (used by generic tooling).
 namespace codegen_roots {
 using scalars = ::fixtures::scalar_record;
@@ -497,8 +809,10 @@ inline constexpr std::pair<std::string_view, std::string_view> scalars[] = {
     {"/deleted_at", "Required but nullable: present, and either a date-time or null."},
     {"/note", "Optional and nullable, null listed first: absent, null or up to 16 code points."},
     {"/score", "Optional nullable number with a bound."},
-    {"/code", "A pattern with classes and non-ASCII literals: an amount with an optional fraction and a currency sign."},
-    {"/slug", "One ASCII class repeated 3 to 16 times: the generator checks this with a table, not a regex engine."},
+    {"/code",
+     "A pattern with classes and non-ASCII literals: an amount with an optional fraction and a currency sign."},
+    {"/slug",
+     "One ASCII class repeated 3 to 16 times: the generator checks this with a table, not a regex engine."},
     {"/greeting", "A default with non-ASCII text."},
     {"/retryCount", "camelCase on the wire, snake_case in C++; an integer default."},
     {"/weight", "A number default."},

@@ -7,6 +7,8 @@
 
 #include <boost/json/value.hpp>
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -18,17 +20,21 @@
 #include <variant>
 #include <vector>
 
-static_assert(::jobwatch::codegen_abi == 1,
+static_assert(::jobwatch::codegen_abi == 2,
               "shapes.schema.json was generated for another jobwatch version: regenerate it");
 
 namespace fixtures {
 
+// Boost.JSON's value_from, value_to and try_value_to work on every type below
+// through these generic hooks (found by argument-dependent lookup).
+using ::jobwatch::codegen_hooks::tag_invoke;
+
 /// A circle.
 struct circle
 {
-    static constexpr std::string_view type = "shape";  ///< The same in every shape.
+    static constexpr std::string_view type = "shape";   ///< The same in every shape.
     static constexpr std::string_view kind = "circle";  ///< Discriminator.
-    double radius{};  ///< Greater than zero.
+    double radius{};                                    ///< Greater than zero.
 
     friend bool operator==(circle const&, circle const&) = default;
 };
@@ -36,10 +42,10 @@ struct circle
 /// An axis-aligned rectangle.
 struct rect
 {
-    static constexpr std::string_view kind = "rect";  ///< Discriminator.
+    static constexpr std::string_view kind = "rect";   ///< Discriminator.
     static constexpr std::string_view type = "shape";  ///< The same in every shape.
-    std::int64_t width{};  ///< Width, at least 1.
-    std::int64_t height{};  ///< Height, at least 1.
+    std::int64_t width{};                              ///< Width, at least 1.
+    std::int64_t height{};                             ///< Height, at least 1.
 
     friend bool operator==(rect const&, rect const&) = default;
 };
@@ -47,10 +53,10 @@ struct rect
 /// A closed polygon of at least 3 vertices.
 struct polygon
 {
-    static constexpr std::string_view type = "shape";  ///< The same in every shape.
+    static constexpr std::string_view type = "shape";    ///< The same in every shape.
     static constexpr std::string_view kind = "polygon";  ///< Discriminator.
     std::vector<std::vector<double>> vertices{};  ///< [x, y] pairs: nested arrays with exact sizes.
-    std::string fill = "#000000";  ///< Fill colour as #rrggbb.
+    std::string fill = "#000000";                 ///< Fill colour as #rrggbb.
 
     friend bool operator==(polygon const&, polygon const&) = default;
 };
@@ -61,28 +67,30 @@ using shape = std::variant<circle, rect, polygon>;
 /// Fixture: an anyOf tagged by "kind"; every branch also has a "type" const, but with the same value, so "type" cannot discriminate.
 struct drawing
 {
-    std::string title{};  ///< A property named title (not the schema's title).
+    std::string title{};          ///< A property named title (not the schema's title).
     ::fixtures::shape primary{};  ///< The main shape: a union in a property.
-    std::vector<::fixtures::shape> shapes = {};  ///< Up to 4 shapes: a union as array items.
+    std::vector<::fixtures::shape> shapes = {};     ///< Up to 4 shapes: a union as array items.
     std::optional<::fixtures::event> last_event{};  ///< A union from another file.
 
     friend bool operator==(drawing const&, drawing const&) = default;
 };
 
 // ---------------------------------------------------------------------------
-// JSON conversions: validating reads, direct writes, Boost.JSON hooks.
+// JSON conversions: validating reads, direct writes, json::value builders.
 
 namespace codegen_detail {
 /// Matches "^#[0-9a-f]{6}$(?!\\n)" (ECMA-262, unanchored, over code points).
 inline bool shapes_pattern_0(std::string_view s)
 {
-    static std::wregex const re = ::jobwatch::detail::compile_pattern("^#[0-9a-f]{6}$(\077!\\n)");
+    static std::wregex const re =
+        ::jobwatch::detail::compile_pattern("^#[0-9a-f]{6}$(\077!\\u000A)");
     return ::jobwatch::detail::search_pattern(s, re);
 }
 
 }  // namespace codegen_detail
 
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, circle& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] circle& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -107,7 +115,10 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 6:
             if (std::memcmp(key.data(), "radius", 6) == 0) {
-                if (!::jobwatch::detail::read_number(ctx, kv.value(), out.radius, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, 0.0, std::nullopt}))
+                if (!::jobwatch::detail::read_number(
+                        ctx, kv.value(), out.radius,
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, 0.0,
+                                                         std::nullopt, std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 2;
                 continue;
@@ -129,22 +140,70 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, circle const& v)
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] circle& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 4:
+            if (std::memcmp(key.data(), "type", 4) == 0) {
+                if (!::jobwatch::detail::pull_const(r, "shape"))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            if (std::memcmp(key.data(), "kind", 4) == 0) {
+                if (!::jobwatch::detail::pull_const(r, "circle"))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            break;
+        case 6:
+            if (std::memcmp(key.data(), "radius", 6) == 0) {
+                if (!::jobwatch::detail::pull_number(
+                        r, out.radius,
+                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, 0.0,
+                                                         std::nullopt, std::nullopt}))
+                    return false;
+                seen |= std::uint64_t{1} << 2;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x7u) == 0x7u;
+}
+
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] circle const& v)
 {
     w.raw('{');
     w.raw("\"type\":");
 
-    w.string(v.type);
+    ::jobwatch::detail::write_value(w, v.type);
     w.raw(",\"kind\":");
 
-    w.string(v.kind);
+    ::jobwatch::detail::write_value(w, v.kind);
     w.raw(",\"radius\":");
 
-    w.number(v.radius);
+    ::jobwatch::detail::write_value(w, v.radius);
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(circle const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] circle const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(3);
@@ -153,23 +212,8 @@ inline ::boost::json::value jobwatch_to_value(circle const& v, ::boost::json::st
     o.emplace("radius", ::jobwatch::detail::to_value(v.radius, sp));
     return o;
 }
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, circle const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline circle tag_invoke(::boost::json::value_to_tag<circle>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<circle>(jv);
-}
-
-inline ::boost::system::result<circle> tag_invoke(::boost::json::try_value_to_tag<circle>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<circle>(jv);
-}
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, rect& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] rect& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -194,7 +238,10 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 5:
             if (std::memcmp(key.data(), "width", 5) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.width, ::jobwatch::detail::number_rules{1.0, 4096.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.width,
+                        ::jobwatch::detail::number_rules{1.0, 4096.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 2;
                 continue;
@@ -202,7 +249,10 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 6:
             if (std::memcmp(key.data(), "height", 6) == 0) {
-                if (!::jobwatch::detail::read_integer(ctx, kv.value(), out.height, ::jobwatch::detail::number_rules{1.0, 4096.0, std::nullopt, std::nullopt}))
+                if (!::jobwatch::detail::read_integer(
+                        ctx, kv.value(), out.height,
+                        ::jobwatch::detail::number_rules{1.0, 4096.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 3;
                 continue;
@@ -226,25 +276,84 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, rect const& v)
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] rect& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 4:
+            if (std::memcmp(key.data(), "kind", 4) == 0) {
+                if (!::jobwatch::detail::pull_const(r, "rect"))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            if (std::memcmp(key.data(), "type", 4) == 0) {
+                if (!::jobwatch::detail::pull_const(r, "shape"))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            break;
+        case 5:
+            if (std::memcmp(key.data(), "width", 5) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.width,
+                        ::jobwatch::detail::number_rules{1.0, 4096.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                seen |= std::uint64_t{1} << 2;
+                continue;
+            }
+            break;
+        case 6:
+            if (std::memcmp(key.data(), "height", 6) == 0) {
+                if (!::jobwatch::detail::pull_integer(
+                        r, out.height,
+                        ::jobwatch::detail::number_rules{1.0, 4096.0, std::nullopt, std::nullopt,
+                                                         std::nullopt}))
+                    return false;
+                seen |= std::uint64_t{1} << 3;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0xfu) == 0xfu;
+}
+
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] rect const& v)
 {
     w.raw('{');
     w.raw("\"kind\":");
 
-    w.string(v.kind);
+    ::jobwatch::detail::write_value(w, v.kind);
     w.raw(",\"type\":");
 
-    w.string(v.type);
+    ::jobwatch::detail::write_value(w, v.type);
     w.raw(",\"width\":");
 
-    w.integer(v.width);
+    ::jobwatch::detail::write_value(w, v.width);
     w.raw(",\"height\":");
 
-    w.integer(v.height);
+    ::jobwatch::detail::write_value(w, v.height);
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(rect const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] rect const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(4);
@@ -254,23 +363,8 @@ inline ::boost::json::value jobwatch_to_value(rect const& v, ::boost::json::stor
     o.emplace("height", ::jobwatch::detail::to_value(v.height, sp));
     return o;
 }
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, rect const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline rect tag_invoke(::boost::json::value_to_tag<rect>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<rect>(jv);
-}
-
-inline ::boost::system::result<rect> tag_invoke(::boost::json::try_value_to_tag<rect>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<rect>(jv);
-}
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, polygon& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] polygon& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -293,20 +387,33 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
                 continue;
             }
             if (std::memcmp(key.data(), "fill", 4) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.fill, ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(), false, &codegen_detail::shapes_pattern_0, "^#[0-9a-f]{6}$(\077!\\n)"}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.fill,
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, &codegen_detail::shapes_pattern_0,
+                                                         "^#[0-9a-f]{6}$(\077!\\n)"}))
                     return ctx.at(key);
                 continue;
             }
             break;
         case 8:
             if (std::memcmp(key.data(), "vertices", 8) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.vertices, ::jobwatch::detail::array_rules{3, std::numeric_limits<std::size_t>::max()},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, std::vector<double>& item) {
-            return ::jobwatch::detail::read_array(ctx, jv_item, item, ::jobwatch::detail::array_rules{2, 2},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, double& item) {
-            return ::jobwatch::detail::read_number(ctx, jv_item, item, ::jobwatch::detail::number_rules{std::nullopt, std::nullopt, std::nullopt, std::nullopt});
-        });
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.vertices,
+                        ::jobwatch::detail::array_rules{3, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item, std::vector<double>& item) {
+                            return ::jobwatch::detail::read_array(
+                                ctx, jv_item, item, ::jobwatch::detail::array_rules{2, 2},
+                                [](::jobwatch::detail::read_context& ctx,
+                                   ::boost::json::value const& jv_item, double& item) {
+                                    return ::jobwatch::detail::read_number(
+                                        ctx, jv_item, item,
+                                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt,
+                                                                         std::nullopt, std::nullopt,
+                                                                         std::nullopt});
+                                });
+                        }))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 2;
                 continue;
@@ -328,39 +435,92 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, polygon const& v)
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] polygon& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 4:
+            if (std::memcmp(key.data(), "type", 4) == 0) {
+                if (!::jobwatch::detail::pull_const(r, "shape"))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            if (std::memcmp(key.data(), "kind", 4) == 0) {
+                if (!::jobwatch::detail::pull_const(r, "polygon"))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            if (std::memcmp(key.data(), "fill", 4) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.fill,
+                        ::jobwatch::detail::string_rules{0, std::numeric_limits<std::size_t>::max(),
+                                                         false, &codegen_detail::shapes_pattern_0,
+                                                         "^#[0-9a-f]{6}$(\077!\\n)"}))
+                    return false;
+                continue;
+            }
+            break;
+        case 8:
+            if (std::memcmp(key.data(), "vertices", 8) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.vertices,
+                        ::jobwatch::detail::array_rules{3, std::numeric_limits<std::size_t>::max()},
+                        [](::jobwatch::detail::pull_reader& r, std::vector<double>& item) {
+                            return ::jobwatch::detail::pull_array(
+                                r, item, ::jobwatch::detail::array_rules{2, 2},
+                                [](::jobwatch::detail::pull_reader& r, double& item) {
+                                    return ::jobwatch::detail::pull_number(
+                                        r, item,
+                                        ::jobwatch::detail::number_rules{std::nullopt, std::nullopt,
+                                                                         std::nullopt, std::nullopt,
+                                                                         std::nullopt});
+                                });
+                        }))
+                    return false;
+                seen |= std::uint64_t{1} << 2;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x7u) == 0x7u;
+}
+
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] polygon const& v)
 {
     w.raw('{');
     w.raw("\"type\":");
 
-    w.string(v.type);
+    ::jobwatch::detail::write_value(w, v.type);
     w.raw(",\"kind\":");
 
-    w.string(v.kind);
+    ::jobwatch::detail::write_value(w, v.kind);
     w.raw(",\"vertices\":");
 
-    w.raw('[');
-    for (bool first0 = true; auto const& e0 : v.vertices) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        w.raw('[');
-    for (bool first1 = true; auto const& e1 : e0) {
-        if (!first1)
-            w.raw(',');
-        first1 = false;
-        w.number(e1);
-    }
-    w.raw(']');
-    }
-    w.raw(']');
+    ::jobwatch::detail::write_value(w, v.vertices);
     w.raw(",\"fill\":");
 
-    w.string(v.fill);
+    ::jobwatch::detail::write_value(w, v.fill);
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(polygon const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] polygon const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(4);
@@ -370,23 +530,8 @@ inline ::boost::json::value jobwatch_to_value(polygon const& v, ::boost::json::s
     o.emplace("fill", ::jobwatch::detail::to_value(v.fill, sp));
     return o;
 }
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, polygon const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline polygon tag_invoke(::boost::json::value_to_tag<polygon>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<polygon>(jv);
-}
-
-inline ::boost::system::result<polygon> tag_invoke(::boost::json::try_value_to_tag<polygon>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<polygon>(jv);
-}
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, shape& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          shape& out)
 {
     auto const* tag = ::jobwatch::detail::discriminator(ctx, jv, "kind");
     if (!tag)
@@ -401,6 +546,20 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return ctx.fail_at("kind", "must be one of \"circle\", \"rect\", \"polygon\"");
 }
 
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, shape& out)
+{
+    std::string_view t;
+    if (!::jobwatch::detail::pull_tag(r, "kind", t))
+        return false;
+    if (t == "circle")
+        return jobwatch_pull(r, out.emplace<circle>());
+    if (t == "rect")
+        return jobwatch_pull(r, out.emplace<rect>());
+    if (t == "polygon")
+        return jobwatch_pull(r, out.emplace<polygon>());
+    return false;
+}
+
 inline void jobwatch_write(::jobwatch::detail::json_writer& w, shape const& v)
 {
     std::visit([&w](auto const& alt) { jobwatch_write(w, alt); }, v);
@@ -411,22 +570,26 @@ inline ::boost::json::value jobwatch_to_value(shape const& v, ::boost::json::sto
     return std::visit([&sp](auto const& alt) { return jobwatch_to_value(alt, sp); }, v);
 }
 
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, shape const& v)
+// Boost.JSON's own std::variant conversions are more specialized than the
+// generic hooks, so a union names its hooks: the tag decides, not the first
+// alternative that happens to parse.
+inline void tag_invoke(::boost::json::value_from_tag tag, ::boost::json::value& jv, shape const& v)
 {
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
+    ::jobwatch::codegen_hooks::tag_invoke(tag, jv, v);
 }
 
-inline shape tag_invoke(::boost::json::value_to_tag<shape>, ::boost::json::value const& jv)
+inline shape tag_invoke(::boost::json::value_to_tag<shape> tag, ::boost::json::value const& jv)
 {
-    return ::jobwatch::detail::value_to_or_throw<shape>(jv);
+    return ::jobwatch::codegen_hooks::tag_invoke(tag, jv);
 }
 
-inline ::boost::system::result<shape> tag_invoke(::boost::json::try_value_to_tag<shape>,
-                                                     ::boost::json::value const& jv)
+inline ::boost::system::result<shape> tag_invoke(::boost::json::try_value_to_tag<shape> tag,
+                                                 ::boost::json::value const& jv)
 {
-    return ::jobwatch::detail::try_value_to<shape>(jv);
+    return ::jobwatch::codegen_hooks::tag_invoke(tag, jv);
 }
-inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv, drawing& out)
+inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv,
+                          [[maybe_unused]] drawing& out)
 {
     auto const* obj = jv.if_object();
     if (!obj)
@@ -437,7 +600,9 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
         switch (key.size()) {
         case 5:
             if (std::memcmp(key.data(), "title", 5) == 0) {
-                if (!::jobwatch::detail::read_string(ctx, kv.value(), out.title, ::jobwatch::detail::string_rules{1, 40, false, nullptr, nullptr}))
+                if (!::jobwatch::detail::read_string(
+                        ctx, kv.value(), out.title,
+                        ::jobwatch::detail::string_rules{1, 40, false, nullptr, nullptr}))
                     return ctx.at(key);
                 seen |= std::uint64_t{1} << 0;
                 continue;
@@ -445,10 +610,11 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
             break;
         case 6:
             if (std::memcmp(key.data(), "shapes", 6) == 0) {
-                if (!::jobwatch::detail::read_array(ctx, kv.value(), out.shapes, ::jobwatch::detail::array_rules{0, 4},
-        [](::jobwatch::detail::read_context& ctx, ::boost::json::value const& jv_item, ::fixtures::shape& item) {
-            return jobwatch_read(ctx, jv_item, item);
-        }))
+                if (!::jobwatch::detail::read_array(
+                        ctx, kv.value(), out.shapes, ::jobwatch::detail::array_rules{0, 4},
+                        [](::jobwatch::detail::read_context& ctx,
+                           ::boost::json::value const& jv_item,
+                           ::fixtures::shape& item) { return jobwatch_read(ctx, jv_item, item); }))
                     return ctx.at(key);
                 continue;
             }
@@ -482,34 +648,86 @@ inline bool jobwatch_read(::jobwatch::detail::read_context& ctx, ::boost::json::
     return true;
 }
 
-inline void jobwatch_write(::jobwatch::detail::json_writer& w, drawing const& v)
+inline bool jobwatch_pull(::jobwatch::detail::pull_reader& r, [[maybe_unused]] drawing& out)
+{
+    if (!r.begin_object())
+        return false;
+    std::uint64_t seen = 0;
+    for (;;) {
+        std::string_view key;
+        bool done = false;
+        if (!r.next_key(key, done))
+            return false;
+        if (done)
+            break;
+        switch (key.size()) {
+        case 5:
+            if (std::memcmp(key.data(), "title", 5) == 0) {
+                if (!::jobwatch::detail::pull_string(
+                        r, out.title,
+                        ::jobwatch::detail::string_rules{1, 40, false, nullptr, nullptr}))
+                    return false;
+                seen |= std::uint64_t{1} << 0;
+                continue;
+            }
+            break;
+        case 6:
+            if (std::memcmp(key.data(), "shapes", 6) == 0) {
+                if (!::jobwatch::detail::pull_array(
+                        r, out.shapes, ::jobwatch::detail::array_rules{0, 4},
+                        [](::jobwatch::detail::pull_reader& r, ::fixtures::shape& item) {
+                            return jobwatch_pull(r, item);
+                        }))
+                    return false;
+                continue;
+            }
+            break;
+        case 7:
+            if (std::memcmp(key.data(), "primary", 7) == 0) {
+                if (!jobwatch_pull(r, out.primary))
+                    return false;
+                seen |= std::uint64_t{1} << 1;
+                continue;
+            }
+            break;
+        case 10:
+            if (std::memcmp(key.data(), "last_event", 10) == 0) {
+                if (!jobwatch_pull(r, out.last_event.emplace()))
+                    return false;
+                continue;
+            }
+            break;
+        default:
+            break;
+        }
+        return false;
+    }
+    return (seen & 0x3u) == 0x3u;
+}
+
+inline void jobwatch_write([[maybe_unused]] ::jobwatch::detail::json_writer& w,
+                           [[maybe_unused]] drawing const& v)
 {
     w.raw('{');
     w.raw("\"title\":");
 
-    w.string(v.title);
+    ::jobwatch::detail::write_value(w, v.title);
     w.raw(",\"primary\":");
 
-    jobwatch_write(w, v.primary);
+    ::jobwatch::detail::write_value(w, v.primary);
     w.raw(",\"shapes\":");
 
-    w.raw('[');
-    for (bool first0 = true; auto const& e0 : v.shapes) {
-        if (!first0)
-            w.raw(',');
-        first0 = false;
-        jobwatch_write(w, e0);
-    }
-    w.raw(']');
+    ::jobwatch::detail::write_value(w, v.shapes);
     if (v.last_event) {
         w.raw(",\"last_event\":");
 
-        jobwatch_write(w, *v.last_event);
+        ::jobwatch::detail::write_value(w, *v.last_event);
     }
     w.raw('}');
 }
 
-inline ::boost::json::value jobwatch_to_value(drawing const& v, ::boost::json::storage_ptr sp)
+inline ::boost::json::value jobwatch_to_value([[maybe_unused]] drawing const& v,
+                                              [[maybe_unused]] ::boost::json::storage_ptr sp)
 {
     ::boost::json::object o(sp);
     o.reserve(4);
@@ -519,22 +737,6 @@ inline ::boost::json::value jobwatch_to_value(drawing const& v, ::boost::json::s
     if (v.last_event)
         o.emplace("last_event", ::jobwatch::detail::to_value(*v.last_event, sp));
     return o;
-}
-
-inline void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& jv, drawing const& v)
-{
-    jv = ::jobwatch::detail::to_value(v, jv.storage());
-}
-
-inline drawing tag_invoke(::boost::json::value_to_tag<drawing>, ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::value_to_or_throw<drawing>(jv);
-}
-
-inline ::boost::system::result<drawing> tag_invoke(::boost::json::try_value_to_tag<drawing>,
-                                                     ::boost::json::value const& jv)
-{
-    return ::jobwatch::detail::try_value_to<drawing>(jv);
 }
 /// The type of a whole `shapes.schema.json` document, by file stem (used by generic tooling).
 namespace codegen_roots {

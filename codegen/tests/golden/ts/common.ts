@@ -64,7 +64,7 @@ export function validateIdentifier(value: unknown): codec.ParseResult<Identifier
 
 /** Checks that `v` is a valid `JobState`; on failure `ctx` says where and why. */
 export function readJobState(ctx: codec.ReadContext, v: unknown): v is JobState {
-  return codec.readEnum(ctx, v, jobStateValues, "\"job.queued\", \"job.running\", \"job.succeeded\", \"job.failed\", \"job.cancelled\"");
+  return codec.readEnum(ctx, v, jobStateValues, "must be one of \"job.queued\", \"job.running\", \"job.succeeded\", \"job.failed\", \"job.cancelled\"");
 }
 
 /** Parses JSON text as `JobState`, checking every rule of its schema. */
@@ -79,7 +79,7 @@ export function validateJobState(value: unknown): codec.ParseResult<JobState> {
 
 /** Checks that `v` is a valid `Tier`; on failure `ctx` says where and why. */
 export function readTier(ctx: codec.ReadContext, v: unknown): v is Tier {
-  return codec.readEnum(ctx, v, tierValues, "\"default\", \"1st\", \"2nd\", \"gold\", \"Gold\", \"crème\"");
+  return codec.readEnum(ctx, v, tierValues, "must be one of \"default\", \"1st\", \"2nd\", \"gold\", \"Gold\", \"crème\"");
 }
 
 /** Parses JSON text as `Tier`, checking every rule of its schema. */

@@ -142,7 +142,7 @@ export function validateProgressed(value: unknown): codec.ParseResult<Progressed
 
 /** Checks that `v` is a valid `FinishedOutcome`; on failure `ctx` says where and why. */
 export function readFinishedOutcome(ctx: codec.ReadContext, v: unknown): v is FinishedOutcome {
-  return codec.readEnum(ctx, v, finishedOutcomeValues, "\"succeeded\", \"failed\", \"timed-out\"");
+  return codec.readEnum(ctx, v, finishedOutcomeValues, "must be one of \"succeeded\", \"failed\", \"timed-out\"");
 }
 
 /** Parses JSON text as `FinishedOutcome`, checking every rule of its schema. */

@@ -6,6 +6,7 @@ import { parseJobRef } from "./common";
 import { parseEvent } from "./events";
 import { parseScalarRecord } from "./scalars";
 import { parseDrawing } from "./shapes";
+import { parseVocabulary } from "./vocabulary";
 
 export * from "./codec";
 export * from "./collections";
@@ -13,6 +14,7 @@ export * from "./common";
 export * from "./events";
 export * from "./scalars";
 export * from "./shapes";
+export * from "./vocabulary";
 
 /** The parser of each schema file's root type, by file stem: `roots["job_event"](text)`. */
 export const roots: Record<string, (text: string) => ParseResult<unknown>> = {
@@ -21,4 +23,5 @@ export const roots: Record<string, (text: string) => ParseResult<unknown>> = {
   "events": parseEvent,
   "scalars": parseScalarRecord,
   "shapes": parseDrawing,
+  "vocabulary": parseVocabulary,
 };

@@ -51,7 +51,7 @@ export interface ScalarRecord {
   /** A name that JSON Pointer must escape (a~1b~0c). */
   "a/b~c"?: string;
   /** A non-ASCII property name. */
-  "gr\u00f6\u00dfe"?: number;
+  "größe"?: number;
   /** true: any JSON value. */
   extra?: unknown;
   /** {} (empty schema but for annotations): any JSON value as well. */
