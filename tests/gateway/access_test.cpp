@@ -160,7 +160,8 @@ TEST(AccessTest, ATenantIsIsolatedOnSseAndLongPoll)
     auto own = h.get("/api/v1/poll?room=job:acme/a1&since=0&timeout_ms=0", "acme-t");
     ASSERT_EQ(own.status, 200u);
     // The missed event, then the room's state.
-    auto const& msgs = own.json().at("messages").as_array();
+    auto const body = own.json();
+    auto const& msgs = body.at("messages").as_array();
     ASSERT_EQ(msgs.size(), 2u);
     EXPECT_EQ(msgs.at(0).at("type"), "event");
     EXPECT_EQ(msgs.at(1).at("type"), "subscribed");

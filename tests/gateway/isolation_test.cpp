@@ -460,7 +460,27 @@ TEST(IsolationTest, RandomizedTenantsUsersTransportsLagAndResume)
     // --- clients that join after the jobs exist: resume from 0, and from the middle
     follower(tenants[4], {"job:t4/job-3", "job:t4/job-100", "tenant:t4"}, 0);
     follower(tenants[0], {"run:t0/run-3", "tenant:t0"}, sc.events[sc.events.size() / 2].seq);
-    follower(alice, {"job:t0/job-200", "job:t0/job-201", "job:t0/job-202", "user:t0/u0"}, 0);
+    // A user resumes its own jobs; another user's job of its tenant is not found.
+    std::vector<std::string> alice_late{"user:t0/u0"};
+    std::string not_hers;
+    for (auto const& j : sc.jobs) {
+        if (j.tenant != "t0")
+            continue;
+        if (j.user == "u0" && alice_late.size() < 4)
+            alice_late.push_back("job:t0/" + j.id);
+        else if (j.user != "u0" && not_hers.empty())
+            not_hers = "job:t0/" + j.id;
+    }
+    ASSERT_EQ(alice_late.size(), 4u);
+    ASSERT_FALSE(not_hers.empty());
+    follower(alice, alice_late, 0);
+    {
+        ws_client probe(port, "/ws?token=" + alice.token);
+        probe.read();
+        auto const refused = probe.subscribe(not_hers, 0);
+        EXPECT_EQ(refused.at("type"), "error") << not_hers;
+        EXPECT_TRUE(probe.skipped.empty()) << "nothing of " << not_hers << " is replayed to another user";
+    }
 
     // --- the WebSocket followers read everything now (most of them lagged on the way)
     auto done = [&](client_log const& log) {

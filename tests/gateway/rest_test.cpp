@@ -90,9 +90,12 @@ TEST(RestTest, JobsAreFilteredAndPaged)
     for (auto const& it : failed.at("items").as_array())
         EXPECT_EQ(it.at("state"), "failed");
     EXPECT_EQ(h.get("/api/v1/jobs?queue=odd").json().at("total"), 15);
-    EXPECT_EQ(h.get("/api/v1/jobs?run_id=run1").json().at("total"), 10);
+    // A run and a user belong to a tenant: run1 of t0 and run1 of t1 are two runs.
+    EXPECT_EQ(h.get("/api/v1/jobs?tenant_id=t0&run_id=run1").json().at("total"), 5);
+    EXPECT_EQ(h.get("/api/v1/jobs?tenant_id=t1&run_id=run1").json().at("total"), 5);
+    EXPECT_EQ(h.get("/api/v1/jobs?run_id=run1").json().at("total"), 0) << "run1 of no tenant";
     EXPECT_EQ(h.get("/api/v1/jobs?tenant_id=t1&status=failed").json().at("total"), 5);
-    EXPECT_EQ(h.get("/api/v1/jobs?user_id=u0").json().at("total"), 6);
+    EXPECT_EQ(h.get("/api/v1/jobs?tenant_id=t0&user_id=u0").json().at("total"), 3);
     EXPECT_EQ(h.get("/api/v1/jobs?type=kind3").json().at("total"), 7);
     EXPECT_EQ(h.get("/api/v1/jobs?since=2100-01-01T00:00:00Z").json().at("total"), 0);
     EXPECT_EQ(h.get("/api/v1/jobs?until=2100-01-01T00:00:00Z").json().at("total"), 30);
@@ -136,11 +139,12 @@ TEST(RestTest, RunsQueuesFailuresAndHealth)
     test_server srv;
     http_client h(srv.port());
     seed(h);
-    auto run = h.get("/api/v1/runs/run0/summary");
+    auto run = h.get("/api/v1/runs/run0/summary?tenant_id=t1");
     ASSERT_EQ(run.status, 200u) << run.body;
-    EXPECT_EQ(run.json().at("scope"), "run:run0");
-    EXPECT_EQ(run.json().at("counts").at("total"), 10);
-    EXPECT_EQ(h.get("/api/v1/runs/none/summary").status, 404u);
+    EXPECT_EQ(run.json().at("scope"), "run:t1/run0");
+    EXPECT_EQ(run.json().at("counts").at("total"), 5);
+    EXPECT_EQ(h.get("/api/v1/runs/run0/summary").status, 404u) << "run0 of no tenant";
+    EXPECT_EQ(h.get("/api/v1/runs/none/summary?tenant_id=t1").status, 404u);
     auto queues = h.get("/api/v1/queues").json().as_object();
     ASSERT_EQ(queues.at("items").as_array().size(), 2u);
     EXPECT_EQ(queues.at("items").as_array()[0].at("queue"), "even");
@@ -166,7 +170,7 @@ TEST(RestTest, UnknownPathsMethodsAndMalformedRequests)
     EXPECT_EQ(r.json().at("status"), 404);
     auto del = h.request(bhttp::verb::delete_, "/api/v1/jobs");
     EXPECT_EQ(del.status, 405u);
-    EXPECT_EQ(del.headers[bhttp::field::allow], "GET");
+    EXPECT_EQ(del.headers[bhttp::field::allow], "GET, HEAD");
     EXPECT_EQ(h.get("/api/v1/jobs?queue=%zz").status, 400u);
     auto ws = h.get("/ws");
     EXPECT_EQ(ws.status, 426u);

@@ -83,7 +83,7 @@ TEST(SendQueueTest, TheLadderAsATable)
         {"replies alone past the bound close (a ping flood)", {2, 1 << 20},
          {{'r', "", 0, 0, st::queued}, {'r', "", 0, 0, st::queued}, {'r', "", 0, 0, st::closed}},
          0, {}},
-        {"the byte bound counts too", {100, 40},
+        {"the byte bound counts too", {100, 15},
          {{'e', "job:a", 1, 0, st::queued}, {'e', "job:a", 2, 0, st::lagged}},
          1, {{"job:a", 0}}},
     };

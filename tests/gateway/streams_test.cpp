@@ -38,6 +38,10 @@ TEST(StreamsTest, SseResumesFromLastEventId)
     EXPECT_EQ(a.id, "4");
     EXPECT_EQ(b.id, "5");
     EXPECT_EQ(b.data.at("event").at("job_id"), "r4");
+    // After the missed records, the room's current state.
+    auto state = sse.next();
+    EXPECT_EQ(state.data.at("type"), "subscribed");
+    EXPECT_EQ(state.data.at("seq"), 5);
     h.post("/api/v1/events", event_json("job.queued", "r5", "rq"));
     EXPECT_EQ(sse.next().id, "6");
 }
@@ -76,8 +80,10 @@ TEST(StreamsTest, LongPollReturnsAtOnceWhenThereIsSomethingAfterSince)
     auto const t0 = std::chrono::steady_clock::now();
     auto j = h.get("/api/v1/poll?room=queue:pq&since=1&timeout_ms=20000").json().as_object();
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds{5});
-    ASSERT_EQ(j.at("messages").as_array().size(), 1u);
+    // The event after `since`, then the room's state.
+    ASSERT_EQ(j.at("messages").as_array().size(), 2u);
     EXPECT_EQ(j.at("messages").as_array()[0].at("event").at("job_id"), "p2");
+    EXPECT_EQ(j.at("messages").as_array()[1].at("type"), "subscribed");
     EXPECT_EQ(j.at("seq"), 3);
 }
 
@@ -93,8 +99,9 @@ TEST(StreamsTest, LongPollWaitsForTheNextMessage)
     });
     auto j = h.get("/api/v1/poll?room=queue:wq&since=1&timeout_ms=10000").json().as_object();
     later.join();
-    ASSERT_EQ(j.at("messages").as_array().size(), 1u);
+    ASSERT_EQ(j.at("messages").as_array().size(), 2u);
     EXPECT_EQ(j.at("messages").as_array()[0].at("event").at("job_id"), "w1");
+    EXPECT_EQ(j.at("messages").as_array()[1].at("type"), "subscribed");
     EXPECT_EQ(j.at("seq"), 2);
 }
 

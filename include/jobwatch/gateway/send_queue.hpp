@@ -109,11 +109,17 @@ public:
         push_result out{send_status::coalesced, coalesce()};
         if (!over(limits))
             return out;
-        bool const again = notice_unsent_;
-        if (!lag() || again || over(limits)) {
+        // Lagging again before the last notice went out, or a queue that is
+        // still over its bounds without room messages (replies, pongs): close.
+        // The notices themselves may pass the bounds: a client must get them.
+        if (notice_unsent_ || !drop_room_messages() || over(limits)) {
             out.status = send_status::closed;
             return out;
         }
+        for (auto const& l : lagged_)
+            append(encode_message(
+                lagged_message{.room = l.room, .resume_from = static_cast<std::int64_t>(l.resume_from)}));
+        notice_unsent_ = true;
         out.status = send_status::lagged;
         return out;
     }
@@ -276,7 +282,8 @@ private:
         return dropped;
     }
 
-    bool lag()
+    /// Drops every unsent room message, noting per room where it resumes; false when there was none.
+    bool drop_room_messages()
     {
         lagged_.clear();
         auto note = [&](wire_msg const& m) {
@@ -294,13 +301,7 @@ private:
             note(m);
             return true;
         });
-        if (lagged_.empty())
-            return false;
-        for (auto const& l : lagged_)
-            append(encode_message(
-                lagged_message{.room = l.room, .resume_from = static_cast<std::int64_t>(l.resume_from)}));
-        notice_unsent_ = true;
-        return true;
+        return !lagged_.empty();
     }
 
     framing framing_;
