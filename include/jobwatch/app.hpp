@@ -53,8 +53,9 @@ public:
 
     app() : app(config{}, options{}) {}
     explicit app(config cfg) : app(std::move(cfg), options{}) {}
+    /// @throws settings_error when `cfg` breaks the settings' schema.
     app(config cfg, options opts)
-        : opts_(std::move(opts)), core_(io_.get_executor(), std::move(cfg), opts_.log, opts_.clock)
+        : opts_(std::move(opts)), core_(io_.get_executor(), checked(std::move(cfg)), opts_.log, opts_.clock)
     {
         // The core's own REST routes; components add theirs when added.
         job_routes_.install();
@@ -118,9 +119,12 @@ public:
     /** @brief Runs the components until SIGINT, SIGTERM or `stop()`, then
         drains: `total` cancellation, up to `drain_timeout` for the components
         to finish their unit of work, then `terminal` cancellation.
-        @return 0 after a clean shutdown, 1 when a component failed. */
+        @return 0 after a clean shutdown, 1 when a component failed.
+        @throws settings_error, before anything runs, when a setting a
+        component was given in code breaks the settings' schema. */
     int run()
     {
+        validate_settings(core_.settings());
         asio::cancellation_signal cancel;
         bool finished = false;
         std::exception_ptr failure;
@@ -187,6 +191,12 @@ public:
     asio::io_context& context() noexcept { return io_; }
 
 private:
+    static config checked(config cfg)
+    {
+        validate_settings(cfg);
+        return cfg;
+    }
+
     asio::awaitable<publish_result> publish_owned(std::unique_ptr<job_event> ev)
     {
         co_return co_await asio::co_spawn(io_.get_executor(), publish_on_core(ev.get()), asio::use_awaitable);

@@ -19,6 +19,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -155,9 +156,35 @@ inline std::string help_text(std::string_view program, std::vector<setting> cons
 inline std::optional<parse_error> check_settings(config const& c)
 {
     // A heartbeat shorter than a second would drop every client for its first missed pong.
-    if (c.gateway.heartbeat_ms != 0 && c.gateway.heartbeat_ms < 1000)
+    if (c.gateway.heartbeat_ms.count() != 0 && c.gateway.heartbeat_ms < std::chrono::seconds{1})
         return parse_error{"/gateway/heartbeat_ms", "must be 0 (off) or at least 1000"};
     return std::nullopt;
+}
+
+/** @brief Settings that break the schema or a rule of `check_settings`, as
+    given to an `app` in code: `setting` names the first broken one as on the
+    command line (`gateway.heartbeat_ms`). */
+struct settings_error : std::invalid_argument
+{
+    settings_error(std::string name, std::string const& why)
+        : std::invalid_argument("setting " + (name.empty() ? std::string("(document)") : name) + ": " + why)
+        , setting(std::move(name))
+    {
+    }
+    std::string setting;
+};
+
+/** @brief Checks settings built in code exactly as a settings file is
+    checked (the schema's bounds, then `check_settings`).
+    @throws settings_error naming the first setting that breaks them. */
+inline void validate_settings(config const& c)
+{
+    auto parsed = parse_value<config>(boost::json::parse(to_json(c)));
+    if (parsed)
+        if (auto broken = check_settings(*parsed))
+            parsed = *broken;
+    if (!parsed)
+        throw settings_error(detail::setting_name(parsed.error().path), parsed.error().message);
 }
 
 /** @brief Reads the settings from arguments, a file they name and the environment.

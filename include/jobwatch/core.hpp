@@ -108,15 +108,14 @@ public:
         , cfg_(std::move(cfg))
         , lgr_(std::move(lgr))
         , clock_(clock ? std::move(clock) : clock_fn(system_now))
-        , log_(event_log::config{.history_per_room = static_cast<std::size_t>(cfg_.event_log.history_per_room),
-                                 .history_size = static_cast<std::size_t>(cfg_.event_log.history_size),
-                                 .dedup_window = static_cast<std::size_t>(cfg_.event_log.dedup_window),
-                                 .max_rooms = static_cast<std::size_t>(cfg_.event_log.max_rooms)})
-        , store_(job_store::config{
-              .max_finished_jobs = static_cast<std::size_t>(cfg_.store.max_finished_jobs),
-              .finished_ttl = duration{cfg_.store.finished_ttl_ms},
-              .max_log_lines_per_job = static_cast<std::size_t>(cfg_.store.max_log_lines_per_job),
-              .max_jobs = static_cast<std::size_t>(cfg_.store.max_jobs)})
+        , log_(event_log::config{.history_per_room = cfg_.event_log.history_per_room,
+                                 .history_size = cfg_.event_log.history_size,
+                                 .dedup_window = cfg_.event_log.dedup_window,
+                                 .max_rooms = cfg_.event_log.max_rooms})
+        , store_(job_store::config{.max_finished_jobs = cfg_.store.max_finished_jobs,
+                                   .finished_ttl = cfg_.store.finished_ttl_ms,
+                                   .max_log_lines_per_job = cfg_.store.max_log_lines_per_job,
+                                   .max_jobs = cfg_.store.max_jobs})
         , tasks_(ex_, scheduler::config{}, lgr_)
     {
         // Retention of finished jobs: bounded memory however long it runs.

@@ -102,9 +102,9 @@ TEST(MessagesTest, ConfigDefaultsFillAnEmptyDocument)
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(r->gateway.port, 8080);
     EXPECT_EQ(r->gateway.host, "127.0.0.1");
-    EXPECT_EQ(r->aggregator.interval_ms, 1000);
+    EXPECT_EQ(r->aggregator.interval_ms, std::chrono::milliseconds{1000});
     EXPECT_EQ(r->dlq.threshold, 10);
-    EXPECT_EQ(r->dlq.window_ms, 300000);
+    EXPECT_EQ(r->dlq.window_ms, std::chrono::milliseconds{300000});
     EXPECT_EQ(*r, jobwatch::config{});
 
     auto bad = jobwatch::parse<jobwatch::config>(R"({"gateway":{"port":70000}})");

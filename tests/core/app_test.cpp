@@ -270,6 +270,40 @@ TEST(AppTest, HealthReadsStaleJobsFromTheStore)
     EXPECT_EQ(r.queues[0].stats.active, 2);
 }
 
+TEST(AppTest, SettingsBuiltInCodeAreCheckedLikeAFile)
+{
+    jobwatch::config cfg;
+    cfg.gateway.max_connections = 0;  // the schema's minimum is 1
+    try {
+        test_app t{cfg};
+        ADD_FAILURE() << "an app with gateway.max_connections = 0 was built";
+    } catch (jobwatch::settings_error const& e) {
+        EXPECT_EQ(e.setting, "gateway.max_connections");
+        EXPECT_NE(std::string(e.what()).find("gateway.max_connections"), std::string::npos) << e.what();
+    }
+
+    jobwatch::config heartbeat;
+    heartbeat.gateway.heartbeat_ms = 500ms;  // check_settings: 0 or at least a second
+    EXPECT_THROW(test_app{heartbeat}, jobwatch::settings_error);
+    heartbeat.gateway.heartbeat_ms = 0ms;
+    EXPECT_NO_THROW(test_app{heartbeat});
+}
+
+TEST(AppTest, RunChecksWhatComponentsWereGivenInCode)
+{
+    test_app t;
+    // A window of one millisecond is below the schema's minimum (1000 ms):
+    // it becomes the setting's initial value, and run() refuses it before
+    // anything runs.
+    t.app.add<jobwatch::dlq_monitor>({.threshold = 5, .window = 1ms});
+    try {
+        t.app.run();
+        ADD_FAILURE() << "run() accepted dlq.window_ms = 1";
+    } catch (jobwatch::settings_error const& e) {
+        EXPECT_EQ(e.setting, "dlq.window_ms");
+    }
+}
+
 TEST(AppTest, StopDrainsAndReturnsZero)
 {
     test_app t;

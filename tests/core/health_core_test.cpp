@@ -315,7 +315,7 @@ TEST_F(HealthCoreTest, TablesAreBounded)
 TEST(HealthConfigTest, FromFileSectionUsesItsSettings)
 {
     health_config file;
-    file.stale_after_ms = 60'000;
+    file.stale_after_ms = 1min;
     file.degraded_waiting = 50;
     auto const cfg = health_core::config::from(file);
     EXPECT_EQ(cfg.stale_after, 1min);
@@ -323,9 +323,6 @@ TEST(HealthConfigTest, FromFileSectionUsesItsSettings)
     EXPECT_DOUBLE_EQ(cfg.unhealthy_error_rate, 0.25);
     EXPECT_EQ(cfg.degraded_waiting, 50u);
     EXPECT_EQ(cfg.unhealthy_stale_jobs, 10u);
-    EXPECT_EQ(health_core::check_config(cfg), std::nullopt);
-    EXPECT_EQ(health_core::check_config({.stale_after = 0ms}),
-              "health: stale_after must be positive");
 }
 
 }  // namespace

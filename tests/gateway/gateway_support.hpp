@@ -63,11 +63,11 @@ public:
     {
         config c;
         c.gateway.port = 0;
-        c.gateway.heartbeat_ms = 0;
-        c.aggregator.interval_ms = 100;
+        c.gateway.heartbeat_ms = std::chrono::milliseconds{0};
+        c.aggregator.interval_ms = std::chrono::milliseconds{100};
         // CTest runs the gateway suite twice: on the core thread, and with I/O shards.
         if (char const* threads = std::getenv("JOBWATCH_TEST_GATEWAY_THREADS"))
-            c.gateway.threads = std::atoi(threads);
+            c.gateway.threads = static_cast<std::size_t>(std::atoi(threads));
         return c;
     }
 

@@ -77,7 +77,7 @@ TEST(LimitsTest, MaxConnectionsIsRefusedPolitelyWith503)
 TEST(LimitsTest, ASlowRequestIsCutOffAtTheReadTimeout)
 {
     auto cfg = test_server::default_config();
-    cfg.gateway.read_timeout_ms = 300;
+    cfg.gateway.read_timeout_ms = std::chrono::milliseconds{300};
     test_server srv(cfg);
     raw_client c(srv.port());
     c.write("GET /healthz HTTP/1.1\r\nHost: x\r\n");  // and never the end of the head
@@ -90,7 +90,7 @@ TEST(LimitsTest, ASlowRequestIsCutOffAtTheReadTimeout)
 TEST(LimitsTest, AnIdleKeepAliveConnectionIsClosed)
 {
     auto cfg = test_server::default_config();
-    cfg.gateway.idle_timeout_ms = 300;
+    cfg.gateway.idle_timeout_ms = std::chrono::milliseconds{300};
     test_server srv(cfg);
     raw_client c(srv.port());
     c.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -101,7 +101,7 @@ TEST(LimitsTest, AnIdleKeepAliveConnectionIsClosed)
 TEST(LimitsTest, APeerThatNeverAnswersPingsIsDropped)
 {
     auto cfg = test_server::default_config();
-    cfg.gateway.heartbeat_ms = 1000;  // the shortest allowed
+    cfg.gateway.heartbeat_ms = std::chrono::milliseconds{1000};  // the shortest allowed
     test_server srv(cfg);
     raw_client dead(srv.port());
     dead.upgrade();

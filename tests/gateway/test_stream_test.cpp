@@ -37,7 +37,7 @@ struct harness
     static config settings()
     {
         config cfg;
-        cfg.gateway.heartbeat_ms = 0;
+        cfg.gateway.heartbeat_ms = std::chrono::milliseconds{0};
         return cfg;
     }
 

@@ -46,12 +46,12 @@ public:
     {
         // An interval given in code is the setting's initial value (core::initial_setting).
         if (cfg_.interval > duration::zero())
-            c.initial_setting([&](jobwatch::config& s) { s.aggregator.interval_ms = cfg_.interval.count(); });
-        cfg_.interval = duration{c.settings().aggregator.interval_ms};
+            c.initial_setting([&](jobwatch::config& s) { s.aggregator.interval_ms = cfg_.interval; });
+        cfg_.interval = c.settings().aggregator.interval_ms;
         c.on_change([this](job_change const& change) { metrics_.on_change(change, core_.now()); });
         tick_task_ = c.tasks().add("aggregator.tick", {.interval = cfg_.interval}, [this] { tick(); });
         c.on_settings([this](jobwatch::config const& s) {
-            cfg_.interval = duration{s.aggregator.interval_ms};
+            cfg_.interval = s.aggregator.interval_ms;
             core_.tasks().set_interval(tick_task_, cfg_.interval);
         });
         c.provide_snapshots(rooms::kind::run, [this](std::string_view room) { return state_of(room); });

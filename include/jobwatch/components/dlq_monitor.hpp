@@ -61,9 +61,9 @@ private:
     {
         c.initial_setting([&](jobwatch::config& s) {
             if (cfg.threshold)
-                s.dlq.threshold = static_cast<std::int64_t>(*cfg.threshold);
+                s.dlq.threshold = *cfg.threshold;
             if (cfg.window)
-                s.dlq.window_ms = cfg.window->count();
+                s.dlq.window_ms = *cfg.window;
         });
         return dlq_core::config::from(c.settings().dlq);
     }

@@ -30,7 +30,7 @@ public:
 
     health(core& c, config cfg) : core_(c), cfg_(cfg), health_(adopt(c, cfg))
     {
-        cfg_.interval = duration{c.settings().health.interval_ms};
+        cfg_.interval = c.settings().health.interval_ms;
         c.on_change([this](job_change const& change) { health_.on_change(change, core_.now()); });
         // The store already knows every running job's last event: staleness is
         // read from it at report time instead of tracked per event.
@@ -41,7 +41,7 @@ public:
         tick_task_ = c.tasks().add("health.tick", {.interval = cfg_.interval, .immediate = true}, [this] { tick(); });
         c.on_settings([this](jobwatch::config const& s) {
             health_.set_config(health_core::config::from(s.health));
-            cfg_.interval = duration{s.health.interval_ms};
+            cfg_.interval = s.health.interval_ms;
             core_.tasks().set_interval(tick_task_, cfg_.interval);
         });
         c.provide_snapshots(rooms::kind::health, [this](std::string_view) { return std::optional<snapshot>(report()); });
@@ -73,7 +73,7 @@ private:
     static health_core::config adopt(core& c, config const& cfg)
     {
         if (cfg.interval > duration::zero())
-            c.initial_setting([&](jobwatch::config& s) { s.health.interval_ms = cfg.interval.count(); });
+            c.initial_setting([&](jobwatch::config& s) { s.health.interval_ms = cfg.interval; });
         return health_core::config::from(c.settings().health);
     }
 

@@ -39,14 +39,13 @@ public:
     server(core& c, std::shared_ptr<auth::authenticator const> authenticator)
         : core_(c)
         , auth(std::move(authenticator))
-        , max_connections(static_cast<std::size_t>(std::max<std::int64_t>(c.settings().gateway.max_connections, 1)))
-        , max_header_bytes(static_cast<std::size_t>(c.settings().gateway.max_header_bytes))
-        , max_body_bytes(static_cast<std::size_t>(c.settings().gateway.max_body_bytes))
-        , fan(c.get_executor(), shards,
-              static_cast<std::size_t>(std::max<std::int64_t>(c.settings().gateway.max_shard_backlog, 1)))
+        , max_connections(c.settings().gateway.max_connections)
+        , max_header_bytes(c.settings().gateway.max_header_bytes)
+        , max_body_bytes(c.settings().gateway.max_body_bytes)
+        , fan(c.get_executor(), shards, c.settings().gateway.max_shard_backlog)
     {
         apply_settings(c.settings());
-        auto const threads = static_cast<std::size_t>(std::max<std::int64_t>(c.settings().gateway.threads, 0));
+        auto const threads = c.settings().gateway.threads;
         for (std::size_t i = 0; i < std::max<std::size_t>(threads, 1); ++i) {
             auto sh = std::make_unique<shard>(i, c.get_executor(), threads > 0, limits);
             if (!sh->is_core()) {
@@ -66,12 +65,12 @@ public:
     void apply_settings(config const& s)
     {
         auto const& g = s.gateway;
-        limits.queue.max_bytes = static_cast<std::size_t>(g.max_send_queue_bytes);
-        limits.queue.max_messages = static_cast<std::size_t>(g.max_send_queue_messages);
-        limits.heartbeat = std::chrono::milliseconds{g.heartbeat_ms};
-        limits.idle_timeout = std::chrono::milliseconds{g.idle_timeout_ms};
-        limits.read_timeout = std::chrono::milliseconds{g.read_timeout_ms};
-        limits.max_message_bytes = static_cast<std::size_t>(g.max_message_bytes);
+        limits.queue.max_bytes = g.max_send_queue_bytes;
+        limits.queue.max_messages = g.max_send_queue_messages;
+        limits.heartbeat = g.heartbeat_ms;
+        limits.idle_timeout = g.idle_timeout_ms;
+        limits.read_timeout = g.read_timeout_ms;
+        limits.max_message_bytes = g.max_message_bytes;
         for (auto& p : shards) {
             auto& sh = *p;
             if (sh.is_core())

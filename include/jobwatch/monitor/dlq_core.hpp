@@ -179,13 +179,6 @@ public:
     /// Creates the core with `cfg`.
     explicit dlq_core(config cfg);
 
-    /** @brief Checks `cfg`; returns what is wrong in words, or nullopt when it is usable.
-
-        The component calls this when `run()` starts (the core itself clamps
-        nonsensical values rather than failing).
-    */
-    static std::optional<std::string> check_config(config const& cfg);
-
     /** @brief Takes in one applied event's effect on a job.
 
         Counts a failed attempt, dead-letters a job that failed for good,

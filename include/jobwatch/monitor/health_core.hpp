@@ -96,9 +96,6 @@ public:
     /// Creates the core with `cfg`.
     explicit health_core(config cfg);
 
-    /// Checks `cfg`; returns what is wrong in words, or nullopt when it is usable.
-    static std::optional<std::string> check_config(config const& cfg);
-
     /// Takes in one applied event's effect on a job.
     void on_change(job_change const& c, time_point now);
 

@@ -115,67 +115,16 @@ inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, dlq_
 
 inline dlq_core::config dlq_core::config::from(dlq_config const& c)
 {
-    auto count = [](std::int64_t v) {
-        return static_cast<std::size_t>(std::max<std::int64_t>(v, 0));
-    };
     config out;
-    out.threshold = count(c.threshold);
-    out.window = duration{c.window_ms};
-    out.max_entries = count(c.max_entries);
+    out.threshold = c.threshold;
+    out.window = c.window_ms;
+    out.max_entries = c.max_entries;
     out.run_success_rate_threshold = c.run_success_rate_threshold;
-    out.run_min_jobs = count(c.run_min_jobs);
-    out.job_timeout = duration{c.job_timeout_ms};
-    for (auto const& [name, o] : c.queues) {
-        queue_limits lim;
-        if (o.threshold)
-            lim.threshold = count(*o.threshold);
-        if (o.window_ms)
-            lim.window = duration{*o.window_ms};
-        if (o.timeout_ms)
-            lim.timeout = duration{*o.timeout_ms};
-        out.queues.emplace(name, lim);
-    }
+    out.run_min_jobs = c.run_min_jobs;
+    out.job_timeout = c.job_timeout_ms;
+    for (auto const& [name, o] : c.queues)
+        out.queues.emplace(name, queue_limits{.threshold = o.threshold, .window = o.window_ms, .timeout = o.timeout_ms});
     return out;
-}
-
-inline std::optional<std::string> dlq_core::check_config(config const& cfg)
-{
-    auto check_queue = [](std::string_view what, std::optional<std::size_t> threshold,
-                          std::optional<duration> window,
-                          std::optional<duration> timeout) -> std::optional<std::string> {
-        if (threshold && *threshold == 0)
-            return std::string(what) + "threshold must be at least 1";
-        if (window && window->count() <= 0)
-            return std::string(what) + "window must be positive";
-        if (timeout && timeout->count() < 0)
-            return std::string(what) + "timeout must not be negative";
-        return std::nullopt;
-    };
-    if (auto e = check_queue("dlq: ", cfg.threshold, cfg.window, cfg.job_timeout))
-        return e;
-    for (auto const& [name, lim] : cfg.queues)
-        if (auto e =
-                check_queue("dlq: queue " + name + ": ", lim.threshold, lim.window, lim.timeout))
-            return e;
-    if (!(cfg.resolve_ratio >= 0.0 && cfg.resolve_ratio < 1.0))
-        return "dlq: resolve_ratio must be at least 0 and below 1";
-    if (!(cfg.run_success_rate_threshold >= 0.0 && cfg.run_success_rate_threshold <= 1.0))
-        return "dlq: run_success_rate_threshold must be from 0 to 1";
-    if (!(cfg.run_resolve_margin >= 0.0 && cfg.run_resolve_margin <= 1.0))
-        return "dlq: run_resolve_margin must be from 0 to 1";
-    if (cfg.run_min_jobs == 0)
-        return "dlq: run_min_jobs must be at least 1";
-    if (cfg.run_idle_ttl.count() < 0)
-        return "dlq: run_idle_ttl must not be negative";
-    if (cfg.max_tracked_queues == 0)
-        return "dlq: max_tracked_queues must be at least 1";
-    if (cfg.max_tracked_runs == 0)
-        return "dlq: max_tracked_runs must be at least 1";
-    if (cfg.max_tracked_jobs == 0)
-        return "dlq: max_tracked_jobs must be at least 1";
-    if (cfg.max_window_entries < 2)
-        return "dlq: max_window_entries must be at least 2";
-    return std::nullopt;
 }
 
 // --- construction ----------------------------------------------------------------

@@ -33,33 +33,13 @@ constexpr bool worse(health_status a, health_status b) noexcept
 
 inline health_core::config health_core::config::from(health_config const& c)
 {
-    auto count = [](std::int64_t v) {
-        return static_cast<std::size_t>(std::max<std::int64_t>(v, 0));
-    };
     config out;
-    out.stale_after = duration{c.stale_after_ms};
+    out.stale_after = c.stale_after_ms;
     out.degraded_error_rate = c.degraded_error_rate;
     out.unhealthy_error_rate = c.unhealthy_error_rate;
-    out.degraded_waiting = count(c.degraded_waiting);
-    out.unhealthy_stale_jobs = count(c.unhealthy_stale_jobs);
+    out.degraded_waiting = c.degraded_waiting;
+    out.unhealthy_stale_jobs = c.unhealthy_stale_jobs;
     return out;
-}
-
-inline std::optional<std::string> health_core::check_config(config const& cfg)
-{
-    if (cfg.stale_after.count() <= 0)
-        return "health: stale_after must be positive";
-    if (cfg.error_rate_window.count() <= 0)
-        return "health: error_rate_window must be positive";
-    if (!(cfg.degraded_error_rate >= 0.0 && cfg.degraded_error_rate <= 1.0))
-        return "health: degraded_error_rate must be from 0 to 1";
-    if (!(cfg.unhealthy_error_rate >= 0.0 && cfg.unhealthy_error_rate <= 1.0))
-        return "health: unhealthy_error_rate must be from 0 to 1";
-    if (cfg.max_tracked_queues == 0)
-        return "health: max_tracked_queues must be at least 1";
-    if (cfg.max_tracked_jobs == 0)
-        return "health: max_tracked_jobs must be at least 1";
-    return std::nullopt;
 }
 
 // --- construction ----------------------------------------------------------------
