@@ -249,7 +249,7 @@ TEST(AppTest, HealthReportIsPublishedWhenItChanges)
 TEST(AppTest, HealthReadsStaleJobsFromTheStore)
 {
     jobwatch::config cfg;
-    cfg.health.stale_after_ms = 1000;
+    cfg.health.stale_after_ms = std::chrono::seconds{1};
     test_app t(cfg);
     auto& h = t.app.add<jobwatch::health>({.interval = 1h});
     t.run([&]() -> jobwatch::asio::awaitable<void> {

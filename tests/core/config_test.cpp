@@ -39,7 +39,7 @@ TEST(ConfigTest, DefaultsWhenNothingIsGiven)
     auto r = load({});
     ASSERT_TRUE(r.value) << r.error;
     EXPECT_EQ(*r.value, jobwatch::config{});
-    EXPECT_EQ(r.value->aggregator.interval_ms, 1000);
+    EXPECT_EQ(r.value->aggregator.interval_ms, std::chrono::milliseconds{1000});
 }
 
 TEST(ConfigTest, FileThenEnvironmentThenFlags)
@@ -49,20 +49,20 @@ TEST(ConfigTest, FileThenEnvironmentThenFlags)
     ASSERT_TRUE(file_only.value) << file_only.error;
     EXPECT_EQ(file_only.value->gateway.port, 7000);
     EXPECT_EQ(file_only.value->gateway.host, "0.0.0.0");
-    EXPECT_EQ(file_only.value->aggregator.interval_ms, 500);
+    EXPECT_EQ(file_only.value->aggregator.interval_ms, std::chrono::milliseconds{500});
 
     auto env = load({"--config=" + f.path.string()}, {{"JOBWATCH_GATEWAY_PORT", "7100"},
                                                        {"JOBWATCH_AGGREGATOR_INTERVAL_MS", "250"}});
     ASSERT_TRUE(env.value) << env.error;
     EXPECT_EQ(env.value->gateway.port, 7100);
-    EXPECT_EQ(env.value->aggregator.interval_ms, 250);
+    EXPECT_EQ(env.value->aggregator.interval_ms, std::chrono::milliseconds{250});
     EXPECT_EQ(env.value->gateway.host, "0.0.0.0");
 
     auto flags = load({"-c", f.path.string(), "--gateway.port=7200", "--aggregator.interval_ms", "100"},
                       {{"JOBWATCH_GATEWAY_PORT", "7100"}});
     ASSERT_TRUE(flags.value) << flags.error;
     EXPECT_EQ(flags.value->gateway.port, 7200);
-    EXPECT_EQ(flags.value->aggregator.interval_ms, 100);
+    EXPECT_EQ(flags.value->aggregator.interval_ms, std::chrono::milliseconds{100});
 }
 
 TEST(ConfigTest, EveryKindOfSettingCanBeOverridden)

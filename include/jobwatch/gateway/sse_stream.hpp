@@ -48,7 +48,7 @@ inline sse_plan plan_sse(server& srv, shard const& sh, http::request const& req,
         }
     }
     for (auto const& room : rooms) {
-        auto const p = plan_subscription(c, who, room, since);
+        auto const p = plan_subscription(c, who, room, since, replay_bound_of(srv.limits.queue));
         if (p)
             srv.fan.grant(room, sh);
         out.rooms.push_back(messages_of(p, room, std::nullopt));

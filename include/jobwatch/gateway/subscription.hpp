@@ -8,6 +8,7 @@
 
 #include <jobwatch/auth/access.hpp>
 #include <jobwatch/core.hpp>
+#include <jobwatch/gateway/send_queue.hpp>
 #include <jobwatch/gateway/wire.hpp>
 
 #include <cstdint>
@@ -35,17 +36,28 @@ struct subscription_plan
     bool invalid = false;            ///< not a room name
     std::string refusal;             ///< why, when not allowed
     std::vector<wire_ptr> replay;    ///< missed room messages, oldest first
-    std::optional<std::uint64_t> reset;  ///< set when part of the history is gone: the position to take
+    std::optional<std::uint64_t> reset;  ///< set when the missed messages cannot be sent: the position to take
+    std::string_view reset_reason = "history_truncated";  ///< or "too_far_behind"
     std::uint64_t seq = 0;           ///< the room's position (`subscribed.seq`)
     std::optional<snapshot> state;   ///< the room's current state
 
     explicit operator bool() const noexcept { return !invalid && access == auth::room_access::allowed; }
 };
 
+/// How much a replay may put into one client's send queue at once.
+struct replay_bound
+{
+    std::size_t messages = SIZE_MAX;
+    std::size_t bytes = SIZE_MAX;
+};
+
 /** @brief Plans `who` joining `room`, resuming after `since` when given.
+    A replay larger than `bound` (what the client's send queue can take at
+    once) becomes a `reset` with reason "too_far_behind": sent anyway, it
+    would only overflow the queue and lag the client again.
     @par Thread Safety Only on the core executor (it reads the core). */
 inline subscription_plan plan_subscription(core const& c, principal const& who, std::string_view room,
-                                           std::optional<std::uint64_t> since)
+                                           std::optional<std::uint64_t> since, replay_bound bound = {})
 {
     subscription_plan p;
     if (!rooms::parse(room)) {
@@ -64,10 +76,21 @@ inline subscription_plan plan_subscription(core const& c, principal const& who, 
         auto r = log.replay(room, *since);
         if (r.reset) {
             p.reset = r.seq;
+        } else if (r.entries.size() > bound.messages) {
+            p.reset = r.seq;
+            p.reset_reason = "too_far_behind";
         } else {
             p.replay.reserve(r.entries.size());
-            for (auto const& e : r.entries)
+            std::size_t bytes = 0;
+            for (auto const& e : r.entries) {
                 p.replay.push_back(encode_entry(room, e));
+                bytes += p.replay.back()->frame_size();
+            }
+            if (bytes > bound.bytes) {
+                p.replay.clear();
+                p.reset = r.seq;
+                p.reset_reason = "too_far_behind";
+            }
         }
         p.seq = r.seq;
     } else {
@@ -77,11 +100,18 @@ inline subscription_plan plan_subscription(core const& c, principal const& who, 
     return p;
 }
 
-/// The reset notice of a plan whose history was cut.
-inline wire_ptr reset_notice(std::string_view room, std::uint64_t seq)
+/// The reset notice of a plan whose missed messages cannot be sent.
+inline wire_ptr reset_notice(std::string_view room, std::uint64_t seq, std::string_view reason = "history_truncated")
 {
     return encode_message(
-        reset_message{.room = std::string(room), .seq = static_cast<std::int64_t>(seq), .reason = "history_truncated"});
+        reset_message{.room = std::string(room), .seq = static_cast<std::int64_t>(seq), .reason = std::string(reason)});
+}
+
+/// What a replay may put into a send queue with `limits`: room for the notices and live traffic besides.
+inline replay_bound replay_bound_of(send_limits const& limits)
+{
+    return {.messages = limits.max_messages > 8 ? limits.max_messages - 8 : 1,
+            .bytes = limits.max_bytes / 4 * 3};
 }
 
 /// The `subscribed` reply of a plan (`id` echoes the client's request id).

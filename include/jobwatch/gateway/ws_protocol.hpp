@@ -53,7 +53,7 @@ inline plan_messages messages_of(subscription_plan const& p, std::string_view ro
     }
     out.replay = p.replay;
     if (p.reset)
-        out.notices.push_back(reset_notice(room, *p.reset));
+        out.notices.push_back(reset_notice(room, *p.reset, p.reset_reason));
     out.notices.push_back(subscribed_reply(p, room, std::move(id)));
     return out;
 }
@@ -166,7 +166,7 @@ private:
         srv_.hop<plan_messages>(
             sh_,
             [this, who = s.who_ptr(), room = r.room, since, id = r.id](auto done) mutable {
-                auto const p = plan_subscription(srv_.get_core(), *who, room, since);
+                auto const p = plan_subscription(srv_.get_core(), *who, room, since, replay_bound_of(srv_.limits.queue));
                 // Granted before the snapshot is taken: every later room message reaches the shard.
                 if (p)
                     srv_.fan.grant(room, sh_);
