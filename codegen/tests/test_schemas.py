@@ -147,7 +147,7 @@ def walk(node, pointer=""):
 # ---------------------------------------------------------------------------
 # The generator's subset
 
-ANNOTATIONS = {"title", "description", "default", "examples"}
+ANNOTATIONS = {"title", "description", "default", "examples", "x-cpp-type"}  # x-cpp-type: a C++ type hint (docs/schemas.md)
 ASSERTIONS = {
     "type", "properties", "required", "additionalProperties", "items", "enum", "const",
     "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",

@@ -40,7 +40,7 @@ long rss_kib()
 TEST(LimitsTest, OversizedHeadersGet431AndBodies413)
 {
     auto cfg = test_server::default_config();
-    cfg.gateway.max_body_bytes = 1000;
+    cfg.gateway.max_body_bytes = 1024;  // the smallest allowed
     test_server srv(cfg);
     {
         raw_client c(srv.port());
@@ -90,7 +90,7 @@ TEST(LimitsTest, ASlowRequestIsCutOffAtTheReadTimeout)
 TEST(LimitsTest, AnIdleKeepAliveConnectionIsClosed)
 {
     auto cfg = test_server::default_config();
-    cfg.gateway.idle_timeout_ms = std::chrono::milliseconds{300};
+    cfg.gateway.idle_timeout_ms = std::chrono::milliseconds{1000};  // the shortest allowed
     test_server srv(cfg);
     raw_client c(srv.port());
     c.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
