@@ -5,6 +5,7 @@
 // a temporary folder (never committed), tokens minted by PyJWT (mint.py), and
 // key sets loaded from them.
 
+#include "test_paths.hpp"
 #include <jobwatch/auth/key_set.hpp>
 
 #include <gtest/gtest.h>
@@ -137,7 +138,7 @@ public:
         write_file(file, boost::json::serialize(request));
         auto const out = run_command("cd " + shell_quote(dir_.string()) + " && " +
                                      shell_quote(JOBWATCH_AUTH_PYTHON) + " " +
-                                     shell_quote(JOBWATCH_SOURCE_DIR "/tests/auth/mint.py") + " " +
+                                     shell_quote((source_dir() / "tests/auth/mint.py").string()) + " " +
                                      shell_quote(file.string()));
         return boost::json::parse(out);
     }

@@ -4,6 +4,7 @@
 // terminators, $ before a final newline, \cX, [^], \u{...}. The expectations
 // in codegen/tests/ecma/ecma_patterns.cases.json are hand-written and
 // confirmed with node by codegen/tests/test_codegen.py.
+#include "test_paths.hpp"
 #include <codec_ecma/ecma_patterns.hpp>
 
 #include <gtest/gtest.h>
@@ -26,7 +27,7 @@ boost::json::value read_json(std::string const& path)
 
 TEST(EcmaPatternTest, GeneratedCodeDecidesAsEcma262)
 {
-    auto const dir = std::string(JOBWATCH_SOURCE_DIR) + "/codegen/tests/ecma/";
+    auto const dir = (jobwatch::test::source_dir() / "codegen/tests/ecma/").string();
     auto const schema = read_json(dir + "ecma_patterns.schema.json");
     auto const cases = read_json(dir + "ecma_patterns.cases.json");
     std::map<std::string, std::string> property_of;

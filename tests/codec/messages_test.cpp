@@ -1,4 +1,5 @@
 // Test that the header is self-contained.
+#include "test_paths.hpp"
 #include <jobwatch/messages/server_message.hpp>
 
 #include "codec/schema_table.hpp"
@@ -28,7 +29,7 @@ std::string read_file(fs::path const& p)
 std::map<std::string, boost::json::array> load_samples()
 {
     std::map<std::string, boost::json::array> out;
-    fs::path const root = JOBWATCH_SOURCE_DIR;
+    fs::path const root = jobwatch::test::source_dir();
     for (auto const& dir : {root / "tests/data/samples", root / "codegen/tests/fixtures"}) {
         if (!fs::exists(dir))
             continue;

@@ -1,6 +1,7 @@
 // The generated parsers against python3-jsonschema: every document of the
 // corpus (samples and their mutations, decided by the oracle at build time)
 // must be accepted or rejected exactly as the oracle decided.
+#include "test_paths.hpp"
 #include "codec/schema_table.hpp"
 
 #include "codec/corpus.hpp"
@@ -16,7 +17,7 @@ using jobwatch::test::from_hex;
 
 TEST(OracleTest, GeneratedParsersDecideAsJsonSchemaDoes)
 {
-    std::ifstream in(JOBWATCH_BINARY_DIR "/oracle_corpus.jsonl");
+    std::ifstream in(jobwatch::test::binary_dir() / "oracle_corpus.jsonl");
     ASSERT_TRUE(in) << "corpus missing: build the oracle_corpus target";
     std::size_t total = 0, valid = 0, limits = 0;
     std::set<std::string> stems;

@@ -2,6 +2,7 @@
 // against python3-jsonschema: every document must be decided as the oracle
 // decided it. That the test built at all says every generated header
 // compiles with the project's warnings as errors.
+#include "test_paths.hpp"
 #include "codec/random_oracle.hpp"
 
 #include "codec/corpus.hpp"
@@ -30,8 +31,9 @@ TEST(RandomSchemaOracleTest, GeneratedParsersDecideAsJsonSchemaDoes)
     register_random_part_4(table);
     ASSERT_EQ(table.size(), static_cast<std::size_t>(JOBWATCH_RANDOM_SCHEMA_COUNT));
 
-    std::ifstream in(JOBWATCH_RANDOM_CORPUS);
-    ASSERT_TRUE(in) << "corpus missing: " << JOBWATCH_RANDOM_CORPUS;
+    auto const corpus = jobwatch::test::binary_dir() / "random_schemas" / "random_corpus.jsonl";
+    std::ifstream in(corpus);
+    ASSERT_TRUE(in) << "corpus missing: " << corpus;
     std::map<std::string, std::size_t> per_schema;
     std::size_t total = 0, valid = 0;
     std::vector<std::string> mismatches;

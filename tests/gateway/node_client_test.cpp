@@ -1,4 +1,5 @@
 // A third-party client: Node's `ws` (tests/node) against a real server.
+#include "test_paths.hpp"
 #include "gateway/gateway_support.hpp"
 
 #include <cstdlib>
@@ -9,7 +10,7 @@ namespace {
 
 TEST(NodeClientTest, TheWsPackageSpeaksTheProtocol)
 {
-    auto const dir = std::filesystem::path(JOBWATCH_SOURCE_DIR) / "tests" / "node";
+    auto const dir = jobwatch::test::source_dir() / "tests" / "node";
     ASSERT_TRUE(std::filesystem::exists(dir / "node_modules" / "ws"))
         << "run scripts/setup.sh first (it runs npm ci in tests/node)";
     test_server srv;
