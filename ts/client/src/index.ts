@@ -156,7 +156,8 @@ export class JobwatchClient {
         else if (state === "offline" && this.closed) { off(); reject(new Error("closed")); }
       });
     });
-    void this.run();
+    // Started after the caller's synchronous code, so handlers registered right after connect() see "connecting".
+    queueMicrotask(() => { if (!this.closed) void this.run(); });
     return live;
   }
 
