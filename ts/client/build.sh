@@ -14,3 +14,6 @@ rm -rf "$here/dist" "$here/../generated"
 "$here/node_modules/.bin/esbuild" "$here/src/index.ts" --bundle --format=esm --platform=neutral --target=es2020 \
   --outfile="$here/dist/index.js" --log-level=warning
 (cd "$here" && node_modules/.bin/tsc -p tsconfig.json)
+# Consumers on moduleResolution node16/nodenext need file extensions in the
+# relative imports of ESM declarations; tsc keeps the source's extensionless ones.
+find "$here/dist/types" -name '*.d.ts' -exec sed -i -E -e 's#(from|import) "(\.{1,2}/[^"]+)"#\1 "\2.js"#g' -e 's#\.js\.js"#.js"#g' {} +
