@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import net from "node:net";
 import WebSocket from "ws";
-import { connect, rest, backoffDelay, JobwatchProblem } from "../dist/index.js";
+import { connect, rest, backoffDelay, jwtExpiry, JobwatchProblem } from "../dist/index.js";
 import { startProxy } from "./proxy.mjs";
 
 const demo = process.env.JOBWATCH_DEMO;
@@ -197,4 +197,38 @@ test("tokens: getToken on every connect; a wrong token is refused; the refreshed
     await waitFor(() => events.length > n, 30_000, "events with tok-two");
     c.close();
   } finally { await proxy.close(); await stop(server); }
+});
+
+const b64url = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+const fakeJwt = (exp, tag) => `${b64url({ alg: "none", typ: "JWT" })}.${b64url({ sub: tag, exp })}.sig-${tag}`;
+
+test("jwtExpiry reads exp of a JWT, null otherwise", () => {
+  assert.equal(jwtExpiry(fakeJwt(1_700_000_000, "a")), 1_700_000_000_000);
+  assert.equal(jwtExpiry("tok-one"), null);
+  assert.equal(jwtExpiry("a.b.c"), null);
+});
+
+// The gateway has no JWT mode yet: JWT-shaped strings serve as static tokens,
+// so this checks the client's side (a refresh before `exp`, the new token used), not the server's checking of exp.
+test("a JWT is refreshed through getToken before it expires", { skip: !demo, timeout: 60_000 }, async () => {
+  const port = await freePort();
+  const now = Math.floor(Date.now() / 1000);
+  const first = fakeJwt(now + 3, "first"), second = fakeJwt(now + 3600, "second");
+  const tokens = JSON.stringify({ [first]: { subject: "a", scopes: ["read"] }, [second]: { subject: "a", scopes: ["read"] } });
+  const server = await startDemo(port, ["--auth.mode=static_tokens", `--auth.tokens=${tokens}`]);
+  const proxy = await startProxy(port);
+  let calls = 0;
+  const c = connect({ url: `http://127.0.0.1:${proxy.port}`, rooms: ["queue:emails"], transports: ["ws"], WebSocket,
+    getToken: () => (calls++ === 0 ? first : second), refreshBeforeExpiryMs: 1500 });
+  try {
+    await c.ready;
+    const t0 = Date.now();
+    await waitFor(() => calls >= 2 && c.state === "live", 10_000, "refreshed before exp");
+    assert.ok(Date.now() - t0 < 3000, "refreshed before the token expired");
+    const used = proxy.seen.filter((s) => s.url.startsWith("/ws")).map((s) => new URL(s.url, "http://x").searchParams.get("token"));
+    assert.deepEqual(used.slice(0, 2), [first, second]);
+    const events = [];
+    c.on("event", (m) => events.push(m));
+    await waitFor(() => events.length >= 1, 30_000, "events after the refresh");
+  } finally { c.close(); await proxy.close(); await stop(server); }
 });
