@@ -35,8 +35,9 @@ if ((${#missing[@]})); then
 fi
 
 # npm ci only when a lock file changed since the last install: the TypeScript
-# package (ts/) and the Node WebSocket client of the end-to-end tests.
-for dir in ts tests/node; do
+# package (ts/), the Node WebSocket client of the end-to-end tests, and the
+# client package's build and test tools (ts/client/: esbuild, tsc, ws).
+for dir in ts tests/node ts/client; do
     stamp=$dir/node_modules/.jobwatch-lock.sha256
     want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
