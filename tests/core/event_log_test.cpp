@@ -213,6 +213,57 @@ TEST(EventLogTest, MessagesThatLeftTheGlobalRingAreAReset)
     EXPECT_TRUE(log.replay("run:r-quiet", 0).reset);
     EXPECT_FALSE(log.replay("run:r-quiet", 1).reset);
     EXPECT_EQ(log.replay("run:r-busy", 1).entries.size(), 4u);
+    // A new message drops what left the ring from the room's own history: the same answers.
+    append(log, progress("quiet", 2, "r-quiet"), at(0));  // seq 6
+    EXPECT_TRUE(log.replay("run:r-quiet", 0).reset);
+    auto const r = log.replay("run:r-quiet", 1);
+    EXPECT_FALSE(r.reset);
+    ASSERT_EQ(r.entries.size(), 1u);
+    EXPECT_EQ(r.entries[0].seq, 6u);
+}
+
+/// The core's way: one job_rooms per job, shared by all its events (the log
+/// keeps where each room lives in it).
+std::uint64_t append_to(event_log& log, std::shared_ptr<jobwatch::job_rooms const> const& rooms, double pct)
+{
+    auto r = log.admit(jobwatch::job_progress{.job_id = std::string(rooms->of(jobwatch::rooms::kind::job).substr(4)),
+                                              .queue = "q", .percent = pct},
+                       at(0));
+    EXPECT_EQ(r.st, event_log::status::accepted);
+    r.event->rooms = rooms;
+    log.commit(r.event);
+    return r.event->seq;
+}
+
+TEST(EventLogTest, AJobsRoomsAreFoundAgainAfterRoomsWereDropped)
+{
+    event_log log{{.history_per_room = 10, .history_size = 100, .dedup_window = 0, .max_rooms = 4}};
+    auto const a = jobwatch::job_rooms::make("", "a", "q", "", "");
+    EXPECT_EQ(append_to(log, a, 1), 1u);
+    EXPECT_EQ(append_to(log, a, 2), 2u);
+    for (auto const* id : {"b", "c", "d"})
+        append_to(log, jobwatch::job_rooms::make("", id, "q", "", ""), 1);  // job:d drops job:a
+    EXPECT_GE(log.counters().rooms_evicted, 1u);
+    EXPECT_EQ(log.position("job:a"), 5u);  // gone: where the log stands
+    // The same job_rooms again: its room is made anew, not written where the dropped one was.
+    EXPECT_EQ(append_to(log, a, 3), 6u);
+    EXPECT_EQ(log.position("job:a"), 6u);
+    auto const r = log.replay("job:a", 5);
+    ASSERT_EQ(r.entries.size(), 1u);
+    EXPECT_EQ(r.entries[0].seq, 6u);
+    EXPECT_EQ(log.replay("queue:q", 0).entries.size(), 6u);
+}
+
+TEST(EventLogTest, ABoundBelowAJobsRoomCountStillKeepsEveryEvent)
+{
+    // Four rooms per event, two kept: making them drops others on every event.
+    event_log log{{.history_per_room = 10, .history_size = 100, .dedup_window = 0, .max_rooms = 2}};
+    auto const t = jobwatch::job_rooms::make("t", "a", "q", "r", "u");
+    for (int i = 1; i <= 5; ++i) {
+        EXPECT_EQ(append_to(log, t, i), static_cast<std::uint64_t>(i));
+        EXPECT_LE(log.room_count(), 3u);
+        EXPECT_EQ(log.position("user:t/u"), static_cast<std::uint64_t>(i));
+    }
 }
 
 TEST(EventLogTest, AlertsShareTheSequenceAndLiveInTheAlertsRoom)

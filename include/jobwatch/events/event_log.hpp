@@ -6,9 +6,11 @@
 #include <jobwatch/events/event.hpp>
 #include <jobwatch/messages/alert.hpp>
 
+#include <bit>
 #include <cstdint>
 #include <deque>
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <memory>
 #include <optional>
@@ -151,8 +153,24 @@ public:
         ++stats_.accepted;
         store(room_entry{ev->seq, ev, nullptr});
         auto const& rooms = *ev->rooms;
+        auto& h = rooms.handles();
+        if (h.generation != generation_) {
+            auto const g = generation_;
+            for (std::size_t i = 0; i < rooms.size(); ++i) {
+                auto& r = room_of(rooms[i]);
+                r.last_used = ev->seq;  // not among the oldest while the others are made
+                h.room[i] = &r;
+            }
+            if (g != generation_) {
+                // Making one of them dropped rooms (a bound below five): by name, once.
+                for (std::size_t i = 0; i < rooms.size(); ++i)
+                    append(room_of(rooms[i]), ev->seq);
+                return;
+            }
+            h.generation = g;
+        }
         for (std::size_t i = 0; i < rooms.size(); ++i)
-            push(rooms[i], ev->seq);
+            append(*static_cast<room*>(h.room[i]), ev->seq);
     }
 
     /// Gives an alert the next sequence number and keeps it in room `alerts`.
@@ -161,7 +179,7 @@ public:
         room_entry entry{++seq_, nullptr, std::make_shared<alert const>(std::move(a))};
         ++stats_.accepted;
         store(entry);
-        push(rooms::alerts, entry.seq);
+        append(room_of(rooms::alerts), entry.seq);
         return entry;
     }
 
@@ -175,9 +193,9 @@ public:
     std::uint64_t position(std::string_view room) const
     {
         auto it = rooms_.find(room);
-        if (it == rooms_.end() || it->second.seqs.empty())
+        if (it == rooms_.end() || it->second->seqs.empty())
             return seq_;
-        return it->second.seqs.back();
+        return it->second->seqs.back();
     }
 
     /** @brief What a subscriber of `room` that has seen everything up to `since` missed.
@@ -207,7 +225,7 @@ public:
             out.seq = std::max(seq_, since);
             return out;
         }
-        auto const& r = it->second;
+        auto const& r = *it->second;
         out.seq = r.seqs.empty() ? seq_ : r.seqs.back();
         if (since < r.dropped_up_to) {
             out.reset = true;
@@ -232,33 +250,42 @@ public:
     config const& settings() const noexcept { return cfg_; }
 
 private:
-    /// The sequence numbers of one room's history: a ring in one vector that
-    /// grows to its bound (one indirection per message, unlike a deque).
+    /// The sequence numbers of one room's history, oldest first: a ring whose
+    /// storage doubles up to the room's bound. Numbers that have left the
+    /// log's ring are dropped as new ones come, so a room that hears one
+    /// message in ten thousand holds a few numbers, not its bound (10,000 job
+    /// rooms of 1,000 numbers each were 80 MB that no resume could use, and
+    /// every push missed the cache).
     class seq_ring
     {
     public:
-        bool empty() const noexcept { return buf_.empty(); }
-        std::size_t size() const noexcept { return buf_.size(); }
-        std::uint64_t operator[](std::size_t i) const noexcept { return buf_[(head_ + i) % buf_.size()]; }
-        std::uint64_t back() const noexcept { return (*this)[buf_.size() - 1]; }
+        bool empty() const noexcept { return size_ == 0; }
+        std::size_t size() const noexcept { return size_; }
+        std::uint64_t operator[](std::size_t i) const noexcept { return buf_[(head_ + i) & mask_]; }
+        std::uint64_t back() const noexcept { return (*this)[size_ - 1]; }
 
-        /// Appends `seq`; returns the sequence number it pushed out, or 0.
-        std::uint64_t push(std::uint64_t seq, std::size_t cap)
+        /// Appends `seq` after dropping the numbers below `oldest_kept` and,
+        /// to keep at most `cap`, the oldest; returns the newest number
+        /// dropped, or 0.
+        std::uint64_t push(std::uint64_t seq, std::size_t cap, std::uint64_t oldest_kept)
         {
-            if (buf_.size() < cap) {
-                buf_.push_back(seq);  // head_ stays 0 until the ring is full
-                return 0;
+            std::uint64_t dropped = 0;
+            while (size_ > 0 && (buf_[head_] < oldest_kept || size_ >= cap)) {
+                dropped = buf_[head_];
+                head_ = (head_ + 1) & mask_;
+                --size_;
             }
-            auto const dropped = buf_[head_];
-            buf_[head_] = seq;
-            head_ = (head_ + 1) % buf_.size();
+            if (size_ == capacity())
+                grow(cap);
+            buf_[(head_ + size_) & mask_] = seq;
+            ++size_;
             return dropped;
         }
 
         /// Index of the first entry greater than `seq` (entries ascend).
         std::size_t first_after(std::uint64_t seq) const noexcept
         {
-            std::size_t lo = 0, hi = buf_.size();
+            std::size_t lo = 0, hi = size_;
             while (lo < hi) {
                 auto const mid = lo + (hi - lo) / 2;
                 if ((*this)[mid] <= seq)
@@ -270,8 +297,24 @@ private:
         }
 
     private:
-        std::vector<std::uint64_t> buf_;
-        std::size_t head_ = 0;  // index of the oldest entry once full
+        std::size_t capacity() const noexcept { return buf_ ? mask_ + 1 : 0; }
+
+        // A power of two (an index is a mask, not a division), at most twice `cap`.
+        void grow(std::size_t cap)
+        {
+            auto const n = std::max<std::size_t>(4, std::min(std::bit_ceil(cap), capacity() * 2));
+            auto next = std::make_unique_for_overwrite<std::uint64_t[]>(n);
+            for (std::size_t i = 0; i < size_; ++i)
+                next[i] = (*this)[i];
+            buf_ = std::move(next);
+            head_ = 0;
+            mask_ = n - 1;
+        }
+
+        std::unique_ptr<std::uint64_t[]> buf_;
+        std::size_t head_ = 0;  // index of the oldest entry
+        std::size_t size_ = 0;
+        std::size_t mask_ = 0;  // capacity - 1
     };
 
     struct room
@@ -302,18 +345,31 @@ private:
 
     void store(room_entry const& entry) { ring_[entry.seq % ring_.size()] = entry; }
 
-    void push(std::string_view name, std::uint64_t seq)
+    // The room called `name`, made when new (after dropping the least
+    // recently used tenth when at the bound, which changes the generation).
+    room& room_of(std::string_view name)
     {
-        auto it = rooms_.find(name);
-        if (it == rooms_.end()) {
-            if (cfg_.max_rooms > 0 && rooms_.size() >= cfg_.max_rooms)
-                evict_oldest();
-            it = rooms_.emplace(std::string(name), room{}).first;
-        }
-        auto& r = it->second;
+        if (auto it = rooms_.find(name); it != rooms_.end())
+            return *it->second;
+        if (cfg_.max_rooms > 0 && rooms_.size() >= cfg_.max_rooms)
+            evict_oldest();
+        return *rooms_.emplace(std::string(name), std::make_unique<room>()).first->second;
+    }
+
+    void append(room& r, std::uint64_t seq)
+    {
         r.last_used = seq;
-        if (auto const dropped = r.seqs.push(seq, std::max<std::size_t>(cfg_.history_per_room, 1)))
+        // The log's ring holds (seq_ - size, seq_]: older numbers could never be replayed.
+        auto const oldest_kept = seq_ > ring_.size() ? seq_ - ring_.size() + 1 : 0;
+        if (auto const dropped = r.seqs.push(seq, std::max<std::size_t>(cfg_.history_per_room, 1), oldest_kept))
             r.dropped_up_to = dropped;
+    }
+
+    // Unique across logs, so that a job's handles never pass for another log's.
+    static std::uint64_t next_generation() noexcept
+    {
+        static std::atomic<std::uint64_t> next{1};
+        return next.fetch_add(1, std::memory_order_relaxed);
     }
 
     // Drops the least recently used tenth of the rooms at once: O(rooms) every
@@ -324,7 +380,7 @@ private:
         std::vector<std::pair<std::uint64_t, decltype(rooms_)::iterator>> by_age;
         by_age.reserve(rooms_.size());
         for (auto it = rooms_.begin(); it != rooms_.end(); ++it)
-            by_age.emplace_back(it->second.last_used, it);
+            by_age.emplace_back(it->second->last_used, it);
         auto const n = std::max<std::size_t>(1, by_age.size() / 10);
         std::nth_element(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(n - 1), by_age.end(),
                          [](auto const& a, auto const& b) { return a.first < b.first; });
@@ -333,6 +389,7 @@ private:
             rooms_.erase(by_age[i].second);
             ++stats_.rooms_evicted;
         }
+        generation_ = next_generation();  // handles to the dropped rooms are void
     }
 
     config cfg_;
@@ -341,7 +398,10 @@ private:
     std::vector<room_entry> ring_;  // the newest messages, by seq % size
     // Open addressing (Boost 1.81's flat map): the room lookups per event are
     // the event log's main cost, and chained buckets miss the cache.
-    boost::unordered_flat_map<std::string, room, detail::string_hash, detail::string_equal> rooms_;
+    // Rooms live in their own allocation, so the handles jobs keep (job_rooms::handles) stay valid
+    // until the generation changes.
+    boost::unordered_flat_map<std::string, std::unique_ptr<room>, detail::string_hash, detail::string_equal> rooms_;
+    std::uint64_t generation_ = next_generation();
     std::unordered_set<std::string> ids_;
     std::deque<std::string> id_order_;
     stats stats_;

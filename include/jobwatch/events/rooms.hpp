@@ -129,7 +129,8 @@ constexpr std::optional<name> parse(std::string_view room) noexcept
     place that decides an event's rooms.
 
     @par Thread Safety
-    Immutable: share it across threads freely.
+    The names are immutable: share it across threads freely. `handles()`
+    belongs to the event log, on the core's strand.
 */
 class job_rooms
 {
@@ -194,6 +195,21 @@ public:
         return u.empty() ? u : u.substr(5);
     }
 
+    /** @brief Where the event log that sequences this job keeps each room,
+        so that it looks the names up once per job, not once per event
+        (the lookups were the event path's main cost).
+
+        Written and read by that log only, on the core's strand; other
+        threads read only the names, which are other memory. Valid while
+        `generation` is the log's (a log changes its generation whenever it
+        drops rooms). */
+    struct log_handles
+    {
+        std::uint64_t generation = 0;
+        std::array<void*, 5> room{};
+    };
+    log_handles& handles() const noexcept { return handles_; }
+
 private:
     static constexpr std::uint8_t none = 0xff;
     struct span
@@ -206,6 +222,7 @@ private:
     std::array<span, 5> span_{};
     std::array<std::uint8_t, 5> at_{none, none, none, none, none};  // by kind (job..user): index into span_
     std::uint8_t n_ = 0;
+    mutable log_handles handles_{};
 };
 
 }  // namespace jobwatch
