@@ -15,6 +15,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <array>
+#include <cerrno>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -278,7 +283,7 @@ private:
         }
         while (!queue_.empty()) {
             boost::system::error_code ec;
-            auto const n = sock.write_some(queue_.next_buffers(), ec);
+            auto const n = gather_write(sock.native_handle(), queue_.next_buffers(), ec);
             ++(*counters_)[count::write_calls];
             queue_.consumed(ec ? 0 : n);
             if (ec == asio::error::would_block || ec == asio::error::try_again) {
@@ -296,6 +301,34 @@ private:
                 return close_socket();
         }
         drained();
+    }
+
+    // sendmsg by hand: Asio's socket write_some passes at most 64 buffers
+    // (buffer_sequence_adapter::max_buffers), and a WebSocket message is
+    // three (head, body, tail), so it wrote 21 messages per system call
+    // where the queue offers 64; measured, half the fan-out throughput.
+    static std::size_t gather_write(int fd, send_queue::buffers const& b, boost::system::error_code& ec)
+    {
+        std::array<::iovec, send_queue::buffers::max_messages * max_pieces> iov;
+        std::size_t n = 0;
+        for (auto const& buf : b)
+            iov[n++] = {const_cast<void*>(buf.data()), buf.size()};  // sendmsg does not write through it
+        ::msghdr msg{};
+        msg.msg_iov = iov.data();
+        msg.msg_iovlen = n;
+        for (;;) {
+            auto const r = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+            if (r >= 0) {
+                ec = {};
+                return static_cast<std::size_t>(r);
+            }
+            if (errno == EINTR)
+                continue;
+            ec = (errno == EAGAIN || errno == EWOULDBLOCK)
+                     ? boost::system::error_code(asio::error::would_block)
+                     : boost::system::error_code(errno, boost::system::system_category());
+            return 0;
+        }
     }
 
     // Any other stream: one asynchronous gather write in flight.
