@@ -191,12 +191,17 @@ TEST(AppTest, PublishFromAnotherThreadHopsToTheCore)
     t.run([&]() -> jobwatch::asio::awaitable<void> {
         *core_thread = std::this_thread::get_id();
         jobwatch::asio::io_context producer;
+        // Written on the producer thread, read here only after `done` (release/acquire).
         std::optional<jobwatch::publish_result> result;
+        std::atomic<bool> done{false};
         jobwatch::asio::co_spawn(producer, t.app.publish(queued("remote")),
-                                 [&](std::exception_ptr, jobwatch::publish_result r) { result = r; });
+                                 [&](std::exception_ptr, jobwatch::publish_result r) {
+                                     result = r;
+                                     done.store(true, std::memory_order_release);
+                                 });
         std::thread th([&] { producer.run(); });
         // Let the core run while the producer thread waits for its answer.
-        for (int i = 0; i < 200 && !result; ++i)
+        for (int i = 0; i < 200 && !done.load(std::memory_order_acquire); ++i)
             co_await jobwatch::test::sleep_for(5ms);
         th.join();
         EXPECT_TRUE(result && *result);
