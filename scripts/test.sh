@@ -11,6 +11,10 @@ cd "$(dirname "$0")/.."
 # ccache keys on paths relative to the checkout, so a fresh clone (CI) reuses the cache.
 export CCACHE_BASEDIR="$PWD"
 export CCACHE_NOHASHDIR=1
+# The three presets' objects (with their precompiled headers) pass ccache's
+# default 5 GB: the oldest were evicted each run and the asan build started
+# cold. Room for all three, and a second checkout's.
+export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-20G}"
 
 times=()
 stage() {

@@ -67,6 +67,7 @@ struct room_log
     std::uint64_t start = 0;  // the position of its first `subscribed`
     bool subscribed = false;
     std::vector<std::uint64_t> seqs;
+    std::vector<std::uint64_t> resumes;  // the `resume_from` of each `lagged`
 };
 
 /// What one client received, and what it should not have.
@@ -153,6 +154,8 @@ void follow(ws_client& ws, client_log& log, boost::json::object const& m)
         log.state(room, m.at("summary"));
     } else if (type == "lagged") {
         ++log.lags;
+        log.rooms[std::string(m.at("room").as_string())].resumes.push_back(
+            static_cast<std::uint64_t>(m.at("resume_from").as_int64()));
         ws.send(boost::json::object{{"type", "subscribe"}, {"room", m.at("room")}, {"since", m.at("resume_from")}});
     } else if (type == "reset" || type == "error") {
         log.violations.push_back("unexpected " + boost::json::serialize(m));
@@ -517,9 +520,20 @@ TEST(IsolationTest, RandomizedTenantsUsersTransportsLagAndResume)
             for (int guard = 0; !done(f.log) && guard < 1'000'000; ++guard)
                 follow(*f.ws, f.log, f.ws->read());
         } catch (std::exception const& e) {
-            for (auto const& [room, r] : f.log.rooms)
-                ADD_FAILURE() << f.log.w.token << " " << room << ": got " << r.seqs.size() << " of "
-                              << want_of(f.log, room, r.start) << " (" << e.what() << ")";
+            for (auto const& [room, r] : f.log.rooms) {
+                // Say where the stream broke off: what is missing, what came last, where it resumed.
+                auto const want = sc.expected(f.log.w, room, r.start);
+                std::set<std::uint64_t> const got(r.seqs.begin(), r.seqs.end());
+                std::string missing, resumes;
+                for (std::size_t i = 0, n = 0; i < want.size() && n < 5; ++i)
+                    if (!got.count(want[i]))
+                        missing += " " + std::to_string(want[i]), ++n;
+                for (auto x : r.resumes)
+                    resumes += " " + std::to_string(x);
+                ADD_FAILURE() << f.log.w.token << " " << room << ": got " << r.seqs.size() << " of " << want.size()
+                              << " (" << e.what() << "); first missing:" << missing
+                              << "; last got: " << (r.seqs.empty() ? 0 : r.seqs.back()) << "; resumed from:" << resumes;
+            }
         }
     }
     for (int i = 0; i < 3000; ++i) {

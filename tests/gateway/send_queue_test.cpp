@@ -4,6 +4,7 @@
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,6 +71,10 @@ TEST(SendQueueTest, TheLadderAsATable)
         {"terminal events are never coalesced: the room lags before the first lost event", {2, 1 << 20},
          {{'e', "job:a", 10, 0, st::queued}, {'e', "job:a", 11, 0, st::queued}, {'e', "job:a", 12, 0, st::lagged}},
          1, {{"job:a", 9}}},
+        {"progress coalesced away, then lost in a lag, is resumed from too", {3, 1 << 20},
+         {{'p', "queue:q", 10, 7, st::queued}, {'e', "queue:q", 11, 0, st::queued}, {'p', "queue:q", 12, 7, st::queued},
+          {'e', "queue:q", 13, 0, st::coalesced}, {'e', "queue:q", 14, 0, st::lagged}},
+         1, {{"queue:q", 9}}},
         {"a room that lost only state resumes at that state's position", {2, 1 << 20},
          {{'r', "", 0, 0, st::queued}, {'r', "", 0, 0, st::queued}, {'s', "health", 40, 0, st::lagged}},
          3, {{"health", 40}}},
@@ -169,7 +174,7 @@ TEST(SendQueueTest, APartlyWrittenMessageSurvivesTheLadderAndTheClose)
     EXPECT_EQ(rest.substr(0, first->head.size() - 3), first->head.substr(3));
 }
 
-TEST(SendQueueTest, SharedEventBodiesAreSentAsPiecesWithoutACopy)
+TEST(SendQueueTest, AnEventFrameIsOneBufferSharedByWebSocketAndSse)
 {
     auto ev = std::make_shared<logged_event>();
     ev->seq = 5;
@@ -177,11 +182,19 @@ TEST(SendQueueTest, SharedEventBodiesAreSentAsPiecesWithoutACopy)
     ev->time = time_point{std::chrono::milliseconds{0}};
     ev->rooms = job_rooms::make("t", "j", "q", "", "");
     auto const m = encode_event("job:t/j", ev);
-    EXPECT_EQ(m->body.data(), ev->json().data()) << "the event's own JSON, not a copy";
     auto const payload = boost::json::parse(m->payload());
     EXPECT_EQ(payload.at("room"), "job:t/j");
     EXPECT_EQ(payload.at("seq"), 5);
-    EXPECT_EQ(payload.at("event").at("job_id"), "j");
+    EXPECT_EQ(payload.at("event"), boost::json::parse(ev->json()));
+
+    // WebSocket: the frame is one buffer; SSE: its head, the same JSON bytes, the record's end.
+    std::array<asio::const_buffer, max_pieces> b;
+    ASSERT_EQ(pieces(*m, framing::websocket, b.data()), 1u);
+    EXPECT_EQ(b[0].data(), m->head.data());
+    EXPECT_EQ(b[0].size(), m->frame_size());
+    ASSERT_EQ(pieces(*m, framing::sse, b.data()), 3u);
+    EXPECT_EQ(b[1].data(), m->json().data()) << "the frame's JSON, not a copy";
+    EXPECT_EQ(framed_size(*m, framing::sse), b[0].size() + b[1].size() + b[2].size());
 
     send_queue ws(framing::websocket), sse(framing::sse);
     ws.push(m, {});

@@ -106,14 +106,14 @@ inline asio::awaitable<http::response> long_poll(server& srv, http::request cons
             next = std::max(next, c.events().last_seq());
         for (auto const& [seq, m] : msgs) {
             items += items.empty() ? "" : ",";
-            items += m->payload();
+            items += m->json();
             next = std::max(next, seq);
         }
         if (msgs.empty() && !since)
             next = std::max(next, c.events().last_seq());
         for (auto const& m : states) {
             items += items.empty() ? "" : ",";
-            items += m->payload();
+            items += m->json();
         }
         return !msgs.empty() || !states.empty();
     };

@@ -16,7 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -62,7 +62,8 @@ struct lagged_room
         alerts are never coalesced away;
     @li lag: every unsent room message goes; per room that lost messages a
         `lagged {room, resume_from}` is queued, where `resume_from` is the
-        sequence number before its first lost event (or the position of its
+        sequence number before its first lost event, one coalesced away
+        into a lost message included (or the position of its
         first lost state message, when it lost no event), so a resume with
         `since = resume_from` misses nothing and repeats nothing;
     @li close: when the queue is still over its bounds (replies or control
@@ -134,7 +135,7 @@ public:
     {
         if (closing_)
             return;
-        drop_unsent([](wire_msg const&) { return true; });
+        drop_unsent([](entry const&) { return true; });
         if (last)
             append(std::move(last));
         closing_ = true;
@@ -219,6 +220,9 @@ private:
     {
         wire_ptr msg;
         std::size_t size = 0;  // framed bytes
+        // Progress: the first seq of older ones of its job coalesced into it (0: none). If the
+        // ladder drops it too, the client resumes from there: they were never sent either.
+        std::uint64_t covers = 0;
     };
 
     bool over(send_limits const& l) const noexcept { return messages() > l.max_messages || bytes() > l.max_bytes; }
@@ -240,7 +244,7 @@ private:
         auto const first = first_droppable();
         auto kept = out_.begin() + static_cast<std::ptrdiff_t>(first);
         for (auto it = kept; it != out_.end(); ++it) {
-            if (drop(*it->msg)) {
+            if (drop(*it)) {
                 bytes_ -= it->size;
                 continue;
             }
@@ -261,7 +265,8 @@ private:
                 return static_cast<std::size_t>(::jobwatch::detail::hash_string(k.first, k.second));
             }
         };
-        std::unordered_set<std::pair<std::string_view, std::uint64_t>, key_hash> seen;
+        // key -> the newest message of that key (the one kept)
+        std::unordered_map<std::pair<std::string_view, std::uint64_t>, std::size_t, key_hash> seen;
         std::vector<bool> gone(out_.size());
         std::size_t dropped = 0;
         for (auto i = out_.size(); i-- > first_droppable();) {
@@ -270,15 +275,21 @@ private:
                 continue;
             auto const key = std::pair<std::string_view, std::uint64_t>{
                 m.room, m.kind == wire_kind::progress ? m.coalesce_key : ~std::uint64_t{0}};
-            if (!seen.insert(key).second) {
+            auto const [it, first] = seen.emplace(key, i);
+            if (!first) {
                 gone[i] = true;
                 ++dropped;
+                if (m.kind == wire_kind::progress) {
+                    auto& newest = out_[it->second];
+                    auto const from = out_[i].covers ? out_[i].covers : m.seq;
+                    newest.covers = newest.covers ? std::min(newest.covers, from) : from;
+                }
             }
         }
         if (dropped == 0)
             return 0;
         std::size_t i = 0;
-        drop_unsent([&](wire_msg const&) { return gone[first_droppable() + i++]; });
+        drop_unsent([&](entry const&) { return gone[first_droppable() + i++]; });
         return dropped;
     }
 
@@ -286,34 +297,38 @@ private:
     bool drop_room_messages()
     {
         lagged_.clear();
-        auto note = [&](wire_msg const& m) {
+        auto note = [&](entry const& e) {
+            auto const& m = *e.msg;
             auto it = std::find_if(lagged_.begin(), lagged_.end(), [&](auto const& l) { return l.room == m.room; });
-            // Before the first lost event; at the first lost state (it carries the room's position).
-            auto const at = m.kind == wire_kind::state ? m.seq : m.seq - 1;
+            // Before the first lost event (coalesced ones included); at the first lost state (it
+            // carries the room's position).
+            auto const at = m.kind == wire_kind::state ? m.seq : (e.covers ? std::min(e.covers, m.seq) : m.seq) - 1;
             if (it == lagged_.end())
                 lagged_.push_back({m.room, at});
             else
                 it->resume_from = std::min(it->resume_from, at);
         };
-        drop_unsent([&](wire_msg const& m) {
-            if (m.kind == wire_kind::control)
+        drop_unsent([&](entry const& e) {
+            if (e.msg->kind == wire_kind::control)
                 return false;
-            note(m);
+            note(e);
             return true;
         });
         return !lagged_.empty();
     }
 
+    // What every push touches comes first, the gather array last: a fan-out
+    // to many sessions pays a cache miss per line of each one it touches.
     framing framing_;
+    bool closing_ = false;
+    bool notice_unsent_ = false;  // a lagged notice is queued and not yet written
     std::vector<entry> out_;   // [head_, end) not yet written
     std::size_t head_ = 0;
     std::size_t offset_ = 0;   // bytes of out_[head_] written
     std::size_t bytes_ = 0;    // framed bytes of out_[head_, end)
     std::size_t pinned_ = 0;   // messages of out_[head_, ...) handed to the writer, not yet consumed
-    buffers buf_;
     std::vector<lagged_room> lagged_;
-    bool closing_ = false;
-    bool notice_unsent_ = false;  // a lagged notice is queued and not yet written
+    buffers buf_;
 };
 
 }  // namespace jobwatch::gw

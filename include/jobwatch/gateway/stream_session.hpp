@@ -248,18 +248,20 @@ protected:
     /// The queue overflowed past the ladder: close (1008 for WebSocket).
     virtual void on_overflow() { close(nullptr); }
 
+    // Fan-out touches the flags, the limits and the queue's head for every
+    // subscriber: they sit together, before the queue's gather array.
     hub* hub_;
     session_limits const* limits_;
     gateway_counters* counters_;
-    send_queue queue_;
-    steady_time last_read_ = std::chrono::steady_clock::now();
-    steady_time last_ping_ = last_read_;
-    steady_time close_deadline_{};
     bool writing_ = false;  ///< a write (or a wait for writability) is pending
     bool closing_ = false;  ///< close sent or queued; nothing more is queued
     bool finished_ = false;
     bool closed_ = false;
     bool close_after_flush_ = false;
+    steady_time last_read_ = std::chrono::steady_clock::now();
+    steady_time last_ping_ = last_read_;
+    steady_time close_deadline_{};
+    send_queue queue_;
 
 private:
     void close_lowest() noexcept { impl::close_lowest(stream()); }
