@@ -302,7 +302,7 @@ private:
             auto it = std::find_if(lagged_.begin(), lagged_.end(), [&](auto const& l) { return l.room == m.room; });
             // Before the first lost event (coalesced ones included); at the first lost state (it
             // carries the room's position).
-            auto const at = m.kind == wire_kind::state ? m.seq : (e.covers ? std::min(e.covers, m.seq) : m.seq) - 1;
+            auto const at = m.kind == wire_kind::state ? m.seq : (e.covers ? e.covers : m.seq) - 1;
             if (it == lagged_.end())
                 lagged_.push_back({m.room, at});
             else

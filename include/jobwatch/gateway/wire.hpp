@@ -78,6 +78,9 @@ enum class framing : std::uint8_t
     sse,        ///< an SSE record: `id:`, `event:`, `data:` lines around the JSON
 };
 
+/// What ends an SSE record.
+inline constexpr std::string_view sse_record_end = "\n\n";
+
 /** @brief The pieces of `m` as `f` frames it, in order: at most `max_pieces`
     buffers, empty ones left out. Returns how many were written to `out`. */
 inline constexpr std::size_t max_pieces = 3;
@@ -92,14 +95,13 @@ inline std::size_t pieces(wire_msg const& m, framing f, asio::const_buffer* out)
         if (!s.empty())
             out[n++] = asio::buffer(s.data(), s.size());
     };
-    static constexpr std::string_view record_end = "\n\n";
     if (m.sse_head.empty()) {  // raw text: the response head, a heartbeat comment
         add(m.json());
         return n;
     }
     add(m.sse_head);
     add(m.json());
-    add(record_end);
+    add(sse_record_end);
     return n;
 }
 
@@ -108,7 +110,7 @@ inline std::size_t framed_size(wire_msg const& m, framing f) noexcept
 {
     if (f == framing::websocket)
         return m.head.size();
-    return m.sse_head.empty() ? m.payload_size() : m.sse_head.size() + m.payload_size() + 2;
+    return m.sse_head.empty() ? m.payload_size() : m.sse_head.size() + m.payload_size() + sse_record_end.size();
 }
 
 namespace impl {
