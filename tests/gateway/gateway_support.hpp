@@ -232,15 +232,10 @@ private:
 class ws_client
 {
 public:
-    /// `receive_buffer` > 0 sets the socket's receive buffer (a small one makes a client that does not read lag soon).
     explicit ws_client(std::uint16_t port, std::string target = "/ws",
-                       std::chrono::milliseconds timeout = std::chrono::seconds{10}, int receive_buffer = 0)
+                       std::chrono::milliseconds timeout = std::chrono::seconds{10})
         : io_(std::make_unique<boost::asio::io_context>()), ws_(*io_), timeout_(timeout)
     {
-        if (receive_buffer > 0) {
-            ws_.next_layer().open(boost::asio::ip::tcp::v4());
-            ws_.next_layer().set_option(boost::asio::socket_base::receive_buffer_size(receive_buffer));
-        }
         ws_.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port});
         bool done = false;
         boost::system::error_code ec;

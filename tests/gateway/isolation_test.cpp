@@ -218,6 +218,9 @@ TEST(IsolationTest, RandomizedTenantsUsersTransportsLagAndResume)
             .subject = u->token, .tenant_id = u->tenant, .user_id = u->user, .scopes = {auth_scope::read, auth_scope::publish}};
     cfg.event_log.history_per_room = 50'000;  // resumes never reset here: every event stays
     cfg.gateway.max_send_queue_messages = 64;  // clients that do not read lag, and resume
+    // And soon: the kernel holds little for them. (Not a tiny client receive buffer: below the
+    // loopback MSS the kernel drops segments and backs off its probes for tens of seconds.)
+    cfg.gateway.socket_send_buffer_bytes = 32 * 1024;
     test_server srv(cfg);
     auto const port = srv.port();
 
@@ -261,8 +264,7 @@ TEST(IsolationTest, RandomizedTenantsUsersTransportsLagAndResume)
     std::vector<ws_follower> followers;
     // Subscribes `w` to `rooms`, resuming after `since` when given (replayed events come before `subscribed`).
     auto follower = [&](who const& w, std::vector<std::string> const& rooms, std::optional<std::uint64_t> since = {}) {
-        // A small receive buffer: a follower that does not read lags soon.
-        ws_follower f{std::make_unique<ws_client>(port, "/ws?token=" + w.token, std::chrono::seconds{10}, 4096),
+        ws_follower f{std::make_unique<ws_client>(port, "/ws?token=" + w.token),
                       client_log{w, {}, {}, 0}};
         f.ws->read();  // welcome
         for (auto const& room : rooms) {

@@ -138,9 +138,10 @@ TEST(LimitsTest, AStalledClientDoesNotSlowTheOthersAndIsToldItLagged)
     auto cfg = test_server::default_config();
     cfg.gateway.max_send_queue_messages = 64;
     cfg.gateway.max_send_queue_bytes = 64 * 1024;
+    cfg.gateway.socket_send_buffer_bytes = 32 * 1024;  // the kernel holds little of it
     test_server srv(cfg);
     // The stalled client subscribes, then never reads again.
-    raw_client stalled(srv.port(), 4096);
+    raw_client stalled(srv.port());
     stalled.upgrade();
     stalled.send_text(R"({"type":"subscribe","room":"queue:slow"})");
     auto fast = ws_client::open(srv.port());

@@ -133,9 +133,10 @@ TEST(RegressionTest, ResumeAfterLagIsExact)
     auto cfg = test_server::default_config();
     cfg.gateway.max_send_queue_messages = 16;
     cfg.event_log.history_per_room = 10'000;  // every event stays: the resume must not reset
+    cfg.gateway.socket_send_buffer_bytes = 32 * 1024;  // the kernel holds little of it
     test_server srv(cfg);
     http_client h(srv.port());
-    raw_client slow(srv.port(), 4096);
+    raw_client slow(srv.port());
     slow.upgrade();
     slow.send_text(R"({"type":"subscribe","room":"queue:lag"})");
     slow.read_for(std::chrono::milliseconds{200});

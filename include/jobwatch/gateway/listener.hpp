@@ -112,6 +112,9 @@ private:
         ++srv_.counters[count::accepted];
         boost::system::error_code ec;
         sock.set_option(tcp::no_delay(true), ec);
+        // Left to itself the kernel grows a slow reader's buffer to megabytes, out of the send queue's bound.
+        if (auto const b = srv_.get_core().settings().gateway.socket_send_buffer_bytes; b > 0)
+            sock.set_option(asio::socket_base::send_buffer_size(static_cast<int>(b)), ec);
         auto& sh = *srv_.shards[next_++ % srv_.shards.size()];
         if (!sh.is_core()) {
             auto const protocol = sock.local_endpoint(ec).protocol();
