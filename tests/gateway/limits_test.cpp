@@ -170,6 +170,40 @@ TEST(LimitsTest, AStalledClientDoesNotSlowTheOthersAndIsToldItLagged)
     EXPECT_LE(mon.at("queued_messages").as_int64(), 2 * 64 + 8) << "the stalled queue stays bounded";
 }
 
+// Besides its send queue, a client that stops reading holds what the kernel
+// buffered for it: gateway.socket_send_buffer_bytes sets the server's side.
+TEST(LimitsTest, SocketSendBufferBytesSetsWhatTheKernelHoldsForAStalledClient)
+{
+    // Bytes the stalled client finds before its lagged notice (all it finds, when none came).
+    auto before_notice = [](std::size_t socket_send_buffer) {
+        auto cfg = test_server::default_config();
+        cfg.gateway.max_send_queue_messages = 64;
+        cfg.gateway.max_send_queue_bytes = 64 * 1024;
+        cfg.gateway.socket_send_buffer_bytes = socket_send_buffer;
+        test_server srv(cfg);
+        raw_client stalled(srv.port());
+        stalled.upgrade();
+        stalled.send_text(R"({"type":"subscribe","room":"queue:stall"})");
+        stalled.read_for(std::chrono::milliseconds{200});
+        http_client h(srv.port());
+        // Small batches: the server writes between them (one batch past the queue lags at once).
+        for (int from = 0; from < 4000; from += 20)
+            EXPECT_EQ(h.post("/api/v1/events", batch(from, 20, "stall", 1000), "application/x-ndjson")
+                          .json()
+                          .at("accepted"),
+                      20);
+        auto const got = stalled.read_for(std::chrono::seconds{2});
+        auto const at = got.find(R"("type":"lagged")");
+        return at == std::string::npos ? got.size() : at;
+    };
+    // Linux doubles what it is given (and caps it at net.core.wmem_max, 208 KiB by default).
+    auto const small = before_notice(16 * 1024);
+    auto const large = before_notice(1024 * 1024);
+    // 64 KiB of queue, 32 KiB of server socket, the client's receive buffer.
+    EXPECT_LT(small, 512u * 1024u);
+    EXPECT_GT(large, small + 256u * 1024u) << "a larger send buffer holds more for the stalled client";
+}
+
 TEST(LimitsTest, UnderPressureOnlyTheNewestProgressOfAJobIsKept)
 {
     auto cfg = test_server::default_config();
