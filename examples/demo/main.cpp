@@ -9,8 +9,36 @@
 #include <iostream>
 #include <string>
 
-int main(int argc, char** argv)
+namespace {
+
+// How to try the server in the auth mode it runs in: a token minted with python3 (Debian: python3-jwt).
+std::string auth_hint(jobwatch::auth_config const& auth)
 {
+    if (auth.mode == jobwatch::auth_mode::open)
+        return {};
+    if (auth.mode == jobwatch::auth_mode::static_tokens)
+        return "  auth: static tokens. Add -H \"Authorization: Bearer $TOKEN\" to curl, ?token=$TOKEN to /ws.\n\n";
+    auto const& j = auth.jwt;
+    std::string const key = !j.secret_file.empty() ? "open('" + j.secret_file + "').read().rstrip('\\r\\n')"
+                                                   : "open('YOUR-PRIVATE-KEY.pem').read()";
+    std::string const alg = !j.secret_file.empty() ? "HS256" : "RS256";
+    std::string claims = "'sub': 'me', 'scope': 'read publish admin', 'exp': int(time.time()) + 3600";
+    if (!j.issuer.empty())
+        claims += ", 'iss': '" + j.issuer + "'";
+    if (!j.audience.empty())
+        claims += ", 'aud': '" + j.audience + "'";
+    return "  auth: JWT. Mint a token valid for an hour (add '" + j.tenant_claim +
+           "': 'acme' to confine it to a tenant):\n"
+           "    TOKEN=$(python3 -c \"import jwt, time; print(jwt.encode({" +
+           claims + "}, " + key + ", algorithm='" + alg +
+           "'))\")\n"
+           "  then add -H \"Authorization: Bearer $TOKEN\" to curl, ?token=$TOKEN to /ws and the SSE stream.\n\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+try {
     jobwatch::app app{jobwatch::load_config(argc, argv)};
     app.add<jobwatch::aggregator>();
     // A short window, so the demo's failure bursts raise an alert and resolve within minutes.
@@ -34,6 +62,10 @@ int main(int argc, char** argv)
               << "  publish an event:    curl -X POST -H 'Content-Type: application/json' \\\n"
               << "                         -d '{\"type\":\"job.queued\",\"job_id\":\"mine-1\",\"queue\":\"emails\"}' "
               << url << "/api/v1/events\n\n"
-              << "Ctrl-C stops it." << std::endl;
+              << auth_hint(app.get_core().settings().auth) << "Ctrl-C stops it." << std::endl;
     return app.run();
+} catch (jobwatch::settings_error const& e) {
+    // Keys or tokens that cannot be used (a missing key file, a malformed hash): say which, and stop.
+    std::cerr << e.what() << "\n";
+    return 2;
 }

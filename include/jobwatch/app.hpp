@@ -23,7 +23,8 @@
 namespace jobwatch {
 
 /** @brief The composition root: owns the core `io_context`, the core state and
-    the components, and runs them until SIGINT or SIGTERM.
+    the components, and runs them until SIGINT or SIGTERM (SIGHUP re-reads
+    keys and certificates).
 
     @code
     jobwatch::app app{jobwatch::load_config(argc, argv)};
@@ -160,10 +161,8 @@ public:
         if (opts_.handle_signals) {
             signals_.add(SIGINT);
             signals_.add(SIGTERM);
-            signals_.async_wait([this](boost::system::error_code ec, int) {
-                if (!ec)
-                    begin_shutdown_();
-            });
+            signals_.add(SIGHUP);
+            wait_for_signal();
         }
         io_.run();
         begin_shutdown_ = nullptr;
@@ -191,6 +190,21 @@ public:
     asio::io_context& context() noexcept { return io_; }
 
 private:
+    // SIGHUP re-reads keys and certificates and waits again; SIGINT and SIGTERM shut down.
+    void wait_for_signal()
+    {
+        signals_.async_wait([this](boost::system::error_code ec, int sig) {
+            if (ec)
+                return;
+            if (sig != SIGHUP) {
+                begin_shutdown_();
+                return;
+            }
+            core_.reload();
+            wait_for_signal();
+        });
+    }
+
     static config checked(config cfg)
     {
         validate_settings(cfg);

@@ -141,6 +141,16 @@ public:
     /// Calls `fn` with the new settings whenever `update_settings` changes them.
     void on_settings(std::function<void(config const&)> fn) { settings_listeners_.push_back(std::move(fn)); }
 
+    /// Calls `fn` on the core thread when the app is told to re-read keys and certificates (SIGHUP).
+    void on_reload(std::function<void()> fn) { reload_listeners_.push_back(std::move(fn)); }
+    /// Tells every component to re-read its keys and certificates (what SIGHUP does). Core thread.
+    void reload()
+    {
+        lgr_.info("reloading keys and certificates");
+        for (auto const& fn : reload_listeners_)
+            fn();
+    }
+
     /** @brief A setting a component was given in code (`.threshold = 10`):
         it becomes the setting's value from the start, so the settings
         (`GET /api/v1/monitor/config`) show what is in force, and a runtime
@@ -366,6 +376,7 @@ private:
     std::vector<std::function<void(job_change const&)>> change_listeners_;
     std::vector<std::function<void(room_message const&)>> room_listeners_;
     std::vector<std::function<void(config const&)>> settings_listeners_;
+    std::vector<std::function<void()>> reload_listeners_;
     http::router routes_;
     std::array<snapshot_fn, 7> snapshots_{};  // by rooms::kind
     std::shared_ptr<health_report const> latest_health_;

@@ -1,5 +1,5 @@
-// Access: static tokens, scopes and tenant isolation on every path.
-#include "gateway/gateway_support.hpp"
+// Access: static tokens and JWTs, scopes and tenant isolation on every path.
+#include "gateway/jwt_support.hpp"
 
 namespace jobwatch::test {
 namespace {
@@ -18,16 +18,39 @@ config token_config()
     return c;
 }
 
-void seed(http_client& h)
+void seed(http_client& h, std::string const& admin)
 {
     std::string body = event_json("job.queued", "a1", "shared", R"("tenant_id":"acme","run_id":"ra")") + "\n" +
                        event_json("job.queued", "g1", "shared", R"("tenant_id":"globex","run_id":"rg")") + "\n";
-    auto r = h.post("/api/v1/events", body, "application/x-ndjson", "admin-t");
+    auto r = h.post("/api/v1/events", body, "application/x-ndjson", admin);
     ASSERT_EQ(r.status, 200u) << r.body;
     ASSERT_EQ(r.json().at("accepted"), 2);
 }
 
-TEST(AccessTest, OpenModeWarnsLoudlyAtStart)
+/// Every test below runs with static tokens, and again with JWTs that stand for the same principals.
+class AccessTest : public ::testing::TestWithParam<auth_mode>
+{
+protected:
+    config cfg()
+    {
+        auto c = token_config();
+        return GetParam() == auth_mode::jwt ? to_jwt_mode(std::move(c), tokens_) : c;
+    }
+    /// What the client sends for the static token `name` in this mode.
+    std::string tok(std::string const& name) const
+    {
+        auto const it = tokens_.find(name);
+        return it == tokens_.end() ? name : it->second;
+    }
+
+private:
+    std::map<std::string, std::string> tokens_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Modes, AccessTest, ::testing::Values(auth_mode::static_tokens, auth_mode::jwt),
+                         [](auto const& info) { return std::string(to_string(info.param)); });
+
+TEST(OpenAccessTest, OpenModeWarnsLoudlyAtStart)
 {
     test_server srv;
     http_client h(srv.port());
@@ -38,84 +61,134 @@ TEST(AccessTest, OpenModeWarnsLoudlyAtStart)
     EXPECT_TRUE(warned);
 }
 
-TEST(AccessTest, RequestsWithoutAValidTokenAreRefused)
+TEST_P(AccessTest, RequestsWithoutAValidTokenAreRefused)
 {
-    test_server srv(token_config());
+    test_server srv(cfg());
     http_client h(srv.port());
     auto none = h.get("/api/v1/jobs");
     EXPECT_EQ(none.status, 401u);
     EXPECT_EQ(none.headers[bhttp::field::www_authenticate], R"(Bearer realm="jobwatch")");
     EXPECT_EQ(h.get("/api/v1/jobs", "wrong").status, 401u);
-    EXPECT_EQ(h.get("/api/v1/jobs", "admin-t").status, 200u);
-    EXPECT_EQ(h.get("/api/v1/jobs?token=admin-t").status, 200u);
-    // A WebSocket upgrade without a token is refused before the upgrade.
-    EXPECT_THROW(ws_client(srv.port(), "/ws"), std::exception);
-    auto ok = ws_client::open(srv.port(), "/ws?token=acme-t");
+    EXPECT_EQ(h.get("/api/v1/jobs", tok("admin-t")).status, 200u);
+    EXPECT_EQ(h.get("/api/v1/jobs?token=" + tok("admin-t")).status, 200u);
+    // A WebSocket upgrade with a wrong token is refused before the upgrade (one with none must auth by message).
+    EXPECT_THROW(ws_client(srv.port(), "/ws?token=wrong"), std::exception);
+    auto ok = ws_client::open(srv.port(), "/ws?token=" + tok("acme-t"));
     EXPECT_EQ(ok.skipped.size(), 0u);
 }
 
-TEST(AccessTest, ScopesGateWritesAndSettings)
+TEST_P(AccessTest, AWebSocketWithoutCredentialsMustAuthenticateByItsFirstMessage)
 {
-    test_server srv(token_config());
+    auto c = cfg();
+    c.gateway.auth_timeout_ms = std::chrono::milliseconds{1000};
+    test_server srv(c);
     http_client h(srv.port());
-    EXPECT_EQ(h.post("/api/v1/events", event_json("job.queued", "x", "q"), "application/json", "reader-t").status,
+    seed(h, tok("admin-t"));
+
+    // Until it authenticates, it can do nothing else (and gets no welcome).
+    ws_client ws(srv.port(), "/ws");
+    ws.send(R"({"type":"subscribe","room":"tenant:acme","id":"s"})");
+    auto refused = ws.read();
+    EXPECT_EQ(refused.at("type"), "error");
+    EXPECT_EQ(refused.at("code"), "unauthenticated");
+    EXPECT_EQ(refused.at("id"), "s");
+    ws.send(boost::json::object{{"type", "auth"}, {"token", tok("acme-t")}, {"id", "a"}});
+    auto w = ws.read();
+    ASSERT_EQ(w.at("type"), "welcome") << boost::json::serialize(w);
+    EXPECT_EQ(w.at("subject"), "acme-app");
+    EXPECT_EQ(w.at("tenant_id"), "acme");
+    EXPECT_EQ(ws.subscribe("tenant:acme").at("type"), "subscribed");
+    EXPECT_EQ(ws.subscribe("tenant:globex").at("code"), "not_found");
+
+    // A wrong token: why, then close 4401.
+    ws_client bad(srv.port(), "/ws");
+    bad.send(R"({"type":"auth","token":"wrong","id":"b"})");
+    auto e = bad.read();
+    EXPECT_EQ(e.at("type"), "error");
+    EXPECT_EQ(e.at("code"), "unauthenticated");
+    EXPECT_EQ(e.at("id"), "b");
+    beast::flat_buffer b;
+    EXPECT_EQ(bad.read(b), websocket::error::closed);
+    EXPECT_EQ(bad.stream().reason().code, 4401);
+
+    // Nothing within gateway.auth_timeout_ms: why, then close 4401.
+    ws_client idle(srv.port(), "/ws");
+    auto const t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(idle.read().at("code"), "unauthenticated");
+    EXPECT_EQ(idle.read(b), websocket::error::closed);
+    EXPECT_EQ(idle.stream().reason().code, 4401);
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds{900});
+
+    // The authenticated one was not disturbed, and the refusals are counted.
+    ws.send(R"({"type":"ping","id":"p"})");
+    EXPECT_EQ(ws.read_until("pong").at("id"), "p");
+    auto const counters = h.get("/api/v1/monitor/connections", tok("admin-t")).json();
+    EXPECT_GE(counters.at("counters").at("auth_refused").to_number<int>(), 1) << boost::json::serialize(counters);
+    EXPECT_EQ(counters.at("counters").at("auth_timeouts"), 1) << boost::json::serialize(counters);
+}
+
+TEST_P(AccessTest, ScopesGateWritesAndSettings)
+{
+    test_server srv(cfg());
+    http_client h(srv.port());
+    EXPECT_EQ(h.post("/api/v1/events", event_json("job.queued", "x", "q"), "application/json", tok("reader-t")).status,
               403u);
-    EXPECT_EQ(h.get("/api/v1/monitor/config", "reader-t").status, 403u);
-    EXPECT_EQ(h.get("/api/v1/monitor/connections", "acme-t").status, 403u);
-    EXPECT_EQ(h.get("/api/v1/monitor/config", "admin-t").status, 200u);
-    auto ws = ws_client::open(srv.port(), "/ws?token=reader-t");
+    EXPECT_EQ(h.get("/api/v1/monitor/config", tok("reader-t")).status, 403u);
+    EXPECT_EQ(h.get("/api/v1/monitor/connections", tok("acme-t")).status, 403u);
+    EXPECT_EQ(h.get("/api/v1/monitor/config", tok("admin-t")).status, 200u);
+    auto ws = ws_client::open(srv.port(), "/ws?token=" + tok("reader-t"));
     ws.send(R"({"type":"publish","id":"p","event":{"type":"job.queued","job_id":"x","queue":"q"}})");
     auto e = ws.read_until("error");
     EXPECT_EQ(e.at("code"), "forbidden");
     EXPECT_EQ(e.at("id"), "p");
 }
 
-TEST(AccessTest, ATenantSeesOnlyItsOwnJobsOverRest)
+TEST_P(AccessTest, ATenantSeesOnlyItsOwnJobsOverRest)
 {
-    test_server srv(token_config());
+    test_server srv(cfg());
     http_client h(srv.port());
-    seed(h);
-    auto mine = h.get("/api/v1/jobs", "acme-t").json().as_object();
+    seed(h, tok("admin-t"));
+    auto mine = h.get("/api/v1/jobs", tok("acme-t")).json().as_object();
     ASSERT_EQ(mine.at("total"), 1);
     EXPECT_EQ(mine.at("items").as_array()[0].at("job_id"), "a1");
-    EXPECT_EQ(h.get("/api/v1/jobs?tenant_id=globex", "acme-t").json().at("total"), 0);
-    EXPECT_EQ(h.get("/api/v1/jobs/a1", "acme-t").status, 200u);
+    EXPECT_EQ(h.get("/api/v1/jobs?tenant_id=globex", tok("acme-t")).json().at("total"), 0);
+    EXPECT_EQ(h.get("/api/v1/jobs/a1", tok("acme-t")).status, 200u);
     // Another tenant's job is answered exactly as an unknown one.
-    auto theirs = h.get("/api/v1/jobs/g1", "acme-t");
-    auto unknown = h.get("/api/v1/jobs/zz", "acme-t");
+    auto theirs = h.get("/api/v1/jobs/g1", tok("acme-t"));
+    auto unknown = h.get("/api/v1/jobs/zz", tok("acme-t"));
     EXPECT_EQ(theirs.status, 404u);
     EXPECT_EQ(unknown.status, 404u);
     EXPECT_EQ(theirs.json().at("title"), unknown.json().at("title"));
-    EXPECT_EQ(h.get("/api/v1/jobs/g1/logs", "acme-t").status, 404u);
-    EXPECT_EQ(h.get("/api/v1/jobs/g1/events", "acme-t").status, 404u);
-    EXPECT_EQ(h.get("/api/v1/runs/rg/summary", "acme-t").status, 404u);
-    EXPECT_EQ(h.get("/api/v1/runs/ra/summary", "acme-t").status, 200u);
-    EXPECT_EQ(h.get("/api/v1/queues", "acme-t").status, 403u);
-    EXPECT_EQ(h.get("/api/v1/health/queues", "acme-t").status, 403u);
-    EXPECT_EQ(h.get("/api/v1/jobs/failed/stats", "acme-t").status, 403u);
+    EXPECT_EQ(h.get("/api/v1/jobs/g1/logs", tok("acme-t")).status, 404u);
+    EXPECT_EQ(h.get("/api/v1/jobs/g1/events", tok("acme-t")).status, 404u);
+    EXPECT_EQ(h.get("/api/v1/runs/rg/summary", tok("acme-t")).status, 404u);
+    EXPECT_EQ(h.get("/api/v1/runs/ra/summary", tok("acme-t")).status, 200u);
+    EXPECT_EQ(h.get("/api/v1/queues", tok("acme-t")).status, 403u);
+    EXPECT_EQ(h.get("/api/v1/health/queues", tok("acme-t")).status, 403u);
+    EXPECT_EQ(h.get("/api/v1/jobs/failed/stats", tok("acme-t")).status, 403u);
     // Publishing for another tenant is refused.
     auto other = h.post("/api/v1/events", event_json("job.queued", "a2", "q", R"("tenant_id":"globex")"),
-                        "application/json", "acme-t");
+                        "application/json", tok("acme-t"));
     EXPECT_EQ(other.status, 403u);
     EXPECT_EQ(other.json().at("pointer"), "/tenant_id");
     auto batch = h.post("/api/v1/events",
                         event_json("job.queued", "a3", "q", R"("tenant_id":"acme")") + "\n" +
                             event_json("job.queued", "a4", "q", R"("tenant_id":"globex")") + "\n" +
                             event_json("job.queued", "a5", "q") + "\n",
-                        "application/x-ndjson", "acme-t");
+                        "application/x-ndjson", tok("acme-t"));
     // A line naming another tenant is refused; one naming none is the principal's tenant's.
     EXPECT_EQ(batch.json().at("accepted"), 2);
     EXPECT_EQ(batch.json().at("rejected"), 1);
     EXPECT_EQ(batch.json().at("results").at(0).at("status"), "forbidden");
-    EXPECT_EQ(h.get("/api/v1/jobs/a5", "acme-t").json().at("tenant_id"), "acme");
+    EXPECT_EQ(h.get("/api/v1/jobs/a5", tok("acme-t")).json().at("tenant_id"), "acme");
 }
 
-TEST(AccessTest, ATenantSubscribesOnlyToItsOwnRooms)
+TEST_P(AccessTest, ATenantSubscribesOnlyToItsOwnRooms)
 {
-    test_server srv(token_config());
+    test_server srv(cfg());
     http_client h(srv.port());
-    seed(h);
-    auto ws = ws_client::open(srv.port(), "/ws?token=acme-t");
+    seed(h, tok("admin-t"));
+    auto ws = ws_client::open(srv.port(), "/ws?token=" + tok("acme-t"));
     EXPECT_EQ(ws.subscribe("tenant:acme").at("type"), "subscribed");
     EXPECT_EQ(ws.subscribe("job:acme/a1").at("type"), "subscribed");
     EXPECT_EQ(ws.subscribe("run:acme/ra").at("type"), "subscribed");
@@ -131,9 +204,9 @@ TEST(AccessTest, ATenantSubscribesOnlyToItsOwnRooms)
     EXPECT_EQ(ws.subscribe("alerts").at("code"), "forbidden");
     // Only its own tenant's events arrive.
     h.post("/api/v1/events", event_json("job.started", "g1", "shared", R"("tenant_id":"globex","attempt":1)"),
-           "application/json", "admin-t");
+           "application/json", tok("admin-t"));
     h.post("/api/v1/events", event_json("job.started", "a1", "shared", R"("tenant_id":"acme","attempt":1)"),
-           "application/json", "admin-t");
+           "application/json", tok("admin-t"));
     // a1's event reaches tenant:acme, job:acme/a1 and run:acme/ra (its run, though the event names none);
     // g1's reaches none of these.
     for (int i = 0; i < 3; ++i) {
@@ -147,17 +220,17 @@ TEST(AccessTest, ATenantSubscribesOnlyToItsOwnRooms)
     }
 }
 
-TEST(AccessTest, ATenantIsIsolatedOnSseAndLongPoll)
+TEST_P(AccessTest, ATenantIsIsolatedOnSseAndLongPoll)
 {
-    test_server srv(token_config());
+    test_server srv(cfg());
     http_client h(srv.port());
-    seed(h);
-    EXPECT_EQ(h.get("/api/v1/stream?room=job:globex/g1", "acme-t").status, 404u);
-    EXPECT_EQ(h.get("/api/v1/stream?room=tenant:globex", "acme-t").status, 404u);
-    EXPECT_EQ(h.get("/api/v1/stream?room=queue:shared", "acme-t").status, 403u);
-    EXPECT_EQ(h.get("/api/v1/poll?room=job:globex/g1&since=0&timeout_ms=0", "acme-t").status, 404u);
-    EXPECT_EQ(h.get("/api/v1/poll?room=job:acme/a1&room=job:globex/g1&since=0&timeout_ms=0", "acme-t").status, 404u);
-    auto own = h.get("/api/v1/poll?room=job:acme/a1&since=0&timeout_ms=0", "acme-t");
+    seed(h, tok("admin-t"));
+    EXPECT_EQ(h.get("/api/v1/stream?room=job:globex/g1", tok("acme-t")).status, 404u);
+    EXPECT_EQ(h.get("/api/v1/stream?room=tenant:globex", tok("acme-t")).status, 404u);
+    EXPECT_EQ(h.get("/api/v1/stream?room=queue:shared", tok("acme-t")).status, 403u);
+    EXPECT_EQ(h.get("/api/v1/poll?room=job:globex/g1&since=0&timeout_ms=0", tok("acme-t")).status, 404u);
+    EXPECT_EQ(h.get("/api/v1/poll?room=job:acme/a1&room=job:globex/g1&since=0&timeout_ms=0", tok("acme-t")).status, 404u);
+    auto own = h.get("/api/v1/poll?room=job:acme/a1&since=0&timeout_ms=0", tok("acme-t"));
     ASSERT_EQ(own.status, 200u);
     // The missed event, then the room's state.
     auto const body = own.json();

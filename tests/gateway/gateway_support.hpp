@@ -232,10 +232,15 @@ private:
 class ws_client
 {
 public:
+    /// `bearer`: sent as `Authorization: Bearer <bearer>` on the handshake when not empty.
     explicit ws_client(std::uint16_t port, std::string target = "/ws",
-                       std::chrono::milliseconds timeout = std::chrono::seconds{10})
+                       std::chrono::milliseconds timeout = std::chrono::seconds{10}, std::string bearer = {})
         : io_(std::make_unique<boost::asio::io_context>()), ws_(*io_), timeout_(timeout)
     {
+        if (!bearer.empty())
+            ws_.set_option(websocket::stream_base::decorator([bearer](websocket::request_type& r) {
+                r.set(bhttp::field::authorization, "Bearer " + bearer);
+            }));
         ws_.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port});
         bool done = false;
         boost::system::error_code ec;

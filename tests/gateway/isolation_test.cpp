@@ -6,7 +6,7 @@
 // It checks that no client ever receives an event or a state it is not
 // entitled to, that every client receives every event it is entitled to
 // exactly once and in sequence order, and that the store equals the model.
-#include "gateway/gateway_support.hpp"
+#include "gateway/jwt_support.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -194,7 +194,8 @@ void follow(ws_client& ws, client_log& log, boost::json::object const& m)
     }
 }
 
-TEST(IsolationTest, RandomizedTenantsUsersTransportsLagAndResume)
+/// The randomized scenario; `jwt`: every principal presents a JWT (auth.mode jwt) instead of a static token.
+void randomized_isolation(bool jwt)
 {
     std::mt19937 rng{20261204};
     auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
@@ -202,9 +203,9 @@ TEST(IsolationTest, RandomizedTenantsUsersTransportsLagAndResume)
     std::vector<who> tenants;
     for (int t = 0; t < 5; ++t)
         tenants.push_back({"tok-t" + std::to_string(t), "t" + std::to_string(t), std::nullopt});
-    who const admin{"tok-admin", std::nullopt, std::nullopt};
-    who const alice{"tok-t0-u0", "t0", "u0"};
-    who const bob{"tok-t0-u1", "t0", "u1"};
+    who admin{"tok-admin", std::nullopt, std::nullopt};
+    who alice{"tok-t0-u0", "t0", "u0"};
+    who bob{"tok-t0-u1", "t0", "u1"};
 
     auto cfg = test_server::default_config();
     cfg.auth.mode = auth_mode::static_tokens;
@@ -221,6 +222,14 @@ TEST(IsolationTest, RandomizedTenantsUsersTransportsLagAndResume)
     // And soon: the kernel holds little for them. (Not a tiny client receive buffer: below the
     // loopback MSS the kernel drops segments and backs off its probes for tens of seconds.)
     cfg.gateway.socket_send_buffer_bytes = 32 * 1024;
+    if (jwt) {
+        std::map<std::string, std::string> minted;
+        cfg = to_jwt_mode(std::move(cfg), minted);
+        for (auto* w : {&admin, &alice, &bob})
+            w->token = minted.at(w->token);
+        for (auto& t : tenants)
+            t.token = minted.at(t.token);
+    }
     test_server srv(cfg);
     auto const port = srv.port();
 
@@ -684,6 +693,16 @@ TEST(IsolationTest, RandomizedTenantsUsersTransportsLagAndResume)
         ASSERT_EQ(r.status, 200u) << target;
         EXPECT_EQ(r.json().at("state").as_string(), j.state) << target;
     }
+}
+
+TEST(IsolationTest, RandomizedTenantsUsersTransportsLagAndResume)
+{
+    randomized_isolation(false);
+}
+
+TEST(IsolationTest, RandomizedTenantsUsersTransportsLagAndResumeInJwtMode)
+{
+    randomized_isolation(true);
 }
 
 }  // namespace

@@ -79,6 +79,13 @@ public:
         listener_.bind(cfg.host.value_or(s.host), cfg.port ? *cfg.port : static_cast<std::uint16_t>(s.port));
         c.on_settings([this](jobwatch::config const& next) { srv_.apply_settings(next); });
         c.on_room_message([this](room_message const& m) { srv_.fan.on_room_message(m); });
+        c.on_reload([this] {
+            // Reading the key files here blocks the core briefly; SIGHUP is rare.
+            if (auto const why = srv_.auth->reload())
+                core_.log().error("auth: keys not reloaded, the current ones stay in use: " + *why);
+            else
+                core_.log().info(srv_.auth->describe());
+        });
         install_routes();
     }
 

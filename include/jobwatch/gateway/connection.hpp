@@ -10,12 +10,14 @@
 #include <jobwatch/gateway/counters.hpp>
 #include <jobwatch/gateway/send_queue.hpp>
 #include <jobwatch/messages/config.hpp>
+#include <jobwatch/time.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +35,8 @@ struct session_limits
     std::chrono::milliseconds read_timeout{10'000};  ///< time to receive a whole HTTP request
     std::size_t max_message_bytes = 65536;           ///< largest WebSocket message from a client
     std::chrono::milliseconds close_timeout{5'000};  ///< a closing connection is dropped after this
+    std::chrono::milliseconds auth_timeout{5'000};   ///< a WebSocket opened without credentials must auth by then
+    std::chrono::seconds refresh_notice{60};         ///< auth_expiring this long before a token's exp
 };
 
 /** @brief A connection the gateway tracks: swept for timeouts and closed at shutdown.
@@ -88,7 +92,9 @@ public:
         std::uint32_t index = 0;  ///< position in the room's subscriber list
     };
 
-    explicit subscriber(std::shared_ptr<principal const> who) : who_(std::move(who)), user_key_(auth::user_key(*who_))
+    /// `who`: null for a WebSocket that has yet to send its `auth` message (it can do nothing else until then).
+    explicit subscriber(std::shared_ptr<principal const> who)
+        : who_(std::move(who)), user_key_(who_ ? auth::user_key(*who_) : std::string())
     {
     }
 
@@ -102,9 +108,50 @@ public:
     virtual bool finished() const noexcept = 0;
     /// Reads the client's next message after its last one was held for an answer from the core.
     virtual void resume_reading() {}
+    /** @brief Closes with a WebSocket close `code` and `reason`, `notice`
+        (why) being the last message before it; what else is unsent goes.
+        Other transports send `notice` and end. */
+    virtual void close_with(std::uint16_t code, std::string_view reason, wire_ptr notice) = 0;
 
     principal const& who() const noexcept { return *who_; }
     std::shared_ptr<principal const> const& who_ptr() const noexcept { return who_; }
+
+    /// False until a WebSocket opened without credentials has authenticated.
+    bool authenticated() const noexcept { return who_ != nullptr; }
+    /// Takes the principal of an `auth` message (the first, or a refresh of the same subject and tenant).
+    void set_who(std::shared_ptr<principal const> who)
+    {
+        who_ = std::move(who);
+        user_key_ = auth::user_key(*who_);
+    }
+
+    /** @brief When the credential expires (a JWT's `exp`): the connection is
+        told `notice` before, and closed then. None: never. Converted once to
+        the steady clock the sweep reads. */
+    void set_expiry(std::optional<time_point> exp, std::chrono::seconds notice)
+    {
+        expiry = {};
+        if (!exp)
+            return;
+        auto const left = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            *exp - std::chrono::system_clock::now());
+        expiry.at = std::chrono::steady_clock::now() + left;
+        expiry.notice_at = expiry.at - notice;
+        expiry.text = format_time(*exp);
+    }
+
+    /// The credential's end, in the steady clock (`at` zero: none).
+    struct expiry_state
+    {
+        steady_time at{};
+        steady_time notice_at{};
+        std::string text;  ///< `exp` as RFC 3339, for the notice
+        bool noticed = false;
+    } expiry;
+    /// A WebSocket opened without credentials is closed (4401) if not authenticated by then.
+    steady_time auth_deadline{};
+    /// The connection's number (its `connection_id` is "c" followed by it).
+    std::uint64_t conn_id = 0;
 
     /// False for a job event this principal is not entitled to (`gw::entitled`).
     bool entitled(wire_msg const& m) const noexcept { return gw::entitled(user_key_, m); }

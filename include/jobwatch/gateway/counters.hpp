@@ -59,13 +59,15 @@ enum class count : std::uint8_t
     bad_requests,     ///< HTTP requests refused before routing (malformed, ambiguous framing)
     auth_refused,     ///< requests and upgrades refused by the authenticator
     filtered,         ///< room messages not delivered to a principal they are not for
+    auth_timeouts,    ///< WebSockets closed for sending no auth message within gateway.auth_timeout_ms
+    auth_expired,     ///< WebSocket and SSE connections closed when their token expired
 };
 
 /// The names of `count`'s values, as the monitor report spells them.
-inline constexpr std::array<std::string_view, 15> count_names = {
-    "accepted",        "refused",    "http_requests",   "ws_messages_in", "ws_bad_messages",
-    "frames_out",      "write_calls", "coalesced",      "lagged",         "overflow_closes",
-    "dead_peers",      "timeouts",   "bad_requests",    "auth_refused",   "filtered",
+inline constexpr std::array<std::string_view, 17> count_names = {
+    "accepted",   "refused",     "http_requests", "ws_messages_in", "ws_bad_messages", "frames_out",
+    "write_calls", "coalesced",  "lagged",        "overflow_closes", "dead_peers",     "timeouts",
+    "bad_requests", "auth_refused", "filtered",   "auth_timeouts",  "auth_expired",
 };
 
 /// One set of the gateway's counters (one per shard; the gateway sums them).

@@ -104,6 +104,15 @@ inline char const* bad_framing(http::request const& req) noexcept
     return nullptr;
 }
 
+/** @brief True for a WebSocket upgrade that presents no credentials: it is
+    accepted, and must authenticate by its first message (browsers can set no
+    header on a WebSocket, and a token in the URL ends up in access logs). */
+inline bool auths_by_message(http::request const& req, http::target const& t)
+{
+    return t.path == "/ws" && boost::beast::websocket::is_upgrade(req) &&
+           req[boost::beast::http::field::authorization].empty() && !t.get("token");
+}
+
 }  // namespace impl
 
 /** @brief Serves one HTTP/1.1 connection on `sh` until it closes, upgrades
@@ -179,21 +188,24 @@ asio::awaitable<void> serve_http(server& srv, shard& sh, ws_host& ws, Stream soc
             res->keep_alive(false);
         } else if (t.bad) {
             res = http::problem(req, http::status::bad_request, "malformed percent-encoding in the request target");
-        } else if (auto who = srv.authenticate(req, t, remote); auto* fail = std::get_if<auth::auth_failure>(&who)) {
+        } else if (auto who = srv.authenticate(req, t, remote);
+                   std::get_if<auth::auth_failure>(&who) && !impl::auths_by_message(req, t)) {
+            auto const* fail = std::get_if<auth::auth_failure>(&who);
             ++sh.counters[count::auth_refused];
             srv.note_refusal(remote, fail->reason);
             res = http::problem(req, static_cast<http::status>(fail->status), fail->reason);
             if (fail->status == 401)
                 res->set(bhttp::field::www_authenticate, R"(Bearer realm="jobwatch")");
         } else {
-            auto const holder = std::get<std::shared_ptr<principal const>>(who);
-            auto const& p = *holder;
+            // No identity: a WebSocket upgrade without credentials, which must send an auth message.
+            auto ident = std::holds_alternative<auth::identity>(who) ? std::get<auth::identity>(who) : auth::identity{};
+            auto const holder = ident.who;
             if (t.path == "/ws") {
                 if (!boost::beast::websocket::is_upgrade(req)) {
                     res = http::problem(req, http::status::upgrade_required,
                                         "this is the WebSocket endpoint: send an upgrade request");
                     res->set(bhttp::field::upgrade, "websocket");
-                } else if (!auth::has_scope(p, auth_scope::read)) {
+                } else if (holder && !auth::has_scope(*holder, auth_scope::read)) {
                     res = http::problem(req, http::status::forbidden, "the read scope is required");
                 } else if (srv.draining) {
                     res = http::problem(req, http::status::service_unavailable, "the server is shutting down");
@@ -202,7 +214,7 @@ asio::awaitable<void> serve_http(server& srv, shard& sh, ws_host& ws, Stream soc
                     // registered before this connection leaves: a drain never sees zero in between.
                     std::string preread(boost::beast::buffers_to_string(buf.data()));
                     conn->release();
-                    start_ws(srv, sh, ws, std::move(sock), std::move(preread), std::move(req), holder);
+                    start_ws(srv, sh, ws, std::move(sock), std::move(preread), std::move(req), std::move(ident));
                     sh.remove(*conn);
                     co_return;
                 }
@@ -211,13 +223,13 @@ asio::awaitable<void> serve_http(server& srv, shard& sh, ws_host& ws, Stream soc
                     res = http::method_not_allowed(req, "GET");
                 } else {
                     // (GCC 12: no co_await inside a conditional expression or a temporary lambda's call.)
-                    auto start = [&](auto done) { done(plan_sse(srv, sh, req, t, p)); };
+                    auto start = [&](auto done) { done(plan_sse(srv, sh, req, t, *holder)); };
                     auto plan = co_await srv.on_core<sse_plan>(sh, std::move(start));
                     if (plan.refusal) {
                         res = std::move(plan.refusal);
                     } else {
                         conn->release();
-                        start_sse(srv, sh, std::move(sock), holder, std::move(plan));
+                        start_sse(srv, sh, std::move(sock), std::move(ident), std::move(plan));
                         sh.remove(*conn);
                         co_return;
                     }
@@ -226,7 +238,7 @@ asio::awaitable<void> serve_http(server& srv, shard& sh, ws_host& ws, Stream soc
                 // The route table on the core: REST, and the long-poll, which waits there.
                 conn->set(phase::polling, {});
                 auto start = [&](auto done) {
-                    asio::co_spawn(srv.get_core().get_executor(), srv.get_core().routes().serve(req, t, p),
+                    asio::co_spawn(srv.get_core().get_executor(), srv.get_core().routes().serve(req, t, *holder),
                                    [&req, done = std::move(done)](std::exception_ptr e, http::response r) mutable {
                                        if (e)
                                            r = http::problem(req, http::status::internal_server_error,

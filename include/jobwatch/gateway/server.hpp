@@ -71,6 +71,8 @@ public:
         limits.idle_timeout = g.idle_timeout_ms;
         limits.read_timeout = g.read_timeout_ms;
         limits.max_message_bytes = g.max_message_bytes;
+        limits.auth_timeout = g.auth_timeout_ms;
+        limits.refresh_notice = std::chrono::seconds{s.auth.jwt.refresh_notice_s};
         for (auto& p : shards) {
             auto& sh = *p;
             if (sh.is_core())

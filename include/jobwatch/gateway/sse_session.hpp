@@ -47,6 +47,16 @@ public:
                 abort();
             return;
         }
+        if (this->expiry.at != steady_time{} && now >= this->expiry.at) {
+            // An SSE client cannot present a new token on this stream: it reconnects with one.
+            ++(*this->counters_)[count::auth_expired];
+            close_with(0, {},
+                       encode_message(error_message{.id = std::nullopt,
+                                                    .code = protocol_error::unauthenticated,
+                                                    .message = "token expired at " + this->expiry.text,
+                                                    .path = std::nullopt}));
+            return;
+        }
         auto const hb = this->limits_->heartbeat;
         if (hb.count() > 0 && now - this->last_ping_ >= hb) {
             this->last_ping_ = now;
@@ -55,6 +65,7 @@ public:
         }
     }
     void shutdown() override { this->close(nullptr); }
+    void close_with(std::uint16_t, std::string_view, wire_ptr notice) override { this->close(nullptr, std::move(notice)); }
     void abort() override { this->close_socket(); }
     std::string_view kind() const noexcept override { return "sse"; }
 

@@ -58,10 +58,12 @@ inline sse_plan plan_sse(server& srv, shard const& sh, http::request const& req,
 
 /// On `sh`: starts the SSE stream on `s` with what the core planned.
 template<class Stream>
-void start_sse(server& srv, shard& sh, Stream s, std::shared_ptr<principal const> who, sse_plan plan)
+void start_sse(server& srv, shard& sh, Stream s, auth::identity who, sse_plan plan)
 {
-    auto session = std::make_shared<sse_session<Stream>>(sh.hub, sh.limits, sh.counters, std::move(s), std::move(who),
+    auto session = std::make_shared<sse_session<Stream>>(sh.hub, sh.limits, sh.counters, std::move(s),
+                                                         std::move(who.who),
                                                          [&sh](subscriber& gone) { sh.remove(gone); });
+    session->set_expiry(who.expires_at, sh.limits.refresh_notice);
     sh.add(session);
     std::string head = "HTTP/1.1 200 OK\r\nServer: jobwatch\r\nContent-Type: text/event-stream\r\n"
                        "Cache-Control: no-store\r\nConnection: keep-alive\r\nX-Accel-Buffering: no\r\n\r\n";

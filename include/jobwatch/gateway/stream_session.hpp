@@ -167,13 +167,18 @@ protected:
     virtual void forget_host() noexcept {}
 
     /** @brief Sends a close (`close_frame`: a WebSocket close frame; none for
-        SSE) and drops the connection once it is written or `close_timeout`
-        passed. */
-    void close(wire_ptr close_frame)
+        SSE), after `notice` if given, and drops the connection once it is
+        written or `close_timeout` passed. */
+    void close(wire_ptr close_frame, wire_ptr notice = nullptr)
     {
         if (closing_ || finished_)
             return;
-        queue_.close(std::move(close_frame));
+        // What is unsent goes; `notice` (why it closes) is the last message before the close frame.
+        queue_.close();
+        if (notice)
+            queue_.push_final(std::move(notice));
+        if (close_frame)
+            queue_.push_final(std::move(close_frame));
         closing_ = true;
         close_deadline_ = std::chrono::steady_clock::now() + limits_->close_timeout;
         finish();

@@ -82,6 +82,19 @@ inline void apply_plan(server& srv, shard& sh, subscriber& s, plan_messages& m)
         s.send(std::move(n));
 }
 
+/// The first message of connection `id` of `who` on `sh`.
+inline welcome_message welcome_of(shard const& sh, std::uint64_t id, principal const& who)
+{
+    return welcome_message{.connection_id = "c" + std::to_string(id),
+                           .server_version = std::string(version),
+                           .protocol = protocol_version,
+                           .heartbeat_ms = sh.limits.heartbeat.count(),
+                           .max_message_bytes = static_cast<std::int64_t>(sh.limits.max_message_bytes),
+                           .subject = who.subject.empty() ? std::nullopt : std::optional<std::string>(who.subject),
+                           .tenant_id = who.tenant_id,
+                           .user_id = who.user_id};
+}
+
 /** @brief The WebSocket protocol on one shard: the `ws_host` of its sessions.
 
     Subscribe (access, grant, replay or reset, snapshot), `subscriptions`
@@ -118,10 +131,14 @@ public:
         if (!type || !type->is_string())
             return reply_error(s, id, protocol_error::invalid_message, "a message needs a string \"type\"", "/type");
         auto const t = std::string_view(type->get_string());
-        if (t != "subscribe" && t != "unsubscribe" && t != "subscriptions" && t != "ping" && t != "publish")
+        if (!s.authenticated() && t != "auth")
+            return reply_error(s, id, protocol_error::unauthenticated,
+                               "authenticate first: send {\"type\":\"auth\",\"token\":\"...\"}", "/type");
+        if (t != "subscribe" && t != "unsubscribe" && t != "subscriptions" && t != "ping" && t != "publish" &&
+            t != "auth")
             return reply_error(s, id, protocol_error::unknown_type,
                                "unknown message type \"" + std::string(t) +
-                                   "\"; expected subscribe, unsubscribe, subscriptions, ping or publish",
+                                   "\"; expected subscribe, unsubscribe, subscriptions, ping, publish or auth",
                                "/type");
         auto msg = parse_value<client_message>(jv);
         if (!msg) {
@@ -212,6 +229,57 @@ private:
         return sh_.is_core();
     }
 
+    /** @brief `auth`: the first message of a WebSocket opened without
+        credentials (answered by `welcome`), or a fresh token for the same
+        subject, tenant and user (answered by `authenticated`). A refused
+        first token closes the connection (4401); a refused refresh leaves
+        the current token in force until it expires. */
+    bool handle(subscriber& s, auth_request& r)
+    {
+        auto result = srv_.auth->authenticate(auth::credentials{.authorization = {}, .query_token = r.token, .remote = {}});
+        if (auto const* fail = std::get_if<auth::auth_failure>(&result)) {
+            ++sh_.counters[count::auth_refused];
+            srv_.note_refusal("a WebSocket client", fail->reason);
+            if (s.authenticated())
+                return reply_error(s, r.id, protocol_error::unauthenticated,
+                                   "token refused, the current one stays in force until it expires: " + fail->reason,
+                                   "/token");
+            s.close_with(4401, "authentication failed",
+                         encode_message(error_message{.id = r.id,
+                                                      .code = protocol_error::unauthenticated,
+                                                      .message = fail->reason,
+                                                      .path = "/token"}));
+            return true;
+        }
+        auto& fresh = std::get<auth::identity>(result);
+        if (!s.authenticated()) {
+            if (!auth::has_scope(*fresh.who, auth_scope::read)) {
+                s.close_with(4403, "the read scope is required",
+                             encode_message(error_message{.id = r.id,
+                                                          .code = protocol_error::forbidden,
+                                                          .message = "the read scope is required",
+                                                          .path = "/token"}));
+                return true;
+            }
+            s.set_who(fresh.who);
+            s.set_expiry(fresh.expires_at, sh_.limits.refresh_notice);
+            s.send(encode_message(welcome_of(sh_, s.conn_id, *fresh.who)));
+            return true;
+        }
+        auto const& now = s.who();
+        if (fresh.who->subject != now.subject || fresh.who->tenant_id != now.tenant_id ||
+            fresh.who->user_id != now.user_id)
+            return reply_error(s, r.id, protocol_error::forbidden,
+                               "a fresh token must name the same subject, tenant and user as the current one",
+                               "/token");
+        s.set_who(fresh.who);
+        s.set_expiry(fresh.expires_at, sh_.limits.refresh_notice);
+        s.send(encode_message(authenticated_message{
+            .id = r.id,
+            .expires_at = fresh.expires_at ? std::optional<std::string>(format_time(*fresh.expires_at)) : std::nullopt}));
+        return true;
+    }
+
     bool handle(subscriber& s, ping_request& r)
     {
         s.send(encode_message(pong_message{.id = r.id}));
@@ -257,24 +325,23 @@ private:
 };
 
 /** @brief On `sh`: answers the upgrade `req` on `s` and starts a WebSocket
-    session served by `host` (`preread`: bytes that came behind the request). */
+    session served by `host` (`preread`: bytes that came behind the request).
+    `who.who` null: the client has sent no credentials and must send an
+    `auth` message within `gateway.auth_timeout_ms`; its welcome waits for it. */
 template<class Stream>
 void start_ws(server& srv, shard& sh, ws_host& host, Stream s, std::string preread,
-              boost::beast::http::request<boost::beast::http::string_body> req, std::shared_ptr<principal const> who)
+              boost::beast::http::request<boost::beast::http::string_body> req, auth::identity who)
 {
     auto const id = srv.next_conn_id++;
-    welcome_message w{.connection_id = "c" + std::to_string(id),
-                      .server_version = std::string(version),
-                      .protocol = protocol_version,
-                      .heartbeat_ms = sh.limits.heartbeat.count(),
-                      .max_message_bytes = static_cast<std::int64_t>(sh.limits.max_message_bytes),
-                      .subject = who->subject.empty() ? std::nullopt : std::optional<std::string>(who->subject),
-                      .tenant_id = who->tenant_id,
-                      .user_id = who->user_id};
+    wire_ptr welcome = who.who ? encode_message(welcome_of(sh, id, *who.who)) : nullptr;
     auto session = std::make_shared<ws_session<Stream>>(sh.hub, sh.limits, sh.counters, host, std::move(s),
-                                                        std::move(preread), std::move(who), id);
+                                                        std::move(preread), std::move(who.who), id);
+    if (session->authenticated())
+        session->set_expiry(who.expires_at, sh.limits.refresh_notice);
+    else
+        session->auth_deadline = std::chrono::steady_clock::now() + sh.limits.auth_timeout;
     sh.add(session);
-    session->start(std::move(req), encode_message(w));
+    session->start(std::move(req), std::move(welcome));
 }
 
 }  // namespace jobwatch::gw

@@ -181,8 +181,8 @@ public:
         : base(h, limits, counters, framing::websocket, std::move(who))
         , host_(&host)
         , ws_(std::move(s), std::move(preread))
-        , id_(id)
     {
+        this->conn_id = id;
         ws_.next_layer().set_sink(this);
     }
 
@@ -207,7 +207,8 @@ public:
                 self->abort_after_flush();
                 return;
             }
-            self->send(std::move(welcome));
+            if (welcome)  // none: it authenticates by message first (ws_protocol)
+                self->send(std::move(welcome));
             self->read_next();
         });
     }
@@ -220,7 +221,7 @@ public:
     }
 
     /// The connection's number (its `connection_id` is "c" followed by it).
-    std::uint64_t id() const noexcept { return id_; }
+    std::uint64_t id() const noexcept { return this->conn_id; }
 
     void sweep(steady_time now) override
     {
@@ -228,6 +229,32 @@ public:
             if (this->close_deadline_ != steady_time{} && now >= this->close_deadline_)
                 abort();
             return;
+        }
+        if (!this->authenticated()) {
+            if (now >= this->auth_deadline) {
+                ++(*this->counters_)[count::auth_timeouts];
+                close_with(4401, "no auth message within gateway.auth_timeout_ms",
+                           encode_message(error_message{.id = std::nullopt,
+                                                        .code = protocol_error::unauthenticated,
+                                                        .message = "no auth message within gateway.auth_timeout_ms",
+                                                        .path = std::nullopt}));
+            }
+            return;
+        }
+        if (auto& e = this->expiry; e.at != steady_time{}) {
+            if (now >= e.at) {
+                ++(*this->counters_)[count::auth_expired];
+                close_with(4401, "token expired",
+                           encode_message(error_message{.id = std::nullopt,
+                                                        .code = protocol_error::unauthenticated,
+                                                        .message = "token expired at " + e.text,
+                                                        .path = std::nullopt}));
+                return;
+            }
+            if (!e.noticed && now >= e.notice_at) {
+                e.noticed = true;
+                this->send(encode_message(auth_expiring_message{.expires_at = e.text}));
+            }
         }
         auto const hb = this->limits_->heartbeat;
         if (hb.count() <= 0)
@@ -249,7 +276,10 @@ public:
     std::string_view kind() const noexcept override { return "ws"; }
 
     /// Closes the connection with `code` and `reason` (a close frame, then the handshake's end).
-    void close_with(std::uint16_t code, std::string_view reason) { this->close(encode_close_frame(code, reason)); }
+    void close_with(std::uint16_t code, std::string_view reason, wire_ptr notice = nullptr) override
+    {
+        this->close(encode_close_frame(code, reason), std::move(notice));
+    }
 
 private:
     Stream& stream() noexcept override { return ws_.next_layer().stream(); }
@@ -379,7 +409,6 @@ private:
     ws_host* host_;
     ws_stream ws_;
     impl::lazy_read_buffer rbuf_;
-    std::uint64_t id_;
     bool read_paused_ = false;  ///< replies pile up: the next read waits for the queue to drain
     bool held_ = false;         ///< the host answers the last message on another thread
     bool reading_ = false;

@@ -1,0 +1,335 @@
+// auth.mode jwt against a running gateway: tokens of every algorithm on every
+// path, the RFC 8725 attacks refused with the failed check named, key
+// rotation on reload, and static tokens kept as SHA-256 hashes.
+#include "gateway/jwt_support.hpp"
+
+#include <jobwatch/detail/base64url.hpp>
+
+namespace jobwatch::test {
+namespace {
+
+constexpr char const* issuer = "https://issuer.example";
+constexpr char const* audience = "jobwatch";
+
+config jwt_config()
+{
+    auto c = test_server::default_config();
+    c.auth.mode = auth_mode::jwt;
+    c.auth.jwt.jwks_file = key_material::get().path("jwks.json");
+    c.auth.jwt.issuer = issuer;
+    c.auth.jwt.audience = audience;
+    c.gateway.max_header_bytes = 256 * 1024;  // a 100 KiB token reaches the verifier (else: 431)
+    return c;
+}
+
+/// Claims valid now, with this server's issuer and audience; `changes` merged over them (null removes).
+std::string claims(std::string const& sub, std::optional<std::string> tenant, std::vector<auth_scope> scopes,
+                   boost::json::object const& changes = {})
+{
+    auto c = claims_now(sub, std::move(tenant), std::nullopt, std::move(scopes));
+    c["iss"] = issuer;
+    c["aud"] = audience;
+    for (auto const& [k, v] : changes)
+        c[k] = v;
+    return boost::json::serialize(c);
+}
+
+std::string kid(std::string const& k)
+{
+    return boost::json::serialize(boost::json::object{{"kid", k}});
+}
+
+std::string admin_token()
+{
+    return key_material::get().mint({{.alg = "HS256",
+                                      .key = "secret.txt",
+                                      .claims = claims("ops", std::nullopt, {auth_scope::read, auth_scope::publish,
+                                                                             auth_scope::admin}),
+                                      .header = kid("hs")}})[0];
+}
+
+void seed(http_client& h, std::string const& admin)
+{
+    std::string body = event_json("job.queued", "a1", "shared", R"("tenant_id":"acme","run_id":"ra")") + "\n" +
+                       event_json("job.queued", "g1", "shared", R"("tenant_id":"globex","run_id":"rg")") + "\n";
+    auto r = h.post("/api/v1/events", body, "application/x-ndjson", admin);
+    ASSERT_EQ(r.status, 200u) << r.body;
+    ASSERT_EQ(r.json().at("accepted"), 2);
+}
+
+TEST(JwtGatewayTest, ATokenOfEveryAlgorithmReachesRestWebSocketSseAndLongPoll)
+{
+    struct signer
+    {
+        char const* alg;
+        char const* key;
+        char const* kid;
+    };
+    std::vector<signer> const signers = {
+        {"HS256", "secret.txt", "hs"},   {"HS384", "secret.txt", "hs"},    {"HS512", "secret.txt", "hs"},
+        {"RS256", "rsa.pem", "rsa"},     {"RS384", "rsa.pem", "rsa"},      {"RS512", "rsa.pem", "rsa"},
+        {"PS256", "rsa2.pem", "rsa-ps"}, {"ES256", "ec256.pem", "ec256"},  {"ES384", "ec384.pem", "ec384"},
+        {"EdDSA", "ed25519.pem", "ed25519"}, {"EdDSA", "ed448.pem", "ed448"},
+    };
+    std::vector<mint_spec> specs;
+    for (auto const& s : signers)
+        specs.push_back({.alg = s.alg,
+                         .key = s.key,
+                         .claims = claims("alice", "acme", {auth_scope::read}),
+                         .header = kid(s.kid)});
+    auto const tokens = key_material::get().mint(specs);
+
+    test_server srv(jwt_config());
+    http_client h(srv.port());
+    seed(h, admin_token());
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+        SCOPED_TRACE(std::string(signers[i].alg) + " with key " + signers[i].kid);
+        auto const& t = tokens[i];
+        // REST: the header, and ?token=; the claims' tenant confines the answer.
+        auto mine = h.get("/api/v1/jobs", t);
+        ASSERT_EQ(mine.status, 200u) << mine.body;
+        EXPECT_EQ(mine.json().at("total"), 1);
+        EXPECT_EQ(h.get("/api/v1/jobs/g1", t).status, 404u);
+        EXPECT_EQ(h.get("/api/v1/jobs?token=" + t).status, 200u);
+        EXPECT_EQ(h.post("/api/v1/events", event_json("job.queued", "a9", "q"), "application/json", t).status, 403u)
+            << "read scope only";
+        // WebSocket: ?token= and the handshake's Authorization header.
+        for (int way = 0; way < 2; ++way) {
+            ws_client ws = way == 0 ? ws_client(srv.port(), "/ws?token=" + t)
+                                    : ws_client(srv.port(), "/ws", std::chrono::seconds{10}, t);
+            auto w = ws.read();
+            ASSERT_EQ(w.at("type"), "welcome");
+            EXPECT_EQ(w.at("subject"), "alice");
+            EXPECT_EQ(w.at("tenant_id"), "acme");
+            EXPECT_EQ(ws.subscribe("tenant:acme").at("type"), "subscribed");
+            EXPECT_EQ(ws.subscribe("tenant:globex").at("code"), "not_found");
+        }
+        // SSE: the header, and ?token=.
+        sse_client by_header(srv.port(), "/api/v1/stream?room=job:acme/a1", {}, t);
+        EXPECT_NE(by_header.status_line.find(" 200 "), std::string::npos) << by_header.status_line;
+        sse_client by_query(srv.port(), "/api/v1/stream?room=job:acme/a1&token=" + t);
+        EXPECT_NE(by_query.status_line.find(" 200 "), std::string::npos) << by_query.status_line;
+        EXPECT_EQ(by_query.next().event, "subscribed");
+        // Long-poll.
+        auto poll = h.get("/api/v1/poll?room=job:acme/a1&since=0&timeout_ms=0", t);
+        ASSERT_EQ(poll.status, 200u) << poll.body;
+        EXPECT_EQ(poll.json().at("messages").as_array().at(0).at("event").at("job_id"), "a1");
+        EXPECT_EQ(h.get("/api/v1/poll?room=job:globex/g1&since=0&timeout_ms=0", t).status, 404u);
+    }
+}
+
+/// `token` with its part `i` (0 header, 1 payload, 2 signature) replaced.
+std::string with_part(std::string const& token, int i, std::string const& part)
+{
+    auto const a = token.find('.'), b = token.find('.', a + 1);
+    std::string parts[3] = {token.substr(0, a), token.substr(a + 1, b - a - 1), token.substr(b + 1)};
+    parts[i] = part;
+    return parts[0] + "." + parts[1] + "." + parts[2];
+}
+
+std::string part(std::string const& token, int i)
+{
+    auto const a = token.find('.'), b = token.find('.', a + 1);
+    return i == 0 ? token.substr(0, a) : i == 1 ? token.substr(a + 1, b - a - 1) : token.substr(b + 1);
+}
+
+TEST(JwtGatewayTest, EachRfc8725AttackIsRefusedWith401NamingTheCheckAndGrantsNothing)
+{
+    auto const& m = key_material::get();
+    auto const now = unix_now();
+    // The attacker wants publish and admin for tenant acme.
+    auto const all = std::vector<auth_scope>{auth_scope::read, auth_scope::publish, auth_scope::admin};
+    auto const minted = m.mint({
+        {.alg = "none", .key = "", .claims = claims("mallory", "acme", all), .mode = "unsigned"},
+        {.alg = "HS256",
+         .key = "rsa.pub.pem",
+         .claims = claims("mallory", "acme", all),
+         .header = kid("rsa"),
+         .mode = "hmac_raw"},
+        {.alg = "HS256", .key = "rsa.pub.pem", .claims = claims("mallory", "acme", all), .mode = "hmac_raw"},
+        {.alg = "ES256", .key = "ec256.pem", .claims = claims("mallory", "acme", all), .header = kid("nope")},
+        {.alg = "ES256",
+         .key = "ec256.pem",
+         .claims = claims("mallory", "acme", all, {{"exp", now - 3600}}),
+         .header = kid("ec256")},
+        {.alg = "ES256",
+         .key = "ec256.pem",
+         .claims = claims("mallory", "acme", all, {{"nbf", now + 3600}}),
+         .header = kid("ec256")},
+        {.alg = "ES256",
+         .key = "ec256.pem",
+         .claims = claims("mallory", "acme", all, {{"iss", "https://evil.example"}}),
+         .header = kid("ec256")},
+        {.alg = "ES256",
+         .key = "ec256.pem",
+         .claims = claims("mallory", "acme", all, {{"aud", "billing"}}),
+         .header = kid("ec256")},
+        {.alg = "ES256",
+         .key = "ec256.pem",
+         .claims = claims("mallory", "acme", all, {{"tenant_id", 42}}),
+         .header = kid("ec256")},
+        // A valid token of a reader of tenant globex, to tamper with.
+        {.alg = "RS256", .key = "rsa.pem", .claims = claims("gus", "globex", {auth_scope::read}), .header = kid("rsa")},
+    });
+    auto const& valid = minted.back();
+    auto const payload = detail::base64url_encode(claims("gus", "acme", all));
+    auto const header = detail::base64url_encode(R"({"alg":"RS256","kid":"rsa","typ":"JWT","x":1})");
+    auto const signature = part(valid, 2);
+
+    struct attack
+    {
+        std::string name, token, check;
+    };
+    std::vector<attack> const attacks = {
+        {"alg none", minted[0], "(algorithm)"},
+        {"HS256 signed with the RSA public key, kid rsa", minted[1], "(algorithm)"},
+        {"HS256 signed with the RSA public key, no kid", minted[2], "(signature)"},
+        {"unknown kid", minted[3], "(key)"},
+        {"expired", minted[4], "(expired)"},
+        {"nbf in the future", minted[5], "(not_yet_valid)"},
+        {"wrong iss", minted[6], "(issuer)"},
+        {"wrong aud", minted[7], "(audience)"},
+        {"tenant claim not a string", minted[8], "(claims)"},
+        {"tampered payload", with_part(valid, 1, payload), "(signature)"},
+        {"tampered header", with_part(valid, 0, header), "(signature)"},
+        // (cut to whole base64 quads, so that the decoding is canonical and the length is what fails)
+        {"truncated signature", with_part(valid, 2, signature.substr(0, (signature.size() - 1) / 4 * 4)),
+         "(signature)"},
+        {"empty signature", with_part(valid, 2, ""), "(signature)"},
+        {"bad base64url", with_part(valid, 1, part(valid, 1).insert(5, "*")), "(format)"},
+        {"100 KiB token", valid + std::string(100 * 1024, 'A'), "(size)"},
+    };
+
+    test_server srv(jwt_config());
+    http_client h(srv.port());
+    auto const admin = admin_token();
+    seed(h, admin);
+    ASSERT_EQ(h.get("/api/v1/jobs", valid).status, 200u) << "the untampered token is good";
+    for (auto const& a : attacks) {
+        SCOPED_TRACE(a.name);
+        // (Beast's client cannot send a header over 64 KiB: the 100 KiB token goes as ?token= on REST.)
+        bool const huge = a.token.size() > 60'000;
+        auto with = [&](std::string target) {
+            return huge ? target + (target.find('?') == std::string::npos ? "?" : "&") + "token=" + a.token : target;
+        };
+        std::string const bearer = huge ? std::string() : a.token;
+        auto r = h.get(with("/api/v1/jobs"), bearer);
+        ASSERT_EQ(r.status, 401u) << r.body;
+        EXPECT_EQ(r.headers[bhttp::field::www_authenticate], R"(Bearer realm="jobwatch")");
+        auto const detail = std::string(r.json().at("detail").as_string());
+        EXPECT_NE(detail.find(a.check), std::string::npos) << detail;
+        EXPECT_EQ(detail.find(a.token.substr(0, 40)), std::string::npos) << "the token is never echoed";
+        // Grants nothing anywhere: no publish, no config, no stream, no socket.
+        EXPECT_EQ(h.post(with("/api/v1/events"), event_json("job.queued", "evil", "q", R"("tenant_id":"acme")"),
+                         "application/json", bearer)
+                      .status,
+                  401u);
+        EXPECT_EQ(h.post(with("/api/v1/monitor/config"), R"({"gateway":{"heartbeat_ms":1000}})",
+                         "application/json", bearer)
+                      .status,
+                  401u);
+        EXPECT_EQ(h.get("/api/v1/poll?room=job:acme/a1&since=0&timeout_ms=0&token=" + a.token).status, 401u);
+        sse_client sse(srv.port(), "/api/v1/stream?room=job:acme/a1&token=" + a.token);
+        EXPECT_NE(sse.status_line.find(" 401 "), std::string::npos) << sse.status_line;
+        EXPECT_THROW(ws_client(srv.port(), "/ws?token=" + a.token), std::exception);
+    }
+    EXPECT_EQ(h.get("/api/v1/jobs/evil", admin).status, 404u);
+    EXPECT_EQ(h.get("/api/v1/monitor/config", admin).json().at("settings").at("gateway").at("heartbeat_ms"), 0);
+    // The refusals are logged by cause, never with a token.
+    for (auto const& line : srv.log_lines())
+        EXPECT_EQ(line.find(part(valid, 2)), std::string::npos) << line;
+}
+
+TEST(JwtGatewayTest, ReloadTakesRotatedKeysAndKeepsTheOldOnesWhenTheNewFileIsBroken)
+{
+    auto const& m = key_material::get();
+    auto const dir = m.dir() / "rotation";
+    std::filesystem::create_directories(dir);
+    auto const file = (dir / "jwks.json").string();
+    auto const jwks = boost::json::parse(read_file(m.path("jwks.json"))).at("keys").as_array();
+    auto only = [&](std::string const& k) {
+        for (auto const& key : jwks)
+            if (key.at("kid").as_string() == k)
+                write_file(file, boost::json::serialize(boost::json::object{{"keys", boost::json::array{key}}}));
+    };
+    only("rsa");
+    auto cfg = jwt_config();
+    cfg.auth.jwt.jwks_file = file;
+    auto const tokens = m.mint({{.alg = "RS256", .key = "rsa.pem", .claims = claims("a", "acme", {auth_scope::read}),
+                                 .header = kid("rsa")},
+                                {.alg = "ES256", .key = "ec256.pem", .claims = claims("a", "acme", {auth_scope::read}),
+                                 .header = kid("ec256")}});
+    test_server srv(cfg);
+    http_client h(srv.port());
+    EXPECT_EQ(h.get("/api/v1/jobs", tokens[0]).status, 200u);
+    EXPECT_EQ(h.get("/api/v1/jobs", tokens[1]).status, 401u);
+
+    // What SIGHUP does: the file now holds the EC key only.
+    only("ec256");
+    auto reload = [&] {
+        std::promise<void> done;
+        boost::asio::post(srv.get_app().get_core().get_executor(), [&] {
+            srv.get_app().get_core().reload();
+            done.set_value();
+        });
+        ASSERT_EQ(done.get_future().wait_for(std::chrono::seconds{10}), std::future_status::ready);
+    };
+    reload();
+    EXPECT_EQ(h.get("/api/v1/jobs", tokens[0]).status, 401u);
+    EXPECT_EQ(h.get("/api/v1/jobs", tokens[1]).status, 200u);
+
+    // A broken file: an error in the log, and the keys in use stay.
+    write_file(file, "{");
+    reload();
+    EXPECT_EQ(h.get("/api/v1/jobs", tokens[1]).status, 200u);
+    bool logged = false;
+    for (auto const& l : srv.log_lines())
+        logged = logged || l.find("keys not reloaded") != std::string::npos;
+    EXPECT_TRUE(logged);
+}
+
+TEST(JwtGatewayTest, KeysThatCannotBeLoadedStopTheStartWithTheSettingNamed)
+{
+    auto cfg = jwt_config();
+    cfg.auth.jwt.jwks_file = (key_material::get().dir() / "no-such-file.json").string();
+    try {
+        test_server srv(cfg);
+        ADD_FAILURE() << "the server started without keys";
+    } catch (settings_error const& e) {
+        EXPECT_EQ(e.setting, "auth.jwt.jwks_file");
+    }
+}
+
+TEST(StaticTokenHashTest, AHashedEntryAcceptsItsTokenAndNeverItsHashAndABadOneStopsTheStart)
+{
+    auto cfg = test_server::default_config();
+    cfg.auth.mode = auth_mode::static_tokens;
+    std::string const token = "7f3c2a9e-only-the-client-knows-this";
+    cfg.auth.tokens["sha256:" + auth::sha256_hex(token)] =
+        principal{.subject = "hashed", .tenant_id = "acme", .scopes = {auth_scope::read}};
+    cfg.auth.tokens["plain-token"] = principal{.subject = "plain", .scopes = {auth_scope::read}};
+    {
+        test_server srv(cfg);
+        http_client h(srv.port());
+        EXPECT_EQ(h.get("/api/v1/jobs", token).status, 200u);
+        EXPECT_EQ(h.get("/api/v1/jobs", "plain-token").status, 200u);
+        EXPECT_EQ(h.get("/api/v1/jobs", "sha256:" + auth::sha256_hex(token)).status, 401u);
+        EXPECT_EQ(h.get("/api/v1/jobs", auth::sha256_hex(token)).status, 401u);
+        auto ws = ws_client::open(srv.port(), "/ws?token=" + token);
+        EXPECT_EQ(ws.subscribe("tenant:acme").at("type"), "subscribed");
+        for (auto const& l : srv.log_lines())
+            EXPECT_EQ(l.find(token), std::string::npos) << l;
+    }
+    auto bad = cfg;
+    bad.auth.tokens["sha256:not-hex-and-perhaps-a-real-token"] = principal{.subject = "x"};
+    try {
+        test_server srv(bad);
+        ADD_FAILURE() << "a malformed hash was accepted";
+    } catch (settings_error const& e) {
+        EXPECT_EQ(e.setting, "auth.tokens");
+        EXPECT_EQ(std::string(e.what()).find("perhaps-a-real-token"), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace jobwatch::test
