@@ -240,6 +240,78 @@ TEST(JwtGatewayTest, EachRfc8725AttackIsRefusedWith401NamingTheCheckAndGrantsNot
         EXPECT_EQ(line.find(part(valid, 2)), std::string::npos) << line;
 }
 
+TEST(JwtGatewayTest, ALiveConnectionIsToldBeforeItsTokenExpiresKeepsItsRoomsWhenRefreshedAndIsClosedAtExpOtherwise)
+{
+    auto const& m = key_material::get();
+    auto const now = unix_now();
+    auto const short_exp = now + 4;
+    auto spec = [&](std::string const& sub, std::string const& tenant, std::int64_t exp) {
+        return mint_spec{.alg = "ES256",
+                         .key = "ec256.pem",
+                         .claims = claims(sub, tenant, {auth_scope::read}, {{"exp", exp}}),
+                         .header = kid("ec256")};
+    };
+    auto const t = m.mint({spec("alice", "acme", short_exp), spec("alice", "acme", now + 3600),
+                           spec("bob", "acme", now + 3600), spec("alice", "globex", now + 3600)});
+    auto const expiring_at = [](std::int64_t s) { return format_time(time_point{std::chrono::seconds{s}}); };
+
+    test_server srv(jwt_config());  // auth.jwt.refresh_notice_s 60: a token of seconds is warned at once
+    http_client h(srv.port());
+    auto const admin = admin_token();
+    seed(h, admin);
+    ws_client refreshed(srv.port(), "/ws?token=" + t[0]);
+    ws_client left(srv.port(), "/ws", std::chrono::seconds{10}, t[0]);
+    sse_client sse(srv.port(), "/api/v1/stream?room=job:acme/a1&token=" + t[0]);
+    ASSERT_NE(sse.status_line.find(" 200 "), std::string::npos) << sse.status_line;
+    for (auto* ws : {&refreshed, &left}) {
+        EXPECT_EQ(ws->read().at("type"), "welcome");
+        EXPECT_EQ(ws->subscribe("tenant:acme").at("type"), "subscribed");
+        // (The notice may come before the subscribe's reply, which keeps what it skipped.)
+        auto notice = std::find_if(ws->skipped.begin(), ws->skipped.end(),
+                                   [](auto const& m) { return m.at("type") == "auth_expiring"; });
+        auto const n = notice != ws->skipped.end() ? *notice : ws->read_until("auth_expiring");
+        EXPECT_EQ(std::string(n.at("expires_at").as_string()), expiring_at(short_exp));
+    }
+
+    // A token of another subject or tenant is refused; the current one stays.
+    refreshed.send(boost::json::object{{"type", "auth"}, {"token", t[2]}, {"id", "bob"}});
+    auto e = refreshed.read_until("error");
+    EXPECT_EQ(e.at("code"), "forbidden");
+    EXPECT_EQ(e.at("id"), "bob");
+    refreshed.send(boost::json::object{{"type", "auth"}, {"token", t[3]}, {"id", "globex"}});
+    EXPECT_EQ(refreshed.read_until("error").at("id"), "globex");
+    refreshed.send(boost::json::object{{"type", "auth"}, {"token", "not.a.token"}, {"id", "junk"}});
+    EXPECT_EQ(refreshed.read_until("error").at("code"), "unauthenticated");
+    // A fresh token of the same subject and tenant.
+    refreshed.send(boost::json::object{{"type", "auth"}, {"token", t[1]}, {"id", "fresh"}});
+    auto ok = refreshed.read_until("authenticated");
+    EXPECT_EQ(ok.at("id"), "fresh");
+    EXPECT_EQ(std::string(ok.at("expires_at").as_string()), expiring_at(now + 3600));
+
+    // Without a refresh: why, then close 4401 at exp. SSE: an error event, then the stream ends.
+    auto const err = left.read_until("error");
+    EXPECT_EQ(err.at("code"), "unauthenticated");
+    EXPECT_GE(unix_now(), short_exp);
+    beast::flat_buffer b;
+    EXPECT_EQ(left.read(b), websocket::error::closed);
+    EXPECT_EQ(left.stream().reason().code, 4401);
+    sse_client::record r;
+    do
+        r = sse.next();
+    while (r.event != "error");
+    EXPECT_EQ(r.data.at("code"), "unauthenticated");
+    EXPECT_THROW(sse.next(), std::exception);
+
+    // The refreshed connection lives on past the old exp, subscriptions and all.
+    h.post("/api/v1/events", event_json("job.started", "a1", "shared", R"("tenant_id":"acme","attempt":1)"),
+           "application/json", admin);
+    EXPECT_EQ(refreshed.read_until("event").at("event").at("job_id"), "a1");
+    refreshed.send(R"({"type":"ping","id":"p"})");
+    EXPECT_EQ(refreshed.read_until("pong").at("id"), "p");
+    auto const counters = h.get("/api/v1/monitor/connections", admin).json().at("counters");
+    EXPECT_EQ(counters.at("auth_expired"), 2) << boost::json::serialize(counters);
+}
+
 TEST(JwtGatewayTest, ReloadTakesRotatedKeysAndKeepsTheOldOnesWhenTheNewFileIsBroken)
 {
     auto const& m = key_material::get();
