@@ -12,6 +12,7 @@
 #include <jobwatch/http/router.hpp>
 #include <jobwatch/messages/summary.hpp>
 #include <jobwatch/runtime/scheduler.hpp>
+#include <jobwatch/runtime/token_bucket.hpp>
 #include <jobwatch/store/job_store.hpp>
 #include <jobwatch/messages/config.hpp>
 
@@ -56,6 +57,7 @@ struct ingest_stats
     std::uint64_t ignored = 0;    ///< events the job store ignored (not delivered)
     std::uint64_t forbidden = 0;  ///< events refused for their tenant or user
     std::uint64_t conflicts = 0;  ///< events refused for naming no tenant where several have the job id
+    std::uint64_t rate_limited = 0;  ///< events refused for their principal's rate (rate_limits.ingest_events_per_s)
 };
 
 /// A job event, for the rooms it belongs to.
@@ -254,6 +256,27 @@ public:
     /// Counters of ingest beyond the event log's and the store's.
     ingest_stats const& ingest_counters() const noexcept { return stats_; }
 
+    /** @brief Takes `n` events of `who`'s ingest allowance
+        (`rate_limits.ingest_events_per_s` and `ingest_burst`), one bucket per
+        principal (its tenant and subject). Events published in process (no
+        principal) are not limited. Core thread.
+        @return 0 when admitted; else how long until they would be (and the
+        refusal is counted). */
+    std::chrono::milliseconds admit_ingest(principal const* who, std::size_t n = 1)
+    {
+        auto const& r = cfg_.rate_limits;
+        rate_limit const l{r.ingest_events_per_s, r.ingest_burst};
+        if (!who || l.off())
+            return std::chrono::milliseconds{0};
+        // Ids cannot hold '/', so tenant/subject names one principal.
+        auto const key = who->tenant_id.value_or("") + "/" + who->subject;
+        auto const d = static_cast<double>(n);
+        if (ingest_buckets_.take(key, l, std::chrono::steady_clock::now(), d))
+            return std::chrono::milliseconds{0};
+        stats_.rate_limited += n;
+        return std::max(std::chrono::milliseconds{1}, ingest_buckets_.wait_for(key, l, d));
+    }
+
     /// Sequences an alert into room `alerts` and hands it to the rooms.
     void emit_alert(alert a)
     {
@@ -381,6 +404,7 @@ private:
     std::array<snapshot_fn, 7> snapshots_{};  // by rooms::kind
     std::shared_ptr<health_report const> latest_health_;
     ingest_stats stats_;
+    keyed_buckets ingest_buckets_;  // rate_limits.ingest_*, by principal
 };
 
 }  // namespace jobwatch

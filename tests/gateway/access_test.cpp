@@ -241,5 +241,89 @@ TEST_P(AccessTest, ATenantIsIsolatedOnSseAndLongPoll)
     EXPECT_EQ(h.get("/api/v1/poll?room=job:acme/a1&since=0&timeout_ms=0").status, 401u);
 }
 
+TEST(CorsTest, PreflightsAnswerListedOriginsOnlyAndAnswersCarryTheirHeaders)
+{
+    auto c = token_config();
+    c.gateway.cors.allowed_origins = {"https://app.example"};
+    test_server srv(c);
+
+    // A preflight needs no token (browsers send none with it).
+    for (auto const* path : {"/api/v1/jobs", "/api/v1/events", "/api/v1/stream?room=tenant:acme"}) {
+        SCOPED_TRACE(path);
+        http_client pre(srv.port());
+        pre.extra.set(bhttp::field::origin, "https://app.example");
+        pre.extra.set(bhttp::field::access_control_request_method, "GET");
+        pre.extra.set(bhttp::field::access_control_request_headers, "authorization");
+        auto ok = pre.request(bhttp::verb::options, path);
+        EXPECT_EQ(ok.status, 204u) << ok.body;
+        EXPECT_EQ(ok.headers[bhttp::field::access_control_allow_origin], "https://app.example");
+        EXPECT_NE(ok.headers[bhttp::field::access_control_allow_headers].find("Authorization"), std::string::npos);
+        EXPECT_NE(ok.headers[bhttp::field::access_control_allow_methods].find("POST"), std::string::npos);
+        EXPECT_EQ(ok.headers[bhttp::field::access_control_max_age], "600");
+        EXPECT_EQ(ok.headers[bhttp::field::access_control_allow_credentials], "");
+        http_client evil(srv.port());
+        evil.extra.set(bhttp::field::origin, "https://evil.example");
+        evil.extra.set(bhttp::field::access_control_request_method, "GET");
+        auto refused = evil.request(bhttp::verb::options, path);
+        EXPECT_EQ(refused.status, 403u);
+        EXPECT_EQ(refused.headers[bhttp::field::access_control_allow_origin], "");
+    }
+
+    // Answers: the listed origin may read them (a 401 too); another origin's page may not.
+    http_client app(srv.port());
+    app.extra.set(bhttp::field::origin, "https://app.example");
+    auto ok = app.get("/api/v1/jobs", "acme-t");
+    EXPECT_EQ(ok.status, 200u);
+    EXPECT_EQ(ok.headers[bhttp::field::access_control_allow_origin], "https://app.example");
+    EXPECT_EQ(ok.headers[bhttp::field::vary], "Origin");
+    EXPECT_EQ(app.get("/api/v1/jobs").headers[bhttp::field::access_control_allow_origin], "https://app.example");
+    http_client evil(srv.port());
+    evil.extra.set(bhttp::field::origin, "https://evil.example");
+    EXPECT_EQ(evil.get("/api/v1/jobs", "acme-t").headers[bhttp::field::access_control_allow_origin], "");
+    http_client plain(srv.port());
+    EXPECT_EQ(plain.get("/api/v1/jobs", "acme-t").headers[bhttp::field::access_control_allow_origin], "");
+    sse_client sse(srv.port(), "/api/v1/stream?room=tenant:acme", {}, "acme-t", "https://app.example");
+    EXPECT_NE(sse.head.find("Access-Control-Allow-Origin: https://app.example\r\n"), std::string::npos) << sse.head;
+
+    // WebSocket: another origin's page is refused before the upgrade (cross-site WebSocket hijacking);
+    // the listed origin, the gateway's own origin and clients that send no Origin are not.
+    EXPECT_THROW(ws_client(srv.port(), "/ws?token=acme-t", std::chrono::seconds{10}, {}, "https://evil.example"),
+                 std::exception);
+    for (std::string const origin : {"https://app.example", "http://127.0.0.1", ""}) {
+        SCOPED_TRACE(origin);
+        ws_client ws(srv.port(), "/ws?token=acme-t", std::chrono::seconds{10}, {}, origin);
+        EXPECT_EQ(ws.read().at("type"), "welcome");
+    }
+}
+
+TEST(CorsTest, AStarAllowsEveryOriginWithoutCredentials)
+{
+    auto c = token_config();
+    c.gateway.cors.allowed_origins = {"*"};
+    c.gateway.cors.max_age_s = 60;
+    test_server srv(c);
+    http_client pre(srv.port());
+    pre.extra.set(bhttp::field::origin, "https://anywhere.example");
+    pre.extra.set(bhttp::field::access_control_request_method, "POST");
+    auto ok = pre.request(bhttp::verb::options, "/api/v1/events");
+    EXPECT_EQ(ok.status, 204u);
+    EXPECT_EQ(ok.headers[bhttp::field::access_control_allow_origin], "*");
+    EXPECT_EQ(ok.headers[bhttp::field::access_control_max_age], "60");
+    EXPECT_EQ(ok.headers[bhttp::field::access_control_allow_credentials], "");
+    ws_client ws(srv.port(), "/ws?token=acme-t", std::chrono::seconds{10}, {}, "https://anywhere.example");
+    EXPECT_EQ(ws.read().at("type"), "welcome");
+}
+
+TEST(CorsTest, WithoutAListOnlyTheGatewaysOwnOriginIsAllowed)
+{
+    test_server srv(token_config());
+    http_client pre(srv.port());
+    pre.extra.set(bhttp::field::origin, "http://localhost:5173");
+    pre.extra.set(bhttp::field::access_control_request_method, "GET");
+    EXPECT_EQ(pre.request(bhttp::verb::options, "/api/v1/jobs").status, 403u);
+    EXPECT_THROW(ws_client(srv.port(), "/ws?token=acme-t", std::chrono::seconds{10}, {}, "http://localhost:5173"),
+                 std::exception);
+}
+
 }  // namespace
 }  // namespace jobwatch::test

@@ -175,6 +175,8 @@ public:
         }
         if (!token.empty())
             req.set(bhttp::field::authorization, "Bearer " + token);
+        for (auto const& f : extra)
+            req.set(f.name_string(), f.value());
         req.prepare_payload();
         bool done = false;
         boost::system::error_code ec;
@@ -220,6 +222,8 @@ public:
     }
 
     tcp::socket& socket() { return sock_; }
+    /// Headers sent with every request (`Origin`, `Access-Control-Request-Method`...).
+    bhttp::fields extra;
 
 private:
     boost::asio::io_context io_;
@@ -232,15 +236,18 @@ private:
 class ws_client
 {
 public:
-    /// `bearer`: sent as `Authorization: Bearer <bearer>` on the handshake when not empty.
+    /// `bearer`: sent as `Authorization: Bearer <bearer>` on the handshake when not empty; `origin`: as `Origin`.
     explicit ws_client(std::uint16_t port, std::string target = "/ws",
-                       std::chrono::milliseconds timeout = std::chrono::seconds{10}, std::string bearer = {})
+                       std::chrono::milliseconds timeout = std::chrono::seconds{10}, std::string bearer = {},
+                       std::string origin = {})
         : io_(std::make_unique<boost::asio::io_context>()), ws_(*io_), timeout_(timeout)
     {
-        if (!bearer.empty())
-            ws_.set_option(websocket::stream_base::decorator([bearer](websocket::request_type& r) {
+        ws_.set_option(websocket::stream_base::decorator([bearer, origin](websocket::request_type& r) {
+            if (!bearer.empty())
                 r.set(bhttp::field::authorization, "Bearer " + bearer);
-            }));
+            if (!origin.empty())
+                r.set(bhttp::field::origin, origin);
+        }));
         ws_.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), port});
         bool done = false;
         boost::system::error_code ec;
@@ -341,18 +348,22 @@ private:
 class sse_client
 {
 public:
-    sse_client(std::uint16_t port, std::string target, std::string last_event_id = {}, std::string token = {})
+    /// `origin`: sent as `Origin` when not empty. `head` keeps the response's header block.
+    sse_client(std::uint16_t port, std::string target, std::string last_event_id = {}, std::string token = {},
+               std::string origin = {})
         : sock_(io_)
     {
         sock_.connect({boost::asio::ip::make_address("127.0.0.1"), port});
         std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n";
+        if (!origin.empty())
+            req += "Origin: " + origin + "\r\n";
         if (!last_event_id.empty())
             req += "Last-Event-ID: " + last_event_id + "\r\n";
         if (!token.empty())
             req += "Authorization: Bearer " + token + "\r\n";
         req += "\r\n";
         boost::asio::write(sock_, boost::asio::buffer(req));
-        auto head = read_until("\r\n\r\n");
+        head = read_until("\r\n\r\n");
         status_line = head.substr(0, head.find("\r\n"));
     }
 
@@ -398,6 +409,7 @@ public:
     }
 
     std::string status_line;
+    std::string head;  ///< the response's status line and headers
     std::chrono::milliseconds timeout{10'000};  ///< of each read
 
 private:

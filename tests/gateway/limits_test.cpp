@@ -288,5 +288,196 @@ TEST(LimitsTest, TwoThousandConnectCyclesLeaveNothingBehind)
 #endif
 }
 
+// --- rate limits (rate_limits.*): token buckets; a limited client does not slow others
+
+config rate_config()
+{
+    auto c = test_server::default_config();
+    c.auth.mode = auth_mode::static_tokens;
+    c.auth.tokens["admin-t"] = principal{.subject = "ops", .scopes = {auth_scope::read, auth_scope::publish,
+                                                                      auth_scope::admin}};
+    c.auth.tokens["acme-t"] = principal{.subject = "acme-app", .tenant_id = "acme",
+                                        .scopes = {auth_scope::read, auth_scope::publish}};
+    c.auth.tokens["acme2-t"] = principal{.subject = "acme-other", .tenant_id = "acme", .scopes = {auth_scope::read}};
+    return c;
+}
+
+std::uint64_t counter_of(http_client& h, std::string const& name)
+{
+    auto const r = h.get("/api/v1/monitor/connections", "admin-t");
+    return r.json().at("counters").at(name).to_number<std::uint64_t>();
+}
+
+TEST(RateLimitTest, IngestPerPrincipalAnswers429AndRejectsBatchLinesPastTheLimitByNumber)
+{
+    auto c = rate_config();
+    c.rate_limits.ingest_events_per_s = 5;
+    c.rate_limits.ingest_burst = 5;
+    test_server srv(c);
+    http_client h(srv.port());
+    std::string batch;
+    for (int i = 0; i < 8; ++i)
+        batch += event_json("job.queued", "b" + std::to_string(i), "q") + "\n";
+    auto r = h.post("/api/v1/events", batch, "application/x-ndjson", "acme-t");
+    ASSERT_EQ(r.status, 200u) << r.body;
+    auto const body = r.json();
+    // The burst is 5; at 5 per second a sixth may refill while the batch runs.
+    auto const accepted = body.at("accepted").to_number<int>();
+    EXPECT_GE(accepted, 5);
+    EXPECT_LE(accepted, 6);
+    EXPECT_EQ(body.at("rejected").to_number<int>(), 8 - accepted);
+    auto const& results = body.at("results").as_array();
+    ASSERT_EQ(results.size(), static_cast<std::size_t>(8 - accepted));
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        EXPECT_EQ(results[i].at("line"), static_cast<int>(accepted + 1 + i)) << "the lines past the limit, by number";
+        EXPECT_EQ(results[i].at("status"), "rate_limited");
+        EXPECT_GT(results[i].at("retry_after_ms").to_number<int>(), 0);
+    }
+    EXPECT_EQ(h.get("/api/v1/jobs/b0", "admin-t").status, 200u);
+    EXPECT_EQ(h.get("/api/v1/jobs/b7", "admin-t").status, 404u) << "a refused line is not ingested";
+
+    auto one = h.post("/api/v1/events", event_json("job.queued", "x1", "q"), "application/json", "acme-t");
+    EXPECT_EQ(one.status, 429u) << one.body;
+    EXPECT_GE(std::stoi(std::string(one.headers[bhttp::field::retry_after])), 1);
+    EXPECT_NE(one.json().at("detail").as_string().find("rate_limits.ingest_events_per_s"), std::string::npos);
+    auto ws = ws_client::open(srv.port(), "/ws?token=acme-t");
+    ws.send(R"({"type":"publish","id":"p","event":{"type":"job.queued","job_id":"x2","queue":"q"}})");
+    auto e = ws.read_until("error");
+    EXPECT_EQ(e.at("code"), "rate_limited");
+    EXPECT_EQ(e.at("id"), "p");
+
+    // Another principal has its own allowance.
+    EXPECT_EQ(h.post("/api/v1/events", event_json("job.queued", "o1", "q"), "application/json", "admin-t").status,
+              202u);
+    auto const ingest = h.get("/api/v1/monitor/connections", "admin-t").json().at("ingest");
+    EXPECT_EQ(ingest.at("rate_limited").to_number<int>(), 8 - accepted + 2);
+
+    // Changed at runtime.
+    auto changed = h.post("/api/v1/monitor/config", R"({"rate_limits":{"ingest_events_per_s":0}})", "application/json",
+                          "admin-t");
+    ASSERT_EQ(changed.status, 200u) << changed.body;
+    EXPECT_EQ(h.post("/api/v1/events", event_json("job.queued", "x3", "q"), "application/json", "acme-t").status,
+              202u);
+}
+
+TEST(RateLimitTest, WebSocketMessagesPastTheRateGetErrorsThenClose1008AndOthersAreNotSlowed)
+{
+    auto c = rate_config();
+    c.rate_limits.ws_messages_per_s = 5;
+    c.rate_limits.ws_burst = 5;
+    c.rate_limits.ws_close_after_refused = 20;
+    test_server srv(c);
+    http_client h(srv.port());
+    auto a = ws_client::open(srv.port(), "/ws?token=acme-t");
+    auto b = ws_client::open(srv.port(), "/ws?token=acme-t");
+    for (int i = 0; i < 10; ++i)
+        a.send(R"({"type":"ping"})");
+    int pongs = 0, limited = 0;
+    for (int i = 0; i < 10; ++i) {
+        auto m = a.read();
+        if (m.at("type") == "pong")
+            ++pongs;
+        else if (m.at("type") == "error" && m.at("code") == "rate_limited")
+            ++limited;
+    }
+    EXPECT_GE(pongs, 5);
+    EXPECT_GE(limited, 3);
+    EXPECT_EQ(pongs + limited, 10);
+    // The other connection is not limited by the first one's rate.
+    b.send(R"({"type":"ping","id":"b"})");
+    EXPECT_EQ(b.read_until("pong").at("id"), "b");
+    // Sustained: close 1008 after 20 refused in a row.
+    for (int i = 0; i < 40; ++i) {
+        try {
+            a.send(R"({"type":"ping"})");
+        } catch (std::exception const&) {
+            break;  // closed while sending
+        }
+    }
+    beast::flat_buffer buf;
+    boost::system::error_code ec;
+    for (int i = 0; i < 100 && !ec; ++i) {
+        buf.clear();
+        ec = a.read(buf);
+    }
+    EXPECT_EQ(ec, websocket::error::closed);
+    EXPECT_EQ(a.stream().reason().code, 1008);
+    EXPECT_GE(counter_of(h, "limited_ws_messages"), 20u);
+    EXPECT_EQ(counter_of(h, "limited_ws_closes"), 1u);
+    b.send(R"({"type":"ping","id":"b2"})");
+    EXPECT_EQ(b.read_until("pong").at("id"), "b2");
+}
+
+TEST(RateLimitTest, NewConnectionsPerAddressPastTheRateGet429WithRetryAfter)
+{
+    auto c = rate_config();
+    c.rate_limits.new_connections_per_ip_per_s = 1;
+    c.rate_limits.new_connections_burst = 3;
+    test_server srv(c);
+    std::vector<std::unique_ptr<http_client>> ok;
+    for (int i = 0; i < 3; ++i) {
+        ok.push_back(std::make_unique<http_client>(srv.port()));
+        EXPECT_EQ(ok.back()->get("/healthz", "admin-t").status, 200u);
+    }
+    http_client over(srv.port());
+    auto r = over.get("/healthz", "admin-t");
+    EXPECT_EQ(r.status, 429u);
+    EXPECT_GE(std::stoi(std::string(r.headers[bhttp::field::retry_after])), 1);
+    // Connections already open are not affected.
+    EXPECT_EQ(ok.front()->get("/healthz", "admin-t").status, 200u);
+    EXPECT_GE(counter_of(*ok.front(), "limited_connections"), 1u);
+    ASSERT_EQ(ok.front()->post("/api/v1/monitor/config", R"({"rate_limits":{"new_connections_per_ip_per_s":0}})",
+                               "application/json", "admin-t")
+                  .status,
+              200u);
+    http_client after(srv.port());
+    EXPECT_EQ(after.get("/healthz", "admin-t").status, 200u);
+}
+
+TEST(RateLimitTest, ConcurrentConnectionsPerSubjectAndPerTenant)
+{
+    auto c = rate_config();
+    c.rate_limits.max_connections_per_subject = 2;
+    c.rate_limits.max_connections_per_tenant = 3;
+    test_server srv(c);
+    http_client h(srv.port());
+    std::vector<std::unique_ptr<ws_client>> held;
+    auto open = [&](char const* target) { held.push_back(std::make_unique<ws_client>(ws_client::open(srv.port(), target))); };
+    open("/ws?token=acme-t");
+    open("/ws?token=acme-t");
+    EXPECT_THROW(ws_client(srv.port(), "/ws?token=acme-t"), std::exception) << "a third for the subject";
+    auto sse = h.get("/api/v1/stream?room=tenant:acme", "acme-t");
+    EXPECT_EQ(sse.status, 429u) << sse.body;
+    EXPECT_NE(sse.json().at("detail").as_string().find("max_connections_per_subject"), std::string::npos);
+    open("/ws?token=acme2-t");
+    auto tenant_full = h.get("/api/v1/stream?room=tenant:acme", "acme2-t");
+    EXPECT_EQ(tenant_full.status, 429u);
+    EXPECT_NE(tenant_full.json().at("detail").as_string().find("max_connections_per_tenant"), std::string::npos);
+    // By auth message too: refused, then close 1008.
+    ws_client late(srv.port(), "/ws");
+    late.send(R"({"type":"auth","token":"acme2-t"})");
+    EXPECT_EQ(late.read().at("code"), "rate_limited");
+    beast::flat_buffer buf;
+    EXPECT_EQ(late.read(buf), websocket::error::closed);
+    EXPECT_EQ(late.stream().reason().code, 1008);
+    // Another tenant is not concerned.
+    auto admin = ws_client::open(srv.port(), "/ws?token=admin-t");
+    EXPECT_GE(counter_of(h, "limited_per_subject"), 2u);
+    EXPECT_GE(counter_of(h, "limited_per_tenant"), 2u);
+    // A closed connection gives its place back.
+    held.front()->stream().close(websocket::close_code::normal);
+    held.erase(held.begin());
+    bool reopened = false;
+    for (int i = 0; i < 200 && !reopened; ++i) {
+        try {
+            open("/ws?token=acme-t");
+            reopened = true;
+        } catch (std::exception const&) {
+            std::this_thread::sleep_for(std::chrono::milliseconds{25});
+        }
+    }
+    EXPECT_TRUE(reopened);
+}
+
 }  // namespace
 }  // namespace jobwatch::test

@@ -72,6 +72,8 @@ export function describeMessage(msg: ServerMessage): string {
   case "error": return `error ${msg.code} at "${msg.path ?? ""}": ${msg.message}`;
   case "pong": return "pong";
   case "published": return `published as ${msg.seq}`;
+  case "authenticated": return `token refreshed` + (msg.expires_at ? `, valid until ${msg.expires_at}` : "");
+  case "auth_expiring": return `token expires at ${msg.expires_at}: send a fresh one`;
   default: return assertNever(msg);
   }
 }
@@ -81,6 +83,7 @@ const outgoing: ClientMessage[] = [
   { type: "subscribe", id: "sub-1", room: "job:sim-7f3a", since: 17 },
   { type: "publish", id: "pub-1", event: progress },
   { type: "ping" },
+  { type: "auth", id: "auth-1", token: "a.fresh.token" },
 ];
 
 // Parsing narrows: value on success, path and message on failure.

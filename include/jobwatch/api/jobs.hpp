@@ -78,8 +78,21 @@ private:
         co_return res;
     }
 
+    std::string over_rate() const
+    {
+        return "over rate_limits.ingest_events_per_s (" +
+               std::to_string(core_.settings().rate_limits.ingest_events_per_s) + " events per second)";
+    }
+
     response ingest_one(request const& req, principal const& who)
     {
+        if (auto const wait = core_.admit_ingest(&who); wait.count() > 0) {
+            auto const secs = (wait.count() + 999) / 1000;
+            auto res = problem(req, status::too_many_requests,
+                               over_rate() + "; retry after " + std::to_string(secs) + " s");
+            res.set(boost::beast::http::field::retry_after, std::to_string(secs));
+            return res;
+        }
         auto const r = core_.publish_text(req.body(), &who);
         switch (r.status) {
         case publish_status::invalid:
@@ -135,6 +148,20 @@ private:
                 in_chunk = 0;
                 auto const ex = co_await asio::this_coro::executor;
                 co_await asio::post(ex, asio::use_awaitable);
+            }
+            if (auto const wait = core_.admit_ingest(&who); wait.count() > 0) {
+                // Over the principal's rate: this line is refused, by number; later ones may pass.
+                ++rejected;
+                r.raw(first ? "" : ",");
+                first = false;
+                r.raw(R"({"line":)");
+                r.integer(static_cast<std::int64_t>(line_no));
+                r.raw(R"(,"status":"rate_limited","retry_after_ms":)");
+                r.integer(wait.count());
+                r.raw(R"(,"error":)");
+                r.string(over_rate());
+                r.raw('}');
+                continue;
             }
             auto const res = core_.publish_text(line, &who);
             if (res) {

@@ -40,7 +40,8 @@ public:
     }
 
     /// Settings that take effect without a restart (JSON Pointers into the config).
-    static constexpr std::array<std::string_view, 3> tunable_sections = {"/aggregator", "/dlq", "/health"};
+    static constexpr std::array<std::string_view, 4> tunable_sections = {"/aggregator", "/dlq", "/health",
+                                                                          "/rate_limits"};
     static constexpr std::array<std::string_view, 4> tunable_gateway = {"heartbeat_ms", "idle_timeout_ms",
                                                                         "max_send_queue_bytes",
                                                                         "max_send_queue_messages"};

@@ -8,8 +8,10 @@
 
 #include <jobwatch/auth/access.hpp>
 #include <jobwatch/gateway/counters.hpp>
+#include <jobwatch/gateway/quota.hpp>
 #include <jobwatch/gateway/send_queue.hpp>
 #include <jobwatch/messages/config.hpp>
+#include <jobwatch/runtime/token_bucket.hpp>
 #include <jobwatch/time.hpp>
 
 #include <chrono>
@@ -37,6 +39,10 @@ struct session_limits
     std::chrono::milliseconds close_timeout{5'000};  ///< a closing connection is dropped after this
     std::chrono::milliseconds auth_timeout{5'000};   ///< a WebSocket opened without credentials must auth by then
     std::chrono::seconds refresh_notice{60};         ///< auth_expiring this long before a token's exp
+    rate_limit ws_messages{};                        ///< messages a WebSocket client may send (rate_limits.ws_*)
+    std::int64_t ws_close_after_refused = 100;       ///< refused in a row before close 1008; 0: never
+    std::size_t max_per_subject = 0;                 ///< WebSocket and SSE connections per subject; 0: no limit
+    std::size_t max_per_tenant = 0;                  ///< ... per tenant
 };
 
 /** @brief A connection the gateway tracks: swept for timeouts and closed at shutdown.
@@ -152,6 +158,8 @@ public:
     steady_time auth_deadline{};
     /// The connection's number (its `connection_id` is "c" followed by it).
     std::uint64_t conn_id = 0;
+    /// Its place in the per-subject and per-tenant counts, given back when it finishes.
+    std::unique_ptr<connection_quota::slot> quota_slot;
 
     /// False for a job event this principal is not entitled to (`gw::entitled`).
     bool entitled(wire_msg const& m) const noexcept { return gw::entitled(user_key_, m); }

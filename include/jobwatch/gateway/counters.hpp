@@ -61,13 +61,21 @@ enum class count : std::uint8_t
     filtered,         ///< room messages not delivered to a principal they are not for
     auth_timeouts,    ///< WebSockets closed for sending no auth message within gateway.auth_timeout_ms
     auth_expired,     ///< WebSocket and SSE connections closed when their token expired
+    limited_ws_messages,   ///< WebSocket messages refused for rate_limits.ws_messages_per_s
+    limited_ws_closes,     ///< WebSockets closed (1008) for rate_limits.ws_close_after_refused
+    limited_connections,   ///< new connections refused for rate_limits.new_connections_per_ip_per_s
+    limited_per_subject,   ///< WebSocket and SSE connections refused for rate_limits.max_connections_per_subject
+    limited_per_tenant,    ///< WebSocket and SSE connections refused for rate_limits.max_connections_per_tenant
 };
 
 /// The names of `count`'s values, as the monitor report spells them.
-inline constexpr std::array<std::string_view, 17> count_names = {
-    "accepted",   "refused",     "http_requests", "ws_messages_in", "ws_bad_messages", "frames_out",
-    "write_calls", "coalesced",  "lagged",        "overflow_closes", "dead_peers",     "timeouts",
-    "bad_requests", "auth_refused", "filtered",   "auth_timeouts",  "auth_expired",
+inline constexpr std::array<std::string_view, 22> count_names = {
+    "accepted",            "refused",           "http_requests",       "ws_messages_in",
+    "ws_bad_messages",     "frames_out",        "write_calls",         "coalesced",
+    "lagged",              "overflow_closes",   "dead_peers",          "timeouts",
+    "bad_requests",        "auth_refused",      "filtered",            "auth_timeouts",
+    "auth_expired",        "limited_ws_messages", "limited_ws_closes", "limited_connections",
+    "limited_per_subject", "limited_per_tenant",
 };
 
 /// One set of the gateway's counters (one per shard; the gateway sums them).

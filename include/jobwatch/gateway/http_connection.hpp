@@ -188,6 +188,9 @@ asio::awaitable<void> serve_http(server& srv, shard& sh, ws_host& ws, Stream soc
             res->keep_alive(false);
         } else if (t.bad) {
             res = http::problem(req, http::status::bad_request, "malformed percent-encoding in the request target");
+        } else if (http::cors_policy::is_preflight(req)) {
+            // Before authentication: a browser sends no credentials with a preflight.
+            res = srv.cors.preflight(req);
         } else if (auto who = srv.authenticate(req, t, remote);
                    std::get_if<auth::auth_failure>(&who) && !impl::auths_by_message(req, t)) {
             auto const* fail = std::get_if<auth::auth_failure>(&who);
@@ -205,16 +208,27 @@ asio::awaitable<void> serve_http(server& srv, shard& sh, ws_host& ws, Stream soc
                     res = http::problem(req, http::status::upgrade_required,
                                         "this is the WebSocket endpoint: send an upgrade request");
                     res->set(bhttp::field::upgrade, "websocket");
+                } else if (!srv.cors.allows(req[bhttp::field::origin], req[bhttp::field::host])) {
+                    // Cross-site WebSocket hijacking: a page of another origin may not open it.
+                    res = http::problem(req, http::status::forbidden,
+                                        "origin " + std::string(req[bhttp::field::origin].substr(0, 256)) +
+                                            " is not in gateway.cors.allowed_origins");
                 } else if (holder && !auth::has_scope(*holder, auth_scope::read)) {
                     res = http::problem(req, http::status::forbidden, "the read scope is required");
                 } else if (srv.draining) {
                     res = http::problem(req, http::status::service_unavailable, "the server is shutting down");
+                } else if (auto [slot, why] = holder ? srv.take_quota(sh, *holder)
+                                                     : std::pair<std::unique_ptr<connection_quota::slot>, std::string>{};
+                           !why.empty()) {
+                    res = http::problem(req, http::status::too_many_requests, why);
+                    res->set(bhttp::field::retry_after, "5");
                 } else {
                     // Hand the stream (and any bytes behind the request) to the session;
                     // registered before this connection leaves: a drain never sees zero in between.
                     std::string preread(boost::beast::buffers_to_string(buf.data()));
                     conn->release();
-                    start_ws(srv, sh, ws, std::move(sock), std::move(preread), std::move(req), std::move(ident));
+                    start_ws(srv, sh, ws, std::move(sock), std::move(preread), std::move(req), std::move(ident),
+                             std::move(slot));
                     sh.remove(*conn);
                     co_return;
                 }
@@ -225,11 +239,17 @@ asio::awaitable<void> serve_http(server& srv, shard& sh, ws_host& ws, Stream soc
                     // (GCC 12: no co_await inside a conditional expression or a temporary lambda's call.)
                     auto start = [&](auto done) { done(plan_sse(srv, sh, req, t, *holder)); };
                     auto plan = co_await srv.on_core<sse_plan>(sh, std::move(start));
+                    auto [slot, why] = plan.refusal ? std::pair<std::unique_ptr<connection_quota::slot>, std::string>{}
+                                                    : srv.take_quota(sh, *holder);
                     if (plan.refusal) {
                         res = std::move(plan.refusal);
+                    } else if (!why.empty()) {
+                        res = http::problem(req, http::status::too_many_requests, why);
+                        res->set(bhttp::field::retry_after, "5");
                     } else {
                         conn->release();
-                        start_sse(srv, sh, std::move(sock), std::move(ident), std::move(plan));
+                        start_sse(srv, sh, std::move(sock), std::move(ident), std::move(plan),
+                                  srv.cors.headers_for(req), std::move(slot));
                         sh.remove(*conn);
                         co_return;
                     }
@@ -250,6 +270,7 @@ asio::awaitable<void> serve_http(server& srv, shard& sh, ws_host& ws, Stream soc
                 conn->set(phase::handling, {});
             }
         }
+        srv.cors.decorate(req, *res);
         if (srv.draining || !conn->keep_alive_allowed())
             res->keep_alive(false);
         if (req.method() == http::verb::head)

@@ -111,6 +111,8 @@ private:
     {
         ++srv_.counters[count::accepted];
         boost::system::error_code ec;
+        if (over_address_rate(sock))
+            return;
         sock.set_option(tcp::no_delay(true), ec);
         // Left to itself the kernel grows a slow reader's buffer to megabytes, out of the send queue's bound.
         if (auto const b = srv_.get_core().settings().gateway.socket_send_buffer_bytes; b > 0)
@@ -135,7 +137,10 @@ private:
             ++srv_.counters[count::refused];
             if (srv_.refusing < 64) {
                 ++srv_.refusing;
-                asio::co_spawn(sh.ex, refuse(srv_, std::move(sock)), [](std::exception_ptr) {});
+                asio::co_spawn(sh.ex,
+                               refuse(srv_, std::move(sock), http::status::service_unavailable,
+                                      "too many connections; try again later", 5),
+                               [](std::exception_ptr) {});
             }
             return;
         }
@@ -143,8 +148,39 @@ private:
         serve_(sh, std::move(sock));
     }
 
-    // Polite refusal: read the request head (briefly), answer 503.
-    static asio::awaitable<void> refuse(server& srv, tcp::socket sock)
+    /** @brief True (and the connection refused with 429) when its address
+        opened more than `rate_limits.new_connections_per_ip_per_s` allow. Core
+        thread: the buckets are the listener's. */
+    bool over_address_rate(tcp::socket& sock)
+    {
+        auto const& r = srv_.get_core().settings().rate_limits;
+        rate_limit const l{r.new_connections_per_ip_per_s, r.new_connections_burst};
+        if (l.off())
+            return false;
+        boost::system::error_code ec;
+        auto const address = sock.remote_endpoint(ec).address().to_string();
+        if (ec || per_address_.take(address, l, std::chrono::steady_clock::now()))
+            return false;
+        ++srv_.counters[count::limited_connections];
+        if (srv_.refusing < 64) {
+            ++srv_.refusing;
+            auto const wait = per_address_.wait_for(address, l);
+            auto const secs = std::max<std::int64_t>(1, (wait.count() + 999) / 1000);
+            auto ex = sock.get_executor();
+            asio::co_spawn(ex,
+                           refuse(srv_, std::move(sock), http::status::too_many_requests,
+                                  "too many new connections from this address (rate_limits."
+                                  "new_connections_per_ip_per_s = " +
+                                      std::to_string(l.rate) + ")",
+                                  secs),
+                           [](std::exception_ptr) {});
+        }
+        return true;
+    }
+
+    // Polite refusal: read the request head (briefly), answer `st` with Retry-After.
+    static asio::awaitable<void> refuse(server& srv, tcp::socket sock, http::status st, std::string detail,
+                                        std::int64_t retry_after_s)
     {
         detail::tuple_timer timer(sock.get_executor());
         timer.expires_after(std::chrono::seconds{2});
@@ -165,8 +201,8 @@ private:
                 req = p.release();
         }
         if (sock.is_open()) {
-            auto res = http::problem(req, http::status::service_unavailable, "too many connections; try again later");
-            res.set(boost::beast::http::field::retry_after, "5");
+            auto res = http::problem(req, st, detail);
+            res.set(boost::beast::http::field::retry_after, std::to_string(retry_after_s));
             res.keep_alive(false);
             co_await boost::beast::http::async_write(sock, res, detail::use_tuple);
         }
@@ -186,6 +222,7 @@ private:
     std::uint16_t port_ = 0;
     std::size_t next_ = 0;
     bool pending_ = false;
+    keyed_buckets per_address_;  // rate_limits.new_connections_per_ip_per_s
 };
 
 }  // namespace jobwatch::gw

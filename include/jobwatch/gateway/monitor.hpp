@@ -66,7 +66,8 @@ inline std::string connections_report(server& srv)
     auto const& log = core.events().counters();
     o["ingest"] = boost::json::object{{"accepted", log.accepted},     {"duplicates", log.duplicates},
                                       {"invalid", log.invalid},       {"ignored", in.ignored},
-                                      {"forbidden", in.forbidden},    {"conflicts", in.conflicts}};
+                                      {"forbidden", in.forbidden},    {"conflicts", in.conflicts},
+                                      {"rate_limited", in.rate_limited}};
     std::vector<std::pair<std::size_t, std::string>> top;
     srv.fan.for_each_room([&](std::string_view room, std::size_t subs) { top.emplace_back(subs, std::string(room)); });
     std::sort(top.begin(), top.end(), [](auto const& a, auto const& b) { return a.first > b.first; });

@@ -7,6 +7,7 @@
 */
 
 #include <jobwatch/auth/authenticator.hpp>
+#include <jobwatch/http/cors.hpp>
 #include <jobwatch/core.hpp>
 #include <jobwatch/detail/asio.hpp>
 #include <jobwatch/gateway/counters.hpp>
@@ -42,6 +43,7 @@ public:
         , max_connections(c.settings().gateway.max_connections)
         , max_header_bytes(c.settings().gateway.max_header_bytes)
         , max_body_bytes(c.settings().gateway.max_body_bytes)
+        , cors(c.settings().gateway.cors)
         , fan(c.get_executor(), shards, c.settings().gateway.max_shard_backlog)
     {
         apply_settings(c.settings());
@@ -73,6 +75,10 @@ public:
         limits.max_message_bytes = g.max_message_bytes;
         limits.auth_timeout = g.auth_timeout_ms;
         limits.refresh_notice = std::chrono::seconds{s.auth.jwt.refresh_notice_s};
+        limits.ws_messages = rate_limit{s.rate_limits.ws_messages_per_s, s.rate_limits.ws_burst};
+        limits.ws_close_after_refused = s.rate_limits.ws_close_after_refused;
+        limits.max_per_subject = static_cast<std::size_t>(s.rate_limits.max_connections_per_subject);
+        limits.max_per_tenant = static_cast<std::size_t>(s.rate_limits.max_connections_per_tenant);
         for (auto& p : shards) {
             auto& sh = *p;
             if (sh.is_core())
@@ -174,6 +180,27 @@ public:
     std::size_t max_connections;
     std::size_t max_header_bytes;
     std::size_t max_body_bytes;
+    http::cors_policy const cors;  ///< gateway.cors (restart-only: read by every I/O thread)
+    /// WebSocket and SSE connections per subject and tenant (any thread).
+    std::shared_ptr<connection_quota> const quota = std::make_shared<connection_quota>();
+
+    /** @brief On `sh`: a place for a long-lived connection of `who`, or the
+        sentence of its refusal (counted). */
+    std::pair<std::unique_ptr<connection_quota::slot>, std::string> take_quota(shard& sh, principal const& who)
+    {
+        auto [slot, why] = quota->acquire(who, sh.limits.max_per_subject, sh.limits.max_per_tenant);
+        if (why == connection_quota::refusal::subject) {
+            ++sh.counters[count::limited_per_subject];
+            return {nullptr, "too many connections for this subject (rate_limits.max_connections_per_subject = " +
+                                 std::to_string(sh.limits.max_per_subject) + ")"};
+        }
+        if (why == connection_quota::refusal::tenant) {
+            ++sh.counters[count::limited_per_tenant];
+            return {nullptr, "too many connections for this tenant (rate_limits.max_connections_per_tenant = " +
+                                 std::to_string(sh.limits.max_per_tenant) + ")"};
+        }
+        return {std::move(slot), std::string()};
+    }
     gateway_counters counters;  ///< accept and refuse, counted on the core
     std::vector<std::unique_ptr<shard>> shards;
     fanout fan;

@@ -56,17 +56,20 @@ inline sse_plan plan_sse(server& srv, shard const& sh, http::request const& req,
     return out;
 }
 
-/// On `sh`: starts the SSE stream on `s` with what the core planned.
+/// On `sh`: starts the SSE stream on `s` with what the core planned (`cors_headers`: CRLF-ended lines, or empty).
 template<class Stream>
-void start_sse(server& srv, shard& sh, Stream s, auth::identity who, sse_plan plan)
+void start_sse(server& srv, shard& sh, Stream s, auth::identity who, sse_plan plan, std::string const& cors_headers,
+               std::unique_ptr<connection_quota::slot> slot)
 {
     auto session = std::make_shared<sse_session<Stream>>(sh.hub, sh.limits, sh.counters, std::move(s),
                                                          std::move(who.who),
                                                          [&sh](subscriber& gone) { sh.remove(gone); });
     session->set_expiry(who.expires_at, sh.limits.refresh_notice);
+    session->quota_slot = std::move(slot);
     sh.add(session);
     std::string head = "HTTP/1.1 200 OK\r\nServer: jobwatch\r\nContent-Type: text/event-stream\r\n"
-                       "Cache-Control: no-store\r\nConnection: keep-alive\r\nX-Accel-Buffering: no\r\n\r\n";
+                       "Cache-Control: no-store\r\nConnection: keep-alive\r\nX-Accel-Buffering: no\r\n" +
+                       cors_headers + "\r\n";
     // The reconnection delay a browser's EventSource waits.
     head += "retry: 2000\n\n";
     session->start(std::move(head));

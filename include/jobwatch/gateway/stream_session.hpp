@@ -193,6 +193,7 @@ protected:
         if (finished_)
             return;
         finished_ = true;
+        this->quota_slot.reset();
         if (close_deadline_ == steady_time{})
             close_deadline_ = std::chrono::steady_clock::now() + limits_->close_timeout;
         if (hub_)

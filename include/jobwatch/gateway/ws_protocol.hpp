@@ -261,6 +261,14 @@ private:
                                                           .path = "/token"}));
                 return true;
             }
+            auto [slot, why] = srv_.take_quota(sh_, *fresh.who);
+            if (!why.empty()) {
+                s.close_with(1008, "too many connections",
+                             encode_message(error_message{
+                                 .id = r.id, .code = protocol_error::rate_limited, .message = why, .path = ""}));
+                return true;
+            }
+            s.quota_slot = std::move(slot);
             s.set_who(fresh.who);
             s.set_expiry(fresh.expires_at, sh_.limits.refresh_notice);
             s.send(encode_message(welcome_of(sh_, s.conn_id, *fresh.who)));
@@ -295,6 +303,16 @@ private:
             sh_,
             [this, r = std::move(r), who = s.who_ptr()](auto done) mutable {
                 auto id = r.id;
+                if (auto const wait = srv_.get_core().admit_ingest(who.get()); wait.count() > 0) {
+                    done(std::pair{encode_message(error_message{
+                                       .id = std::move(id),
+                                       .code = protocol_error::rate_limited,
+                                       .message = "over rate_limits.ingest_events_per_s; retry in " +
+                                                  std::to_string(wait.count()) + " ms",
+                                       .path = ""}),
+                                   true});
+                    return;
+                }
                 auto const res = srv_.get_core().publish(std::move(r.event), who.get());
                 if (res.status == publish_status::invalid || res.status == publish_status::forbidden ||
                     res.status == publish_status::conflict) {
@@ -330,12 +348,14 @@ private:
     `auth` message within `gateway.auth_timeout_ms`; its welcome waits for it. */
 template<class Stream>
 void start_ws(server& srv, shard& sh, ws_host& host, Stream s, std::string preread,
-              boost::beast::http::request<boost::beast::http::string_body> req, auth::identity who)
+              boost::beast::http::request<boost::beast::http::string_body> req, auth::identity who,
+              std::unique_ptr<connection_quota::slot> slot)
 {
     auto const id = srv.next_conn_id++;
     wire_ptr welcome = who.who ? encode_message(welcome_of(sh, id, *who.who)) : nullptr;
     auto session = std::make_shared<ws_session<Stream>>(sh.hub, sh.limits, sh.counters, host, std::move(s),
                                                         std::move(preread), std::move(who.who), id);
+    session->quota_slot = std::move(slot);
     if (session->authenticated())
         session->set_expiry(who.expires_at, sh.limits.refresh_notice);
     else

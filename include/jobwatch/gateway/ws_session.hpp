@@ -369,11 +369,14 @@ private:
             this->abort_after_flush();
             return;
         }
-        this->mark_read(std::chrono::steady_clock::now());
+        auto const now = std::chrono::steady_clock::now();
+        this->mark_read(now);
         ++(*this->counters_)[count::ws_messages_in];
         bool hold = false;
         if (host_ && !this->finished_) {
-            if (ws_.got_binary()) {
+            if (!rate_.take(this->limits_->ws_messages, now)) {
+                refuse_for_rate();
+            } else if (refused_in_row_ = 0; ws_.got_binary()) {
                 ++(*this->counters_)[count::ws_bad_messages];
                 this->send(encode_message(error_message{.code = protocol_error::invalid_message,
                                                         .message = "binary messages are not supported; send JSON text",
@@ -395,6 +398,26 @@ private:
         read_more();
     }
 
+    // Over rate_limits.ws_messages_per_s: an error per message, and close 1008 once
+    // ws_close_after_refused came in a row (a client that ignores the errors).
+    void refuse_for_rate()
+    {
+        ++(*this->counters_)[count::limited_ws_messages];
+        auto const& l = *this->limits_;
+        auto error = encode_message(error_message{
+            .id = std::nullopt,
+            .code = protocol_error::rate_limited,
+            .message = "over rate_limits.ws_messages_per_s (" + std::to_string(l.ws_messages.rate) +
+                       " messages per second); this message was dropped",
+            .path = ""});
+        if (l.ws_close_after_refused > 0 && ++refused_in_row_ >= l.ws_close_after_refused) {
+            ++(*this->counters_)[count::limited_ws_closes];
+            close_with(1008, "message rate exceeded", std::move(error));
+            return;
+        }
+        this->send(std::move(error));
+    }
+
     void read_more()
     {
         // Back-pressure on the client's requests: stop reading while its replies pile up.
@@ -409,6 +432,8 @@ private:
     ws_host* host_;
     ws_stream ws_;
     impl::lazy_read_buffer rbuf_;
+    token_bucket rate_;               ///< rate_limits.ws_messages_per_s
+    std::int64_t refused_in_row_ = 0;  ///< messages refused for the rate since the last one taken
     bool read_paused_ = false;  ///< replies pile up: the next read waits for the queue to drain
     bool held_ = false;         ///< the host answers the last message on another thread
     bool reading_ = false;

@@ -6,6 +6,7 @@ import type {
   ServerMessage, EventMessage, SummaryMessage, AlertMessage, HealthMessage,
   ResetMessage, LaggedMessage, SubscribedMessage, ErrorMessage, WelcomeMessage,
   UnsubscribedMessage, SubscriptionsMessage, PongMessage, PublishedMessage,
+  AuthenticatedMessage, AuthExpiringMessage,
 } from "../../generated/server_message";
 import type { JobEvent } from "../../generated/job_event";
 import type { JobSnapshot } from "../../generated/job_snapshot";
@@ -28,6 +29,7 @@ export interface MessageMap {
   subscriptions: SubscriptionsMessage; event: EventMessage; summary: SummaryMessage;
   alert: AlertMessage; health: HealthMessage; reset: ResetMessage; lagged: LaggedMessage;
   error: ErrorMessage; pong: PongMessage; published: PublishedMessage;
+  authenticated: AuthenticatedMessage; auth_expiring: AuthExpiringMessage;
 }
 type JobEventType = JobEvent["type"];
 type JobEventOf<T extends JobEventType> = Extract<JobEvent, { type: T }>;
@@ -204,8 +206,23 @@ export class JobwatchClient {
     const exp = jwtExpiry(this.token);
     if (exp === null) return;
     const ahead = this.options.refreshBeforeExpiryMs ?? 30_000;
-    // The server checks the token when a connection opens: reconnect with a fresh one before it expires.
-    this.later(Math.max(0, exp - ahead - Date.now()), () => { if (gen === this.generation) this.restart(); });
+    const old = this.token;
+    // SSE and long-poll present the token when they connect: reconnect with a fresh one before it
+    // expires. A WebSocket refreshes in place on `auth_expiring` (below); if that did not happen, the same.
+    this.later(Math.max(0, exp - ahead - Date.now()), () => {
+      if (gen === this.generation && this.token === old) this.restart();
+    });
+  }
+
+  /** Sends a fresh token on the open WebSocket (the answer is `authenticated`): its rooms stay. */
+  private async refreshInPlace(gen: number): Promise<void> {
+    let token: string | undefined;
+    try {
+      token = await this.currentToken();
+    } catch {
+      return; // the scheduled reconnect still comes
+    }
+    if (gen === this.generation && token) this.link?.send({ type: "auth", token });
   }
 
   private async run(): Promise<void> {
@@ -309,6 +326,12 @@ export class JobwatchClient {
       case "reset":
         // Part of the history is gone: the subscribed that follows carries the fresh snapshot.
         if (this.rooms.has(msg.room)) this.rooms.set(msg.room, msg.seq);
+        break;
+      case "auth_expiring":
+        if (this._transport === "ws" && this.options.getToken) void this.refreshInPlace(gen);
+        break;
+      case "authenticated":
+        this.scheduleRefresh(gen);
         break;
       case "lagged":
         if (this.rooms.has(msg.room)) {

@@ -3,6 +3,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import net from "node:net";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import WebSocket from "ws";
 import { connect, rest, backoffDelay, jwtExpiry, JobwatchProblem } from "../dist/index.js";
 import { startProxy } from "./proxy.mjs";
@@ -208,8 +212,8 @@ test("jwtExpiry reads exp of a JWT, null otherwise", () => {
   assert.equal(jwtExpiry("a.b.c"), null);
 });
 
-// The gateway has no JWT mode yet: JWT-shaped strings serve as static tokens,
-// so this checks the client's side (a refresh before `exp`, the new token used), not the server's checking of exp.
+// JWT-shaped strings served as static tokens: the client's reconnect before `exp` with the new token
+// (what SSE and long-poll rely on). The server's own JWT checking is the next test's and the C++ suite's.
 test("a JWT is refreshed through getToken before it expires", { skip: !demo, timeout: 60_000 }, async () => {
   const port = await freePort();
   const now = Math.floor(Date.now() / 1000);
@@ -231,4 +235,43 @@ test("a JWT is refreshed through getToken before it expires", { skip: !demo, tim
     c.on("event", (m) => events.push(m));
     await waitFor(() => events.length >= 1, 30_000, "events after the refresh");
   } finally { c.close(); await proxy.close(); await stop(server); }
+});
+
+/** An HS256 JWT of `claims`, signed with `secret` (node:crypto, independent of the server's verifier). */
+function hs256(secret, claims) {
+  const enc = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const input = `${enc({ alg: "HS256", typ: "JWT" })}.${enc(claims)}`;
+  return `${input}.${crypto.createHmac("sha256", secret).update(input).digest("base64url")}`;
+}
+
+test("auth.mode jwt: on auth_expiring the WebSocket sends a fresh token and keeps its connection and rooms", { skip: !demo, timeout: 60_000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "jobwatch-jwt-"));
+  const secret = crypto.randomBytes(32).toString("hex");
+  const file = path.join(dir, "secret.txt");
+  fs.writeFileSync(file, secret + "\n");
+  const port = await freePort();
+  const server = await startDemo(port, ["--auth.mode=jwt", `--auth.jwt.secret_file=${file}`]);
+  const proxy = await startProxy(port);
+  const now = Math.floor(Date.now() / 1000);
+  const first = hs256(secret, { sub: "viewer", scope: "read", exp: now + 4 });
+  const second = hs256(secret, { sub: "viewer", scope: "read", exp: now + 3600 });
+  let calls = 0;
+  const c = connect({ url: `http://127.0.0.1:${proxy.port}`, rooms: ["queue:emails"], transports: ["ws"], WebSocket,
+    getToken: () => (calls++ === 0 ? first : second), refreshBeforeExpiryMs: 1000 });
+  try {
+    const notices = [], refreshed = [], events = [];
+    c.on("auth_expiring", (m) => notices.push(m));
+    c.on("authenticated", (m) => refreshed.push(m));
+    await c.ready;
+    // auth.jwt.refresh_notice_s is 60: a token of 4 s is warned at once, and refreshed in place.
+    await waitFor(() => refreshed.length >= 1, 10_000, "authenticated after auth_expiring");
+    assert.equal(notices.length >= 1, true);
+    assert.equal(new Date(refreshed[0].expires_at).getTime(), (now + 3600) * 1000);
+    // Past the first token's exp: the same connection, still receiving its room.
+    await new Promise((r) => setTimeout(r, Math.max(0, (now + 5) * 1000 - Date.now())));
+    c.on("event", (m) => events.push(m));
+    await waitFor(() => events.length >= 1, 30_000, "events after the first token's exp");
+    assert.equal(c.state, "live");
+    assert.equal(proxy.seen.filter((s) => s.url.startsWith("/ws")).length, 1, "no reconnect: refreshed in place");
+  } finally { c.close(); await proxy.close(); await stop(server); fs.rmSync(dir, { recursive: true, force: true }); }
 });

@@ -20,6 +20,8 @@ export function kind(msg: ServerMessage): string {
   case "lagged":
   case "error":
   case "published":
+  case "authenticated":
+  case "auth_expiring":
     return msg.type;
   default:
     return assertNever(msg);
