@@ -12,7 +12,7 @@ scratch=$(cd "$2" && pwd)
 export JOBWATCH_DEMO=$demo npm_config_loglevel=error
 
 bash "$here/build.sh"
-node --test --test-timeout=120000 "$here"/tests/*.test.mjs
+node --test --test-timeout=300000 "$here"/tests/*.test.mjs
 
 # Consumer: a fresh project installs the tarball (no dependencies, so offline).
 rm -rf "$scratch/consumer" && mkdir -p "$scratch/consumer"

@@ -21,7 +21,7 @@ namespace jobwatch::auth {
 /// The library's settings from the `auth.jwt` section.
 inline jwt_settings to_jwt_settings(jwt_config const& c)
 {
-    jwt_settings s{.secret_file = c.secret_file,
+    return jwt_settings{.secret_file = c.secret_file,
                    .public_key_file = c.public_key_file,
                    .jwks_file = c.jwks_file,
                    .tenant_claim = c.tenant_claim,
@@ -30,12 +30,9 @@ inline jwt_settings to_jwt_settings(jwt_config const& c)
                    .leeway = std::chrono::seconds{c.leeway_s},
                    .issuer = c.issuer,
                    .audience = c.audience,
-                   .algorithms = {},
+                   .algorithms = c.algorithms,  // names checked by key_set::load
                    .require_exp = c.require_exp,
                    .max_token_bytes = c.max_token_bytes};
-    for (auto a : c.algorithms)
-        s.algorithms.emplace_back(to_string(a));
-    return s;
 }
 
 /** @brief Bearer JSON Web Tokens, verified with configured keys (`auth.jwt`).

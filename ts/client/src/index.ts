@@ -360,15 +360,18 @@ export class JobwatchClient {
         close: () => { try { ws.onclose = null; ws.close(); } catch { /* already closed */ } },
         send: (m) => { if (ws.readyState !== 1) return false; ws.send(JSON.stringify(m)); return true; },
       };
-      ws.onopen = () => {
-        opened = true;
-        clearTimeout(timer);
-        for (const room of this.rooms.keys()) ws.send(JSON.stringify(this.subscribeMessage(room)));
-        resolve();
-      };
+      // Live once the server says `welcome`: it comes once the connection is authenticated (a
+      // server that wants an auth message first closes an unauthenticated one with 4401 instead).
       ws.onmessage = (e: { data: unknown }) => {
         const text = typeof e.data === "string" ? e.data : String(e.data);
-        this.dispatch(JSON.parse(text) as ServerMessage, gen);
+        const msg = JSON.parse(text) as ServerMessage;
+        if (!opened && msg.type === "welcome") {
+          opened = true;
+          clearTimeout(timer);
+          for (const room of this.rooms.keys()) ws.send(JSON.stringify(this.subscribeMessage(room)));
+          resolve();
+        }
+        this.dispatch(msg, gen);
       };
       ws.onerror = () => { if (!opened) { clearTimeout(timer); reject(new TransportFailed("ws error")); } };
       ws.onclose = () => {

@@ -174,7 +174,8 @@ test("fallback: /ws refused -> SSE, SSE refused -> long-poll, and back to WebSoc
 test("tokens: getToken on every connect; a wrong token is refused; the refreshed one is used on reconnect", { skip: !demo, timeout: 90_000 }, async () => {
   const port = await freePort();
   const tokens = JSON.stringify({ "tok-one": { subject: "a", scopes: ["read"] }, "tok-two": { subject: "b", scopes: ["read"] } });
-  const server = await startDemo(port, ["--auth.mode=static_tokens", `--auth.tokens=${tokens}`]);
+  // A WebSocket without credentials must send an auth message: this client sends none, and is closed soon.
+  const server = await startDemo(port, ["--auth.mode=static_tokens", `--auth.tokens=${tokens}`, "--gateway.auth_timeout_ms=500"]);
   const proxy = await startProxy(port);
   try {
     // Without a token the server refuses every transport.
