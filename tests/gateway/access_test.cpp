@@ -18,15 +18,6 @@ config token_config()
     return c;
 }
 
-void seed(http_client& h, std::string const& admin)
-{
-    std::string body = event_json("job.queued", "a1", "shared", R"("tenant_id":"acme","run_id":"ra")") + "\n" +
-                       event_json("job.queued", "g1", "shared", R"("tenant_id":"globex","run_id":"rg")") + "\n";
-    auto r = h.post("/api/v1/events", body, "application/x-ndjson", admin);
-    ASSERT_EQ(r.status, 200u) << r.body;
-    ASSERT_EQ(r.json().at("accepted"), 2);
-}
-
 /// Every test below runs with static tokens, and again with JWTs that stand for the same principals.
 class AccessTest : public ::testing::TestWithParam<auth_mode>
 {
@@ -83,7 +74,7 @@ TEST_P(AccessTest, AWebSocketWithoutCredentialsMustAuthenticateByItsFirstMessage
     c.gateway.auth_timeout_ms = std::chrono::milliseconds{1000};
     test_server srv(c);
     http_client h(srv.port());
-    seed(h, tok("admin-t"));
+    seed_two_tenants(h, tok("admin-t"));
 
     // Until it authenticates, it can do nothing else (and gets no welcome).
     ws_client ws(srv.port(), "/ws");
@@ -147,7 +138,7 @@ TEST_P(AccessTest, ATenantSeesOnlyItsOwnJobsOverRest)
 {
     test_server srv(cfg());
     http_client h(srv.port());
-    seed(h, tok("admin-t"));
+    seed_two_tenants(h, tok("admin-t"));
     auto mine = h.get("/api/v1/jobs", tok("acme-t")).json().as_object();
     ASSERT_EQ(mine.at("total"), 1);
     EXPECT_EQ(mine.at("items").as_array()[0].at("job_id"), "a1");
@@ -187,7 +178,7 @@ TEST_P(AccessTest, ATenantSubscribesOnlyToItsOwnRooms)
 {
     test_server srv(cfg());
     http_client h(srv.port());
-    seed(h, tok("admin-t"));
+    seed_two_tenants(h, tok("admin-t"));
     auto ws = ws_client::open(srv.port(), "/ws?token=" + tok("acme-t"));
     EXPECT_EQ(ws.subscribe("tenant:acme").at("type"), "subscribed");
     EXPECT_EQ(ws.subscribe("job:acme/a1").at("type"), "subscribed");
@@ -224,7 +215,7 @@ TEST_P(AccessTest, ATenantIsIsolatedOnSseAndLongPoll)
 {
     test_server srv(cfg());
     http_client h(srv.port());
-    seed(h, tok("admin-t"));
+    seed_two_tenants(h, tok("admin-t"));
     EXPECT_EQ(h.get("/api/v1/stream?room=job:globex/g1", tok("acme-t")).status, 404u);
     EXPECT_EQ(h.get("/api/v1/stream?room=tenant:globex", tok("acme-t")).status, 404u);
     EXPECT_EQ(h.get("/api/v1/stream?room=queue:shared", tok("acme-t")).status, 403u);

@@ -61,6 +61,16 @@ inline config to_jwt_mode(config c, std::map<std::string, std::string>& tokens)
     return c;
 }
 
+/// Two jobs, a1 of tenant acme (run ra) and g1 of tenant globex (run rg), in queue "shared", published by `admin`.
+inline void seed_two_tenants(http_client& h, std::string const& admin)
+{
+    std::string body = event_json("job.queued", "a1", "shared", R"("tenant_id":"acme","run_id":"ra")") + "\n" +
+                       event_json("job.queued", "g1", "shared", R"("tenant_id":"globex","run_id":"rg")") + "\n";
+    auto r = h.post("/api/v1/events", body, "application/x-ndjson", admin);
+    ASSERT_EQ(r.status, 200u) << r.body;
+    ASSERT_EQ(r.json().at("accepted"), 2);
+}
+
 }  // namespace jobwatch::test
 
 #endif

@@ -48,15 +48,6 @@ std::string admin_token()
                                       .header = kid("hs")}})[0];
 }
 
-void seed(http_client& h, std::string const& admin)
-{
-    std::string body = event_json("job.queued", "a1", "shared", R"("tenant_id":"acme","run_id":"ra")") + "\n" +
-                       event_json("job.queued", "g1", "shared", R"("tenant_id":"globex","run_id":"rg")") + "\n";
-    auto r = h.post("/api/v1/events", body, "application/x-ndjson", admin);
-    ASSERT_EQ(r.status, 200u) << r.body;
-    ASSERT_EQ(r.json().at("accepted"), 2);
-}
-
 TEST(JwtGatewayTest, ATokenOfEveryAlgorithmReachesRestWebSocketSseAndLongPoll)
 {
     struct signer
@@ -81,7 +72,7 @@ TEST(JwtGatewayTest, ATokenOfEveryAlgorithmReachesRestWebSocketSseAndLongPoll)
 
     test_server srv(jwt_config());
     http_client h(srv.port());
-    seed(h, admin_token());
+    seed_two_tenants(h, admin_token());
     for (std::size_t i = 0; i < tokens.size(); ++i) {
         SCOPED_TRACE(std::string(signers[i].alg) + " with key " + signers[i].kid);
         auto const& t = tokens[i];
@@ -203,7 +194,7 @@ TEST(JwtGatewayTest, EachRfc8725AttackIsRefusedWith401NamingTheCheckAndGrantsNot
     test_server srv(jwt_config());
     http_client h(srv.port());
     auto const admin = admin_token();
-    seed(h, admin);
+    seed_two_tenants(h, admin);
     ASSERT_EQ(h.get("/api/v1/jobs", valid).status, 200u) << "the untampered token is good";
     for (auto const& a : attacks) {
         SCOPED_TRACE(a.name);
@@ -252,13 +243,18 @@ TEST(JwtGatewayTest, ALiveConnectionIsToldBeforeItsTokenExpiresKeepsItsRoomsWhen
                          .header = kid("ec256")};
     };
     auto const t = m.mint({spec("alice", "acme", short_exp), spec("alice", "acme", now + 3600),
-                           spec("bob", "acme", now + 3600), spec("alice", "globex", now + 3600)});
+                           spec("bob", "acme", now + 3600), spec("alice", "globex", now + 3600),
+                           {.alg = "ES256",
+                            .key = "ec256.pem",
+                            .claims = claims("alice", "acme", {auth_scope::publish}, {{"exp", now + 3600}}),
+                            .header = kid("ec256")},
+                           spec("alice", "acme", 253402300799)});  // 9999-12-31T23:59:59Z
     auto const expiring_at = [](std::int64_t s) { return format_time(time_point{std::chrono::seconds{s}}); };
 
     test_server srv(jwt_config());  // auth.jwt.refresh_notice_s 60: a token of seconds is warned at once
     http_client h(srv.port());
     auto const admin = admin_token();
-    seed(h, admin);
+    seed_two_tenants(h, admin);
     ws_client refreshed(srv.port(), "/ws?token=" + t[0]);
     ws_client left(srv.port(), "/ws", std::chrono::seconds{10}, t[0]);
     sse_client sse(srv.port(), "/api/v1/stream?room=job:acme/a1&token=" + t[0]);
@@ -280,6 +276,10 @@ TEST(JwtGatewayTest, ALiveConnectionIsToldBeforeItsTokenExpiresKeepsItsRoomsWhen
     EXPECT_EQ(e.at("id"), "bob");
     refreshed.send(boost::json::object{{"type", "auth"}, {"token", t[3]}, {"id", "globex"}});
     EXPECT_EQ(refreshed.read_until("error").at("id"), "globex");
+    refreshed.send(boost::json::object{{"type", "auth"}, {"token", t[4]}, {"id", "no-read"}});
+    auto no_read = refreshed.read_until("error");
+    EXPECT_EQ(no_read.at("code"), "forbidden");
+    EXPECT_EQ(no_read.at("id"), "no-read");
     refreshed.send(boost::json::object{{"type", "auth"}, {"token", "not.a.token"}, {"id", "junk"}});
     EXPECT_EQ(refreshed.read_until("error").at("code"), "unauthenticated");
     // A fresh token of the same subject and tenant.
@@ -310,6 +310,14 @@ TEST(JwtGatewayTest, ALiveConnectionIsToldBeforeItsTokenExpiresKeepsItsRoomsWhen
     EXPECT_EQ(refreshed.read_until("pong").at("id"), "p");
     auto const counters = h.get("/api/v1/monitor/connections", admin).json().at("counters");
     EXPECT_EQ(counters.at("auth_expired"), 2) << boost::json::serialize(counters);
+
+    // A token that expires in year 9999: no overflow of the clocks, no close, no notice.
+    ws_client lasting(srv.port(), "/ws?token=" + t[5]);
+    EXPECT_EQ(lasting.read().at("type"), "welcome");
+    std::this_thread::sleep_for(std::chrono::milliseconds{600});  // two sweeps of the shard
+    lasting.send(R"({"type":"ping","id":"still"})");
+    auto const pong = lasting.read();
+    EXPECT_EQ(pong.at("type"), "pong") << boost::json::serialize(pong);
 }
 
 TEST(JwtGatewayTest, ReloadTakesRotatedKeysAndKeepsTheOldOnesWhenTheNewFileIsBroken)

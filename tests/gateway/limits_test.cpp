@@ -299,6 +299,8 @@ config rate_config()
     c.auth.tokens["acme-t"] = principal{.subject = "acme-app", .tenant_id = "acme",
                                         .scopes = {auth_scope::read, auth_scope::publish}};
     c.auth.tokens["acme2-t"] = principal{.subject = "acme-other", .tenant_id = "acme", .scopes = {auth_scope::read}};
+    // The same subject name in another tenant: another subject.
+    c.auth.tokens["globex-t"] = principal{.subject = "acme-app", .tenant_id = "globex", .scopes = {auth_scope::read}};
     return c;
 }
 
@@ -460,8 +462,10 @@ TEST(RateLimitTest, ConcurrentConnectionsPerSubjectAndPerTenant)
     beast::flat_buffer buf;
     EXPECT_EQ(late.read(buf), websocket::error::closed);
     EXPECT_EQ(late.stream().reason().code, 1008);
-    // Another tenant is not concerned.
+    // Another tenant is not concerned, even with a subject of the same name.
     auto admin = ws_client::open(srv.port(), "/ws?token=admin-t");
+    auto namesake = ws_client::open(srv.port(), "/ws?token=globex-t");
+    auto namesake2 = ws_client::open(srv.port(), "/ws?token=globex-t");
     EXPECT_GE(counter_of(h, "limited_per_subject"), 2u);
     EXPECT_GE(counter_of(h, "limited_per_tenant"), 2u);
     // A closed connection gives its place back.

@@ -137,11 +137,15 @@ public:
     void set_expiry(std::optional<time_point> exp, std::chrono::seconds notice)
     {
         expiry = {};
+        // In milliseconds first: an `exp` centuries ahead (tokens may say year 9999) overflows the
+        // clocks' nanoseconds. Past a year ahead the sweep has nothing to do for it yet.
+        constexpr auto far = std::chrono::hours{24 * 366};
         if (!exp)
             return;
-        auto const left = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-            *exp - std::chrono::system_clock::now());
-        expiry.at = std::chrono::steady_clock::now() + left;
+        auto const left = *exp - std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+        if (left > far)
+            return;
+        expiry.at = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(left);
         expiry.notice_at = expiry.at - notice;
         expiry.text = format_time(*exp);
     }
@@ -158,6 +162,8 @@ public:
     steady_time auth_deadline{};
     /// The connection's number (its `connection_id` is "c" followed by it).
     std::uint64_t conn_id = 0;
+    /// The peer's address, for an authenticator that looks at it (an `auth` message) and for logs.
+    std::string remote;
     /// Its place in the per-subject and per-tenant counts, given back when it finishes.
     std::unique_ptr<connection_quota::slot> quota_slot;
 

@@ -104,13 +104,17 @@ inline char const* bad_framing(http::request const& req) noexcept
     return nullptr;
 }
 
-/** @brief True for a WebSocket upgrade that presents no credentials: it is
+/** @brief True for a WebSocket upgrade that presents no credentials and was
+    refused only for that (401 by an authenticator that requires them): it is
     accepted, and must authenticate by its first message (browsers can set no
     header on a WebSocket, and a token in the URL ends up in access logs). */
-inline bool auths_by_message(http::request const& req, http::target const& t)
+inline bool auths_by_message(http::request const& req, http::target const& t, auth::auth_result const& who,
+                             auth::authenticator const& a)
 {
-    return t.path == "/ws" && boost::beast::websocket::is_upgrade(req) &&
-           req[boost::beast::http::field::authorization].empty() && !t.get("token");
+    auto const* fail = std::get_if<auth::auth_failure>(&who);
+    return fail && fail->status == 401 && a.requires_credentials() && t.path == "/ws" &&
+           boost::beast::websocket::is_upgrade(req) && req[boost::beast::http::field::authorization].empty() &&
+           !t.get("token");
 }
 
 }  // namespace impl
@@ -192,7 +196,7 @@ asio::awaitable<void> serve_http(server& srv, shard& sh, ws_host& ws, Stream soc
             // Before authentication: a browser sends no credentials with a preflight.
             res = srv.cors.preflight(req);
         } else if (auto who = srv.authenticate(req, t, remote);
-                   std::get_if<auth::auth_failure>(&who) && !impl::auths_by_message(req, t)) {
+                   std::get_if<auth::auth_failure>(&who) && !impl::auths_by_message(req, t, who, *srv.auth)) {
             auto const* fail = std::get_if<auth::auth_failure>(&who);
             ++sh.counters[count::auth_refused];
             srv.note_refusal(remote, fail->reason);
@@ -228,7 +232,7 @@ asio::awaitable<void> serve_http(server& srv, shard& sh, ws_host& ws, Stream soc
                     std::string preread(boost::beast::buffers_to_string(buf.data()));
                     conn->release();
                     start_ws(srv, sh, ws, std::move(sock), std::move(preread), std::move(req), std::move(ident),
-                             std::move(slot));
+                             std::move(slot), std::string(remote));
                     sh.remove(*conn);
                     co_return;
                 }

@@ -32,8 +32,8 @@ public:
     class slot
     {
     public:
-        slot(std::shared_ptr<connection_quota> q, std::string subject, std::optional<std::string> tenant)
-            : q_(std::move(q)), subject_(std::move(subject)), tenant_(std::move(tenant))
+        slot(std::shared_ptr<connection_quota> q, std::string subject_key, std::optional<std::string> tenant)
+            : q_(std::move(q)), subject_(std::move(subject_key)), tenant_(std::move(tenant))
         {
         }
         ~slot() { q_->release(subject_, tenant_); }
@@ -58,38 +58,35 @@ public:
     std::pair<std::unique_ptr<slot>, refusal> acquire(principal const& who, std::size_t per_subject,
                                                       std::size_t per_tenant)
     {
+        // A subject is counted within its tenant: two tenants' "worker" are two subjects.
+        auto const key = subject_key(who);
         std::lock_guard lock(mutex_);
-        auto& s = subjects_[who.subject];
+        auto& s = subjects_[key];
         if (per_subject > 0 && s >= per_subject) {
-            forget_if_zero(subjects_, who.subject);
+            forget_if_zero(subjects_, key);
             return {nullptr, refusal::subject};
         }
         if (who.tenant_id) {
             auto& t = tenants_[*who.tenant_id];
             if (per_tenant > 0 && t >= per_tenant) {
                 forget_if_zero(tenants_, *who.tenant_id);
-                forget_if_zero(subjects_, who.subject);
+                forget_if_zero(subjects_, key);
                 return {nullptr, refusal::tenant};
             }
             ++t;
         }
         ++s;
-        return {std::make_unique<slot>(shared_from_this(), who.subject, who.tenant_id), refusal::none};
+        return {std::make_unique<slot>(shared_from_this(), key, who.tenant_id), refusal::none};
     }
 
-    /// Connections `subject` holds now.
-    std::size_t of_subject(std::string const& subject) const
-    {
-        std::lock_guard lock(mutex_);
-        auto const it = subjects_.find(subject);
-        return it == subjects_.end() ? 0 : it->second;
-    }
+    /// Ids cannot hold '/': `tenant/subject` names one subject of one tenant (or of none).
+    static std::string subject_key(principal const& who) { return who.tenant_id.value_or("") + "/" + who.subject; }
 
 private:
-    void release(std::string const& subject, std::optional<std::string> const& tenant)
+    void release(std::string const& subject_key, std::optional<std::string> const& tenant)
     {
         std::lock_guard lock(mutex_);
-        if (auto it = subjects_.find(subject); it != subjects_.end() && --it->second == 0)
+        if (auto it = subjects_.find(subject_key); it != subjects_.end() && --it->second == 0)
             subjects_.erase(it);
         if (tenant)
             if (auto it = tenants_.find(*tenant); it != tenants_.end() && --it->second == 0)
@@ -103,7 +100,7 @@ private:
     }
 
     mutable std::mutex mutex_;
-    std::unordered_map<std::string, std::size_t> subjects_;  // only keys with connections: bounded by them
+    std::unordered_map<std::string, std::size_t> subjects_;  // by subject_key; only keys with connections
     std::unordered_map<std::string, std::size_t> tenants_;
 };
 

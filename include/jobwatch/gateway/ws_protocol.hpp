@@ -236,10 +236,11 @@ private:
         the current token in force until it expires. */
     bool handle(subscriber& s, auth_request& r)
     {
-        auto result = srv_.auth->authenticate(auth::credentials{.authorization = {}, .query_token = r.token, .remote = {}});
+        auto result =
+            srv_.auth->authenticate(auth::credentials{.authorization = {}, .query_token = r.token, .remote = s.remote});
         if (auto const* fail = std::get_if<auth::auth_failure>(&result)) {
             ++sh_.counters[count::auth_refused];
-            srv_.note_refusal("a WebSocket client", fail->reason);
+            srv_.note_refusal(s.remote, fail->reason);
             if (s.authenticated())
                 return reply_error(s, r.id, protocol_error::unauthenticated,
                                    "token refused, the current one stays in force until it expires: " + fail->reason,
@@ -279,6 +280,10 @@ private:
             fresh.who->user_id != now.user_id)
             return reply_error(s, r.id, protocol_error::forbidden,
                                "a fresh token must name the same subject, tenant and user as the current one",
+                               "/token");
+        if (!auth::has_scope(*fresh.who, auth_scope::read))
+            return reply_error(s, r.id, protocol_error::forbidden,
+                               "a fresh token must hold the read scope; the current one stays in force until it expires",
                                "/token");
         s.set_who(fresh.who);
         s.set_expiry(fresh.expires_at, sh_.limits.refresh_notice);
@@ -349,13 +354,14 @@ private:
 template<class Stream>
 void start_ws(server& srv, shard& sh, ws_host& host, Stream s, std::string preread,
               boost::beast::http::request<boost::beast::http::string_body> req, auth::identity who,
-              std::unique_ptr<connection_quota::slot> slot)
+              std::unique_ptr<connection_quota::slot> slot, std::string remote)
 {
     auto const id = srv.next_conn_id++;
     wire_ptr welcome = who.who ? encode_message(welcome_of(sh, id, *who.who)) : nullptr;
     auto session = std::make_shared<ws_session<Stream>>(sh.hub, sh.limits, sh.counters, host, std::move(s),
                                                         std::move(preread), std::move(who.who), id);
     session->quota_slot = std::move(slot);
+    session->remote = std::move(remote);
     if (session->authenticated())
         session->set_expiry(who.expires_at, sh.limits.refresh_notice);
     else
