@@ -50,14 +50,19 @@ try {
     if (simulate)
         app.add<demo::workload>();
 
-    auto const url = "http://127.0.0.1:" + std::to_string(gw.port());
+    auto const& tls = app.get_core().settings().gateway.tls;
+    bool const https = !tls.cert_file.empty();
+    auto const url = (https ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(gw.port());
     // The first line is machine-readable (the load harness waits for it).
     std::cout << "listening " << gw.port() << "\n"
               << "jobwatch demo on " << url << (simulate ? " with a simulated workload" : "") << "\n\n"
+              << (https ? "  TLS: add --cacert " + tls.cert_file +
+                              " to curl when the certificate is self-signed (-k skips the check).\n\n"
+                        : std::string())
               << "  live events (SSE):   curl -N '" << url << "/api/v1/stream?room=queue:payments&room=alerts'\n"
               << "  failed jobs (REST):  curl '" << url << "/api/v1/jobs?status=failed&limit=5'\n"
               << "  queue health:        curl '" << url << "/api/v1/health/queues'\n"
-              << "  WebSocket:           ws://127.0.0.1:" << gw.port()
+              << "  WebSocket:           " << (https ? "wss" : "ws") << "://127.0.0.1:" << gw.port()
               << "/ws  then send {\"type\":\"subscribe\",\"room\":\"tenant:acme\"}\n"
               << "  publish an event:    curl -X POST -H 'Content-Type: application/json' \\\n"
               << "                         -d '{\"type\":\"job.queued\",\"job_id\":\"mine-1\",\"queue\":\"emails\"}' "

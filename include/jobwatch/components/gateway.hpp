@@ -8,6 +8,7 @@
 #include <jobwatch/gateway/long_poll.hpp>
 #include <jobwatch/gateway/monitor.hpp>
 #include <jobwatch/gateway/server.hpp>
+#include <jobwatch/gateway/tls.hpp>
 #include <jobwatch/gateway/ws_protocol.hpp>
 #include <jobwatch/runtime/wait_cancelled.hpp>
 
@@ -72,6 +73,7 @@ public:
         : core_(c)
         , srv_(c, cfg.auth ? cfg.auth : auth::make_authenticator(c.settings().auth))
         , listener_(srv_, [this](gw::shard& sh, gw::tcp::socket s) { serve(sh, std::move(s)); })
+        , tls_(gw::tls_certificates::from(c.settings().gateway.tls))
     {
         for (auto& sh : srv_.shards)
             protocols_.push_back(std::make_unique<gw::ws_protocol>(srv_, *sh));
@@ -85,6 +87,13 @@ public:
                 core_.log().error("auth: keys not reloaded, the current ones stay in use: " + *why);
             else
                 core_.log().info(srv_.auth->describe());
+            if (!tls_)
+                return;
+            // New connections get the new certificate; open ones keep theirs.
+            if (auto const why = tls_->reload())
+                core_.log().error("tls: certificate not reloaded, the current one stays in use: " + *why);
+            else
+                core_.log().info(tls_->describe());
         });
         install_routes();
     }
@@ -117,7 +126,9 @@ public:
         else
             log.info(srv_.auth->describe());
         bool const sharded = !srv_.shards.front()->is_core();
-        log.info("gateway listening on http://" + listener_.address() + ":" + std::to_string(listener_.port()) +
+        if (tls_)
+            log.info(tls_->describe());
+        log.info(std::string("gateway listening on ") + (tls_ ? "https://" : "http://") + listener_.address() + ":" + std::to_string(listener_.port()) +
                  (sharded ? " with " + std::to_string(srv_.shards.size()) + " I/O threads" : std::string()));
         srv_.running = true;
         for (auto& sh : srv_.shards)
@@ -164,7 +175,7 @@ private:
     {
         auto& host = *protocols_[sh.index];
         // A failure of one connection is logged where it is spawned; the others go on.
-        asio::co_spawn(sh.ex, gw::serve_http(srv_, sh, host, std::move(s)), [this](std::exception_ptr e) {
+        auto served = [this](std::exception_ptr e) {
             if (!e)
                 return;
             try {
@@ -173,7 +184,11 @@ private:
                 asio::post(core_.get_executor(),
                            [this, what = std::string(ex.what())] { core_.log().error("connection failed: " + what); });
             }
-        });
+        };
+        if (tls_)
+            asio::co_spawn(sh.ex, gw::serve_tls(srv_, sh, host, std::move(s), tls_->current()), std::move(served));
+        else
+            asio::co_spawn(sh.ex, gw::serve_http(srv_, sh, host, std::move(s)), std::move(served));
     }
 
     // Accepting stopped on an error (out of file descriptors): try again every quarter second.
@@ -240,6 +255,7 @@ private:
     gw::server srv_;
     std::vector<std::unique_ptr<gw::ws_protocol>> protocols_;
     gw::listener listener_;
+    std::unique_ptr<gw::tls_certificates> tls_;  ///< null: plain HTTP
     asio::steady_timer rearm_{core_.get_executor()};
 };
 

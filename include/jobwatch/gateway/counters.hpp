@@ -66,16 +66,18 @@ enum class count : std::uint8_t
     limited_connections,   ///< new connections refused for rate_limits.new_connections_per_ip_per_s
     limited_per_subject,   ///< WebSocket and SSE connections refused for rate_limits.max_connections_per_subject
     limited_per_tenant,    ///< WebSocket and SSE connections refused for rate_limits.max_connections_per_tenant
+    tls_handshake_failures,  ///< TLS handshakes that failed (old protocol, no shared cipher, certificate refused)
+    tls_plain_http,          ///< plain HTTP requests on the TLS port (answered 400)
 };
 
 /// The names of `count`'s values, as the monitor report spells them.
-inline constexpr std::array<std::string_view, 22> count_names = {
+inline constexpr std::array<std::string_view, 24> count_names = {
     "accepted",            "refused",           "http_requests",       "ws_messages_in",
     "ws_bad_messages",     "frames_out",        "write_calls",         "coalesced",
     "lagged",              "overflow_closes",   "dead_peers",          "timeouts",
     "bad_requests",        "auth_refused",      "filtered",            "auth_timeouts",
     "auth_expired",        "limited_ws_messages", "limited_ws_closes", "limited_connections",
-    "limited_per_subject", "limited_per_tenant",
+    "limited_per_subject", "limited_per_tenant",  "tls_handshake_failures", "tls_plain_http",
 };
 
 /// One set of the gateway's counters (one per shard; the gateway sums them).

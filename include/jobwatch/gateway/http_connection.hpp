@@ -169,9 +169,9 @@ asio::awaitable<void> serve_http(server& srv, shard& sh, ws_host& ws, Stream soc
             else if (ec == bhttp::error::body_limit)
                 res = http::problem(blank, http::status::payload_too_large,
                                     "request body exceeds " + std::to_string(srv.max_body_bytes) + " bytes");
-            else if (ec != bhttp::error::end_of_stream && ec != asio::error::operation_aborted &&
-                     ec != asio::error::bad_descriptor && ec != asio::error::eof &&
-                     ec != asio::error::connection_reset && impl::is_open(sock))
+            else if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
+                     ec != bhttp::error::end_of_stream && impl::is_open(sock))
+                // A parse error (a socket's or TLS's error leaves nothing to answer on).
                 res = http::problem(blank, http::status::bad_request, "malformed HTTP request: " + ec.message());
             if (res) {
                 ++sh.counters[count::bad_requests];
@@ -288,6 +288,13 @@ asio::awaitable<void> serve_http(server& srv, shard& sh, ws_host& ws, Stream soc
         // Our side is done: the peer reads everything sent before the FIN.
         boost::system::error_code ec;
         sock.shutdown(tcp::socket::shutdown_send, ec);
+    } else if constexpr (impl::over_tcp<Stream>) {
+        // TLS: close_notify tells the peer the answer is complete; its own, or
+        // its FIN, is awaited within the read timeout (the sweep).
+        if (impl::is_open(sock)) {
+            conn->set(phase::writing, std::chrono::steady_clock::now() + limits.read_timeout);
+            co_await sock.async_shutdown(detail::use_tuple);
+        }
     }
     impl::close_lowest(sock);
     finish();

@@ -24,12 +24,18 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 namespace jobwatch::gw {
 
 using tcp = asio::ip::tcp;
 
 namespace impl {
+
+/// True when `Stream` runs over a TCP socket (plain, or TLS over it); false for Beast's test stream.
+template<class Stream>
+inline constexpr bool over_tcp =
+    std::is_same_v<std::decay_t<decltype(boost::beast::get_lowest_layer(std::declval<Stream&>()))>, tcp::socket>;
 
 /// Closes the lowest layer of `s` (a socket; Beast's test stream closes without an error code).
 template<class Stream>
@@ -312,9 +318,10 @@ private:
     }
 
     // sendmsg by hand: Asio's socket write_some passes at most 64 buffers
-    // (buffer_sequence_adapter::max_buffers), and a WebSocket message is
-    // three (head, body, tail), so it wrote 21 messages per system call
-    // where the queue offers 64; measured, half the fan-out throughput.
+    // (buffer_sequence_adapter::max_buffers), and a queued message may be
+    // more than one (a frame header and a shared body), so it wrote fewer
+    // messages per system call than the queue offers; measured, half the
+    // fan-out throughput.
     static std::size_t gather_write(int fd, send_queue::buffers const& b, boost::system::error_code& ec)
     {
         std::array<::iovec, send_queue::buffers::max_messages * max_pieces> iov;

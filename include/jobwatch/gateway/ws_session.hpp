@@ -319,9 +319,10 @@ private:
     // close frame instead of a reset. The sweep's close deadline bounds it.
     void after_close_flushed() override
     {
-        if constexpr (std::is_same_v<Stream, tcp::socket>) {
+        if constexpr (impl::over_tcp<Stream>) {
+            // Over TLS too: the close frame is the last record; a TCP FIN, no close_notify, ends it.
             boost::system::error_code ec;
-            stream().shutdown(tcp::socket::shutdown_send, ec);
+            boost::beast::get_lowest_layer(stream()).shutdown(tcp::socket::shutdown_send, ec);
             if (ec)
                 return this->close_socket();
             if (!reading_)
@@ -376,14 +377,18 @@ private:
         if (host_ && !this->finished_) {
             if (!rate_.take(this->limits_->ws_messages, now)) {
                 refuse_for_rate();
-            } else if (refused_in_row_ = 0; ws_.got_binary()) {
-                ++(*this->counters_)[count::ws_bad_messages];
-                this->send(encode_message(error_message{.code = protocol_error::invalid_message,
-                                                        .message = "binary messages are not supported; send JSON text",
-                                                        .path = ""}));
             } else {
-                auto const text = boost::beast::buffers_to_string(rbuf_.data());
-                hold = !host_->on_ws_message(*this, text);
+                refused_in_row_ = 0;
+                if (ws_.got_binary()) {
+                    ++(*this->counters_)[count::ws_bad_messages];
+                    this->send(encode_message(error_message{
+                        .code = protocol_error::invalid_message,
+                        .message = "binary messages are not supported; send JSON text",
+                        .path = ""}));
+                } else {
+                    auto const text = boost::beast::buffers_to_string(rbuf_.data());
+                    hold = !host_->on_ws_message(*this, text);
+                }
             }
         }
         // No read buffer is held between messages.
