@@ -7,7 +7,7 @@
 //                 [--token T] [--batch 100] [--max-batch N] [--ramp-batch 200]
 //                 [--ramp-timeout 15]
 //                 [--drain 5] [--idle-wait 3] [--on-lagged resume|resubscribe|ignore]
-//                 [--label TEXT]
+//                 [--label TEXT] [--tls [--ca FILE]]
 //
 // What it does:
 //  1. Raises RLIMIT_NOFILE to the hard limit (10,000 clients need > 10,000 fds:
@@ -26,12 +26,26 @@
 //     by default (--on-lagged resume), the client subscribes again with
 //     "since":S, as a real client would, so the room's history can fill the gap;
 //     resubscribe subscribes again without "since"; ignore stays unsubscribed.
-//     All clients share one single-threaded io_context. Each socket is read only
+//     All clients share one single-threaded io_context. Each plain socket is read only
 //     when readable (async_wait), into one shared 64 KiB buffer, and the server's
 //     frames are parsed in place (126/127 lengths, fragments, ping -> masked pong,
 //     close), so an idle connection costs about 1 KiB here (10 MiB RSS for 10,000).
+//     --tls: every client connects with TLS (wss://, the same paths, handshake and
+//     subscription inside the TLS stream), after TCP connect and within its ramp
+//     batch; the clients share one SSL context (TLS 1.2 at least). Certificates
+//     are not verified unless --ca FILE is given: then the server's chain must
+//     lead to a certificate of FILE (PEM) and its name (DNS or IP subjectAltName)
+//     must match --host. SNI carries --host when it is a name, not an address.
+//     A TLS client cannot wait for readability and then read: decrypted bytes may
+//     already be buffered inside OpenSSL. So it keeps one async_read_some on its
+//     ssl::stream into a buffer of its own (16 KiB, a TLS record), parses frames
+//     there and writes only asynchronously: about 80 KiB per TLS connection here
+//     (Asio's 2 x 17 KiB record buffers, OpenSSL's state and buffers, that one).
+//     The plain path is a separate instantiation of the connection template:
+//     it does no TLS test and is unchanged.
 //  3. Unless --idle: a publisher thread POSTs NDJSON batches to /api/v1/events over
-//     one keep-alive HTTP/1.1 connection for --duration seconds: every --tick-ms it
+//     one keep-alive HTTP/1.1 connection (https with --tls, verified as above)
+//     for --duration seconds: every --tick-ms it
 //     sends the events due at --rate events/s (a late response makes the next batch
 //     larger, so the asked rate is kept, up to --max-batch events per POST, by
 //     default 10 ticks' worth: a server slower than the asked rate throttles the
@@ -47,7 +61,9 @@
 //     <= 0.8% error); "n" and "t_ns" are found by substring search, not a JSON parse.
 //  4. --idle: publishes nothing, waits --idle-wait seconds, and reports the server's
 //     RSS growth per connection.
-//  5. Prints a readable report and one line `RESULT {...}` (flat JSON) for scripts.
+//  5. Prints a readable report and one line `RESULT {...}` (flat JSON) for scripts;
+//     its "tls" is true with --tls ("tls_verified": with --ca; "tls_session": the
+//     protocol and cipher of the first client's handshake), and --label is copied.
 //
 // --pid names the server process: its CPU time (utime+stime from /proc/PID/stat)
 // and RSS (VmRSS from /proc/PID/status) are reported.
@@ -61,6 +77,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -69,8 +89,10 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <openssl/ssl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -96,6 +118,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -103,12 +126,14 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
 using clock_type = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 constexpr std::size_t read_chunk = 64 * 1024;
+constexpr std::size_t tls_read_chunk = 16 * 1024;  // the largest TLS record's plaintext
 constexpr std::uint64_t max_message = 64ull * 1024 * 1024;
 constexpr std::size_t max_step_padding = 500;  // the schema's maxLength of "step"
 
@@ -139,6 +164,8 @@ struct options
     double idle_wait = 3;
     std::string on_lagged = "resume";
     std::string label;
+    bool tls = false;
+    std::string ca_file;  // with tls: verify the server against these CAs
 };
 
 constexpr std::string_view usage_text = R"(usage: jobwatch_load --server jobwatch|ws|socketio --port P [options]
@@ -171,6 +198,12 @@ NDJSON events to /api/v1/events, and deliveries, loss and latency are measured.
                        resume (subscribe again with since=resume_from, default),
                        resubscribe (without since) or ignore
   --label TEXT         free text copied into the RESULT line
+  --tls                connect with TLS: wss:// for the clients (same paths and
+                       handshake), https for the publisher; TLS 1.2 at least;
+                       SNI = --host when it is a name. Certificates are not
+                       verified unless --ca is given
+  --ca FILE            with --tls: verify the server's certificate against the
+                       CA certificate(s) in FILE (PEM) and its name against --host
   --help               this text
 
 Output: a readable report, then one line `RESULT {json}`.
@@ -207,6 +240,10 @@ options parse_options(int argc, char** argv)
         }
         if (flag == "--idle") {
             o.idle = true;
+            continue;
+        }
+        if (flag == "--tls") {
+            o.tls = true;
             continue;
         }
         if (i + 1 >= argc)
@@ -261,6 +298,8 @@ options parse_options(int argc, char** argv)
                 usage_error("--on-lagged must be resume, resubscribe or ignore");
         } else if (flag == "--label") {
             o.label = value;
+        } else if (flag == "--ca") {
+            o.ca_file = value;
         } else {
             usage_error("unknown option " + std::string(flag));
         }
@@ -269,6 +308,8 @@ options parse_options(int argc, char** argv)
         usage_error("--port is required");
     if (o.clients == 0)
         usage_error("--clients must be at least 1");
+    if (!o.ca_file.empty() && !o.tls)
+        usage_error("--ca needs --tls");
     if (!o.room.starts_with("queue:") || o.room.size() == 6)
         usage_error("--room must be queue:<name> (events are published to that queue)");
     if (o.rate < 0 || o.duration <= 0 || o.tick_ms <= 0 || o.batch == 0 || o.ramp_batch == 0 ||
@@ -389,7 +430,9 @@ struct stamps
     std::optional<std::uint64_t> n, t_ns;
 };
 
-stamps find_stamps(std::string_view m)
+// (always_inline: with two connection instantiations calling it, GCC would
+// stop inlining it into the plain path's on_event, as it did before --tls.)
+[[gnu::always_inline]] inline stamps find_stamps(std::string_view m)
 {
     stamps out;
     const char* const begin = m.data();
@@ -416,7 +459,7 @@ stamps find_stamps(std::string_view m)
 }
 
 // The value of the first "type" member of a JSON object, by substring search.
-std::string_view json_type(std::string_view m)
+[[gnu::always_inline]] inline std::string_view json_type(std::string_view m)
 {
     auto pos = m.find("\"type\"");
     if (pos == std::string_view::npos)
@@ -593,6 +636,7 @@ enum class phase : std::uint8_t
 {
     idle,
     connecting,
+    tls_handshake,  // --tls
     handshake,
     await_welcome,      // jobwatch
     await_eio_open,     // socketio: Engine.IO "0{...}"
@@ -631,14 +675,17 @@ struct client_stats
 
 struct client_context
 {
-    client_context(const options& o, asio::io_context& io, tcp::endpoint ep)
-        : opt(o), ioc(io), endpoint(ep)
+    client_context(const options& o, asio::io_context& io, tcp::endpoint ep, ssl::context* tls_ctx)
+        : opt(o), ioc(io), endpoint(ep), tls(tls_ctx)
     {
     }
 
     const options& opt;
     asio::io_context& ioc;
     tcp::endpoint endpoint;
+    ssl::context* tls;        // --tls: shared by all clients (and the publisher)
+    std::string sni;          // --tls: server name sent (empty when --host is an address)
+    std::string tls_session;  // --tls: "protocol cipher" of the first handshake, for the report
     std::string handshake_path;
     std::string subscribe_text;
     std::vector<char> rbuf = std::vector<char>(read_chunk);  // shared by all (one thread)
@@ -648,42 +695,102 @@ struct client_context
     clock_type::time_point window_end = clock_type::time_point::max();
 };
 
+// What the ramp (controller) sees of a client; the work is in basic_connection.
 class connection
 {
 public:
-    explicit connection(client_context& ctx) : ctx_(ctx), sock_(ctx.ioc) {}
+    virtual ~connection() = default;
 
     phase state() const { return phase_; }
 
-    void start()
+    virtual void start() = 0;
+    // Gives up (ramp deadline) or ends the run.
+    virtual void abandon(const char* why) = 0;
+    virtual void close_quietly() = 0;
+
+protected:
+    phase phase_ = phase::idle;
+};
+
+// One WebSocket client over a plain socket (Tls = false) or over TLS (true).
+// The two are separate instantiations: the plain one does no TLS test anywhere.
+template <bool Tls>
+class basic_connection final : public connection
+{
+    using stream_type = std::conditional_t<Tls, ssl::stream<tcp::socket>, tcp::socket>;
+
+public:
+    explicit basic_connection(client_context& ctx) : ctx_(ctx), stream_(make_stream(ctx)) {}
+
+    void start() override
     {
         phase_ = phase::connecting;
-        sock_.async_connect(ctx_.endpoint, [this](error_code ec) { on_connect(ec); });
+        socket().async_connect(ctx_.endpoint, [this](error_code ec) { on_connect(ec); });
     }
 
-    // Gives up (ramp deadline) or ends the run.
-    void abandon(const char* why)
+    void abandon(const char* why) override
     {
         if (phase_ != phase::closed && phase_ != phase::idle)
             fail(why);
     }
 
-    void close_quietly()
+    void close_quietly() override
     {
         phase_ = phase::closed;
         error_code ignored;
-        sock_.close(ignored);
+        socket().close(ignored);
     }
 
 private:
+    static stream_type make_stream(client_context& ctx)
+    {
+        if constexpr (Tls)
+            return stream_type(ctx.ioc, *ctx.tls);
+        else
+            return stream_type(ctx.ioc);
+    }
+
+    tcp::socket& socket()
+    {
+        if constexpr (Tls)
+            return stream_.next_layer();
+        else
+            return stream_;
+    }
+
     void on_connect(error_code ec)
     {
         if (phase_ == phase::closed)
             return;
         if (ec)
             return fail("connect: " + ec.message());
-        sock_.set_option(tcp::no_delay(true), ec);
-        sock_.non_blocking(true, ec);
+        socket().set_option(tcp::no_delay(true), ec);
+        if constexpr (Tls) {
+            // TLS writes and reads are asynchronous only (see arm_read).
+            phase_ = phase::tls_handshake;
+            if (!ctx_.sni.empty() &&
+                SSL_set_tlsext_host_name(stream_.native_handle(), ctx_.sni.c_str()) != 1)
+                return fail("TLS: cannot set the server name");
+            stream_.async_handshake(ssl::stream_base::client, [this](error_code hec) {
+                if (phase_ == phase::closed)
+                    return;
+                if (hec)
+                    return fail("TLS handshake: " + hec.message());
+                if (ctx_.tls_session.empty()) {
+                    const SSL* s = stream_.native_handle();
+                    ctx_.tls_session = std::string(SSL_get_version(s)) + " " +
+                                       SSL_CIPHER_get_name(SSL_get_current_cipher(s));
+                }
+                send_upgrade();
+            });
+        } else {
+            socket().non_blocking(true, ec);
+            send_upgrade();
+        }
+    }
+
+    void send_upgrade()
+    {
         unsigned char key[16];
         for (int i = 0; i < 16; i += 8) {
             const auto r = ctx_.rng.next();
@@ -702,16 +809,29 @@ private:
 
     void arm_read()
     {
-        sock_.async_wait(tcp::socket::wait_read, [this](error_code ec) {
-            if (phase_ == phase::closed)
-                return;
-            if (ec)
-                return fail("wait: " + ec.message());
-            on_readable();
-        });
+        if constexpr (Tls) {
+            // async_read_some on the ssl::stream: it completes at once when
+            // OpenSSL already holds decrypted bytes, which a wait for the
+            // socket's readability would miss. Its buffer is this connection's
+            // own: Asio's SSL read may fill it when it starts and call the
+            // handler later (after other connections' handlers have run).
+            auto& rx = tls_.rx;
+            if (rx.size() < tls_.kept + tls_read_chunk)
+                rx.resize(tls_.kept + tls_read_chunk);
+            stream_.async_read_some(asio::buffer(rx.data() + tls_.kept, tls_read_chunk),
+                                    [this](error_code ec, std::size_t n) { on_tls_read(ec, n); });
+        } else {
+            socket().async_wait(tcp::socket::wait_read, [this](error_code ec) {
+                if (phase_ == phase::closed)
+                    return;
+                if (ec)
+                    return fail("wait: " + ec.message());
+                on_readable();
+            });
+        }
     }
 
-    // Reads what is there into the shared buffer (after the bytes kept from the
+    // Plain: reads what is there into the shared buffer (after the bytes kept from the
     // previous read), parses the complete frames and keeps the incomplete tail.
     void on_readable()
     {
@@ -721,7 +841,8 @@ private:
             if (buf.size() < kept + read_chunk)
                 buf.resize(kept + read_chunk);
             error_code ec;
-            const std::size_t n = sock_.read_some(asio::buffer(buf.data() + kept, read_chunk), ec);
+            const std::size_t n =
+                stream_.read_some(asio::buffer(buf.data() + kept, read_chunk), ec);
             if (ec == asio::error::would_block || ec == asio::error::try_again)
                 return arm_read();
             if (ec)
@@ -746,6 +867,29 @@ private:
             if (phase_ != phase::closed)
                 on_readable();
         });
+    }
+
+    // --tls: n decrypted bytes arrived after the tls_.kept bytes of the last read.
+    void on_tls_read(error_code ec, std::size_t n)
+    {
+        if (phase_ == phase::closed)
+            return;
+        if (ec)
+            return fail(ec == asio::error::eof || ec == ssl::error::stream_truncated
+                            ? std::string("closed by server")
+                            : "read: " + ec.message());
+        const auto now = clock_type::now();
+        ++ctx_.stats.reads;
+        ctx_.stats.bytes += n;
+        auto& rx = tls_.rx;
+        const std::size_t size = tls_.kept + n;
+        const std::size_t used = consume(rx.data(), size, now);
+        if (phase_ == phase::closed)
+            return;
+        tls_.kept = size - used;
+        if (tls_.kept && used)
+            std::memmove(rx.data(), rx.data() + used, tls_.kept);
+        arm_read();
     }
 
     std::size_t consume(char* data, std::size_t size, clock_type::time_point now)
@@ -985,6 +1129,8 @@ private:
     }
 
     // Writes now if the socket takes it all; otherwise queues behind an async write.
+    // --tls: always an async write (a synchronous SSL write on a non-blocking
+    // socket could lose encrypted bytes it had taken from OpenSSL).
     void send_bytes(std::string data)
     {
         if (phase_ == phase::closed)
@@ -993,20 +1139,25 @@ private:
             out_ += data;
             return;
         }
-        error_code ec;
-        const std::size_t n = sock_.write_some(asio::buffer(data), ec);
-        if (ec && ec != asio::error::would_block && ec != asio::error::try_again)
-            return fail("write: " + ec.message());
-        if (!ec && n == data.size())
-            return;
-        inflight_ = data.substr(ec ? 0 : n);
-        start_write();
+        if constexpr (Tls) {
+            inflight_ = std::move(data);
+            start_write();
+        } else {
+            error_code ec;
+            const std::size_t n = stream_.write_some(asio::buffer(data), ec);
+            if (ec && ec != asio::error::would_block && ec != asio::error::try_again)
+                return fail("write: " + ec.message());
+            if (!ec && n == data.size())
+                return;
+            inflight_ = data.substr(ec ? 0 : n);
+            start_write();
+        }
     }
 
     void start_write()
     {
         writing_ = true;
-        asio::async_write(sock_, asio::buffer(inflight_), [this](error_code ec, std::size_t) {
+        asio::async_write(stream_, asio::buffer(inflight_), [this](error_code ec, std::size_t) {
             writing_ = false;
             if (phase_ == phase::closed)
                 return;
@@ -1034,8 +1185,17 @@ private:
         close_quietly();
     }
 
+    struct no_tls_state
+    {
+    };
+    struct tls_state
+    {
+        std::vector<char> rx;  // decrypted bytes: tls_.kept of an incomplete frame, then a read
+        std::size_t kept = 0;
+    };
+
     client_context& ctx_;
-    tcp::socket sock_;
+    stream_type stream_;
     std::string pending_;    // bytes of an incomplete frame (or handshake response)
     std::string fragments_;  // a fragmented message being assembled
     std::string inflight_;   // being written
@@ -1043,7 +1203,7 @@ private:
     std::uint64_t last_n_ = 0;
     bool have_last_n_ = false;
     bool writing_ = false;
-    phase phase_ = phase::idle;
+    [[no_unique_address]] std::conditional_t<Tls, tls_state, no_tls_state> tls_;
 };
 
 // ---------------------------------------------------------------- the publisher
@@ -1065,8 +1225,10 @@ struct publisher_stats
 class publisher
 {
 public:
-    publisher(const options& opt, tcp::endpoint endpoint)
-        : opt_(opt), endpoint_(endpoint), queue_(opt.room.substr(6)), stream_(ioc_)
+    // tls_ctx: --tls (https), with the server name sni (empty: none sent).
+    publisher(const options& opt, tcp::endpoint endpoint, ssl::context* tls_ctx, std::string sni)
+        : opt_(opt), endpoint_(endpoint), queue_(opt.room.substr(6)), tls_ctx_(tls_ctx),
+          sni_(std::move(sni)), stream_(ioc_)
     {
     }
 
@@ -1111,9 +1273,38 @@ public:
 private:
     asio::awaitable<void> connect()
     {
-        stream_.expires_after(5s);
-        co_await stream_.async_connect(endpoint_, asio::use_awaitable);
-        stream_.socket().set_option(tcp::no_delay(true));
+        if (!tls_ctx_) {
+            stream_.expires_after(5s);
+            co_await stream_.async_connect(endpoint_, asio::use_awaitable);
+            stream_.socket().set_option(tcp::no_delay(true));
+            co_return;
+        }
+        // A fresh TLS stream for every connection (an SSL object is not reused).
+        tls_stream_ = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ioc_, *tls_ctx_);
+        if (!sni_.empty() &&
+            SSL_set_tlsext_host_name(tls_stream_->native_handle(), sni_.c_str()) != 1)
+            throw std::runtime_error("cannot set the TLS server name");
+        auto& low = beast::get_lowest_layer(*tls_stream_);
+        low.expires_after(5s);
+        co_await low.async_connect(endpoint_, asio::use_awaitable);
+        low.socket().set_option(tcp::no_delay(true));
+        co_await tls_stream_->async_handshake(ssl::stream_base::client, asio::use_awaitable);
+    }
+
+    beast::tcp_stream& lowest()
+    {
+        return tls_stream_ ? beast::get_lowest_layer(*tls_stream_) : stream_;
+    }
+
+    // Writes req and reads the answer into parser on stream s (plain or TLS).
+    template <class Stream>
+    asio::awaitable<void> exchange(Stream& s, http::request<http::string_body>& req,
+                                   http::response_parser<http::string_body>& parser, error_code& ec)
+    {
+        co_await http::async_write(s, req, asio::redirect_error(asio::use_awaitable, ec));
+        if (!ec)
+            co_await http::async_read(s, rbuf_, parser,
+                                      asio::redirect_error(asio::use_awaitable, ec));
     }
 
     void append_event(std::string& out, std::uint64_t n, std::int64_t t_ns) const
@@ -1169,18 +1360,16 @@ private:
 
         http::response<http::string_body> res;
         error_code ec;
-        stream_.expires_after(30s);
-        co_await http::async_write(stream_, req,
-                                   asio::redirect_error(asio::use_awaitable, ec));
-        if (!ec) {
-            http::response_parser<http::string_body> parser;
-            parser.body_limit(1024 * 1024);
-            co_await http::async_read(stream_, rbuf_, parser,
-                                      asio::redirect_error(asio::use_awaitable, ec));
-            if (!ec)
-                res = parser.release();
-        }
-        stream_.expires_never();
+        http::response_parser<http::string_body> parser;
+        parser.body_limit(1024 * 1024);
+        lowest().expires_after(30s);
+        if (tls_stream_)
+            co_await exchange(*tls_stream_, req, parser, ec);
+        else
+            co_await exchange(stream_, req, parser, ec);
+        if (!ec)
+            res = parser.release();
+        lowest().expires_never();
         ++stats_.posts;
         stats_.sent += count;
         if (ec) {
@@ -1207,7 +1396,7 @@ private:
     asio::awaitable<void> reconnect()
     {
         error_code ignored;
-        stream_.socket().close(ignored);
+        lowest().socket().close(ignored);
         rbuf_.clear();
         co_await connect();
     }
@@ -1255,8 +1444,11 @@ private:
     const options& opt_;
     tcp::endpoint endpoint_;
     std::string queue_;
+    ssl::context* tls_ctx_;
+    std::string sni_;
     asio::io_context ioc_;
-    beast::tcp_stream stream_;
+    beast::tcp_stream stream_;                                          // plain
+    std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls_stream_;  // --tls
     beast::flat_buffer rbuf_;
     publisher_stats stats_;
 };
@@ -1404,11 +1596,13 @@ int main(int argc, char** argv)
 
     asio::io_context ioc(1);
     tcp::endpoint endpoint;
+    bool host_is_address = false;
     {
         error_code ec;
         const auto address = asio::ip::make_address(opt.host, ec);
         if (!ec) {
             endpoint = tcp::endpoint(address, opt.port);
+            host_is_address = true;
         } else {
             tcp::resolver resolver(ioc);
             const auto results = resolver.resolve(opt.host, std::to_string(opt.port), ec);
@@ -1421,7 +1615,31 @@ int main(int argc, char** argv)
         }
     }
 
-    client_context ctx{opt, ioc, endpoint};
+    // --tls: one context for all clients and the publisher.
+    std::optional<ssl::context> tls_ctx;
+    if (opt.tls) {
+        tls_ctx.emplace(ssl::context::tls_client);
+        if (SSL_CTX_set_min_proto_version(tls_ctx->native_handle(), TLS1_2_VERSION) != 1) {
+            std::cerr << "jobwatch_load: cannot require TLS 1.2\n";
+            return 1;
+        }
+        if (opt.ca_file.empty()) {
+            tls_ctx->set_verify_mode(ssl::verify_none);
+        } else {
+            error_code ec;
+            tls_ctx->load_verify_file(opt.ca_file, ec);
+            if (ec)
+                usage_error("--ca " + opt.ca_file + ": " + ec.message());
+            tls_ctx->set_verify_mode(ssl::verify_peer);
+            // DNS or IP subjectAltName (or the CN, without DNS names) against --host.
+            tls_ctx->set_verify_callback(ssl::host_name_verification(opt.host));
+        }
+    }
+    // SNI carries a host name, never an address (RFC 6066 3).
+    const std::string sni = opt.tls && !host_is_address ? opt.host : std::string();
+
+    client_context ctx{opt, ioc, endpoint, tls_ctx ? &*tls_ctx : nullptr};
+    ctx.sni = sni;
     const std::string room_json = json_escape(opt.room);
     switch (opt.server) {
     case server_kind::jobwatch:
@@ -1446,8 +1664,12 @@ int main(int argc, char** argv)
 
     std::vector<std::unique_ptr<connection>> conns;
     conns.reserve(opt.clients);
-    for (std::size_t i = 0; i < opt.clients; ++i)
-        conns.push_back(std::make_unique<connection>(ctx));
+    for (std::size_t i = 0; i < opt.clients; ++i) {
+        if (opt.tls)
+            conns.push_back(std::make_unique<basic_connection<true>>(ctx));
+        else
+            conns.push_back(std::make_unique<basic_connection<false>>(ctx));
+    }
 
     // The publisher connects while the clients ramp, then waits for its start.
     std::unique_ptr<publisher> pub;
@@ -1455,7 +1677,7 @@ int main(int argc, char** argv)
     std::promise<clock_type::time_point> pub_start;
     std::thread pub_thread;
     if (!opt.idle) {
-        pub = std::make_unique<publisher>(opt, endpoint);
+        pub = std::make_unique<publisher>(opt, endpoint, ctx.tls, sni);
         pub_thread = std::thread(
             [&, fut = pub_start.get_future()]() mutable { pub->run(pub_connected, std::move(fut)); });
         auto connected = pub_connected.get_future();
@@ -1495,6 +1717,9 @@ int main(int argc, char** argv)
     std::ostringstream json;
     json << "{\"server\":\"" << json_escape(opt.server_name) << "\",\"label\":\""
          << json_escape(opt.label) << "\",\"mode\":\"" << (opt.idle ? "idle" : "publish")
+         << "\",\"tls\":" << (opt.tls ? "true" : "false")
+         << ",\"tls_verified\":" << (!opt.ca_file.empty() ? "true" : "false")
+         << ",\"tls_session\":\"" << json_escape(ctx.tls_session)
          << "\",\"ok\":" << (r.ok ? "true" : "false") << ",\"clients_asked\":" << opt.clients
          << ",\"clients\":" << n << ",\"connect_failures\":" << st.failed
          << ",\"disconnects\":" << st.disconnected << ",\"ramp_s\":" << fixed(r.ramp_s);
@@ -1504,6 +1729,12 @@ int main(int argc, char** argv)
 
     std::cout << "jobwatch_load: server " << opt.server_name << " at " << opt.host << ":"
               << opt.port << ", room " << opt.room << "\n";
+    if (opt.tls)
+        std::cout << "  TLS                     "
+                  << (ctx.tls_session.empty() ? "no handshake completed" : ctx.tls_session)
+                  << ", certificate "
+                  << (opt.ca_file.empty() ? "not verified" : "verified against " + opt.ca_file)
+                  << (sni.empty() ? ", no SNI" : ", SNI " + sni) << "\n";
     std::cout << "  clients subscribed      " << n << " of " << opt.clients << " in "
               << fixed(r.ramp_s, 2) << " s (" << st.failed << " failed, " << st.disconnected
               << " disconnected later)\n";

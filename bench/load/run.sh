@@ -24,6 +24,12 @@
 #       `exec`, so it must be one command (no pipeline): its pid is the one
 #       measured. Without it, jobwatch is skipped with a note.
 #   JOBWATCH_TOKEN        passed as --token to the client (jobwatch only)
+#   LOAD_TLS=1            passes --tls to the client (jobwatch only): wss:// for
+#       the clients, https for the publisher, certificates not verified (the
+#       baselines stay plain). JOBWATCH_SERVER_CMD must then start jobwatch
+#       with TLS on (gateway.tls). The table names these runs "jobwatch (wss)":
+#       compare its rows with those of a run without LOAD_TLS (ws on the same
+#       server; each run.sh run starts a fresh RESULTS file).
 #   LOAD_ARGS             extra arguments for every jobwatch_load run
 #   RESULTS               file that collects the RESULT lines (JSON lines);
 #                         default build/release/bench/load-results.jsonl
@@ -161,6 +167,9 @@ run_scenario() {
     if [ "$server" = jobwatch ] && [ -n "${JOBWATCH_TOKEN:-}" ]; then
         args+=(--token "$JOBWATCH_TOKEN")
     fi
+    if [ "$server" = jobwatch ] && [ "${LOAD_TLS:-0}" = 1 ]; then
+        args+=(--tls)
+    fi
     start_server "$server" || return 1
     log "$server $scenario (run $run): ${args[*]} against port $server_port, pid $server_pid"
     local status=0
@@ -209,7 +218,9 @@ import json, statistics, sys
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 groups = {}
 for r in rows:
-    groups.setdefault((r["server"], r["label"]), []).append(r)
+    # TLS runs (jobwatch_load --tls) are their own rows: "jobwatch (wss)".
+    name = r["server"] + (" (wss)" if r.get("tls") else "")
+    groups.setdefault((name, r["label"]), []).append(r)
 
 def med(rs, key, digits=1):
     vals = [r[key] for r in rs if r.get(key) is not None]
