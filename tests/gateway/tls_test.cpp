@@ -63,14 +63,23 @@ protected:
     std::filesystem::path dir_;
 };
 
-/// The common name of the certificate a TLS handshake with `port` presents; throws when the handshake fails.
-std::string peer_common_name(std::uint16_t port, int max_version = 0, int min_version = 0)
+/// What a TLS handshake with the server settled on.
+struct handshake_result
+{
+    std::string common_name;  ///< of the certificate the server presented
+    std::string cipher;       ///< OpenSSL's name of the suite chosen
+};
+
+/// A TLS handshake with `port` offering `ciphers` (TLS 1.2 names) between the
+/// versions given (0: any); throws when it fails.
+handshake_result tls_handshake(std::uint16_t port, int max_version = 0, int min_version = 0,
+                               char const* ciphers = "ALL:@SECLEVEL=0")
 {
     boost::asio::io_context io;
     ssl::context ctx(ssl::context::tls_client);
-    // Old protocols must be refused by the server, not by this client: allow everything here.
+    // Old protocols and weak suites must be refused by the server, not by this client: allow everything here.
     ::SSL_CTX_set_security_level(ctx.native_handle(), 0);
-    ::SSL_CTX_set_cipher_list(ctx.native_handle(), "ALL:@SECLEVEL=0");
+    ::SSL_CTX_set_cipher_list(ctx.native_handle(), ciphers);
     ::SSL_CTX_set_min_proto_version(ctx.native_handle(), min_version ? min_version : TLS1_VERSION);
     if (max_version)
         ::SSL_CTX_set_max_proto_version(ctx.native_handle(), max_version);
@@ -90,7 +99,13 @@ std::string peer_common_name(std::uint16_t port, int max_version = 0, int min_ve
         throw std::runtime_error("no peer certificate");
     char cn[256] = {};
     ::X509_NAME_get_text_by_NID(::X509_get_subject_name(cert), NID_commonName, cn, sizeof cn);
-    return cn;
+    return {cn, ::SSL_CIPHER_get_name(::SSL_get_current_cipher(s.native_handle()))};
+}
+
+/// The common name of the certificate a TLS handshake with `port` presents; throws when the handshake fails.
+std::string peer_common_name(std::uint16_t port, int max_version = 0, int min_version = 0)
+{
+    return tls_handshake(port, max_version, min_version).common_name;
 }
 
 TEST_F(TlsTest, HttpsRestAndSseWithCurl)
@@ -141,6 +156,22 @@ TEST_F(TlsTest, ProtocolsBelowTls12AreRefused)
     auto const report = boost::json::parse(
         curl(shell_quote("https://127.0.0.1:" + std::to_string(srv.port()) + "/api/v1/monitor/connections")));
     EXPECT_EQ(report.at("counters").at("tls_handshake_failures").to_number<std::uint64_t>(), 2u);
+}
+
+TEST_F(TlsTest, TheServerChoosesForwardSecretAeadSuitesAes128First)
+{
+    test_server srv(tls_config());
+    // A client offering every suite, in its own order (AES-256 first, as OpenSSL's default): the server's order wins.
+    EXPECT_EQ(tls_handshake(srv.port(), 0, TLS1_3_VERSION).cipher, "TLS_AES_128_GCM_SHA256");
+    EXPECT_EQ(tls_handshake(srv.port(), TLS1_2_VERSION, TLS1_2_VERSION, "DEFAULT").cipher,
+              "ECDHE-ECDSA-AES128-GCM-SHA256");
+    // TLS 1.2 suites without forward secrecy or without AEAD are refused.
+    EXPECT_THROW(tls_handshake(srv.port(), TLS1_2_VERSION, TLS1_2_VERSION, "AES128-GCM-SHA256"),
+                 boost::system::system_error);
+    EXPECT_THROW(tls_handshake(srv.port(), TLS1_2_VERSION, TLS1_2_VERSION, "ECDHE-ECDSA-AES128-SHA"),
+                 boost::system::system_error);
+    EXPECT_EQ(tls_handshake(srv.port(), TLS1_2_VERSION, TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305").cipher,
+              "ECDHE-ECDSA-CHACHA20-POLY1305");
 }
 
 TEST_F(TlsTest, TheCertificateIsReadAgainOnReloadAndABrokenOneKeepsTheCurrent)
