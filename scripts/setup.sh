@@ -13,6 +13,8 @@ packages=(
     # mint tokens with PyJWT.
     libssl-dev openssl python3-jwt python3-cryptography
     pkgconf libhiredis-dev
+    # Durable history (storage.mode sqlite).
+    libsqlite3-dev
     # The Redis tests and benchmark start their own redis-server on a free port;
     # a system service the package may start on 6379 is never used.
     redis-server

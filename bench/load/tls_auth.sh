@@ -53,7 +53,7 @@ print(jwt.encode({"sub": "bench", "scope": "read publish",
 EOF
 )
 
-base="env JOBWATCH_DEMO_WORKLOAD=off $DEMO --gateway.port={port} --gateway.max_connections=20000"
+base="env JOBWATCH_DEMO_WORKLOAD=off $DEMO --gateway.port={port} --gateway.max_connections=20000 --storage.mode=memory"
 tls="--gateway.tls.cert_file=$work/cert.pem --gateway.tls.key_file=$work/key.pem"
 jwt="--auth.mode=jwt --auth.jwt.secret_file=$work/secret"
 all="$work/all.jsonl"

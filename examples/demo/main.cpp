@@ -35,11 +35,23 @@ std::string auth_hint(jobwatch::auth_config const& auth)
            "  then add -H \"Authorization: Bearer $TOKEN\" to curl, ?token=$TOKEN to /ws and the SSE stream.\n\n";
 }
 
+// Where the history is kept, and how to keep none.
+std::string history_hint(jobwatch::storage_config const& s)
+{
+    if (s.mode != jobwatch::storage_mode::sqlite)
+        return "  history: in memory only (storage.mode memory): a restart forgets it.\n\n";
+    return "  history: " + s.path + " (durability " + std::string(jobwatch::to_string(s.durability)) +
+           "), kept across restarts; --storage.mode=memory keeps nothing.\n\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
 try {
-    jobwatch::app app{jobwatch::load_config(argc, argv)};
+    // The demo keeps its history across restarts (the framework's default is memory).
+    // [snippet:demo-preset]
+    jobwatch::app app{jobwatch::load_config(argc, argv, {{"storage", {{"mode", "sqlite"}}}})};
+    // [end:demo-preset]
     app.add<jobwatch::aggregator>();
     // A short window, so the demo's failure bursts raise an alert and resolve within minutes.
     app.add<jobwatch::dlq_monitor>({.threshold = 10, .window = std::chrono::seconds{60}});
@@ -67,10 +79,15 @@ try {
               << "  publish an event:    curl -X POST -H 'Content-Type: application/json' \\\n"
               << "                         -d '{\"type\":\"job.queued\",\"job_id\":\"mine-1\",\"queue\":\"emails\"}' "
               << url << "/api/v1/events\n\n"
-              << auth_hint(app.get_core().settings().auth) << "Ctrl-C stops it." << std::endl;
+              << history_hint(app.get_core().settings().storage) << auth_hint(app.get_core().settings().auth)
+              << "Ctrl-C stops it." << std::endl;
     return app.run();
 } catch (jobwatch::settings_error const& e) {
     // Keys or tokens that cannot be used (a missing key file, a malformed hash): say which, and stop.
     std::cerr << e.what() << "\n";
     return 2;
+} catch (jobwatch::storage::storage_error const& e) {
+    // The history file cannot be used (corrupt, locked, newer, unwritable): one line naming it.
+    std::cerr << "jobwatch: storage: " << e.what() << "\n";
+    return 1;
 }

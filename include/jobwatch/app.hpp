@@ -6,6 +6,7 @@
 #include <jobwatch/config.hpp>
 #include <jobwatch/core.hpp>
 #include <jobwatch/detail/asio.hpp>
+#include <jobwatch/storage/journal.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -54,13 +55,17 @@ public:
 
     app() : app(config{}, options{}) {}
     explicit app(config cfg) : app(std::move(cfg), options{}) {}
-    /// @throws settings_error when `cfg` breaks the settings' schema.
+    /** @throws settings_error when `cfg` breaks the settings' schema;
+        storage::storage_error when `storage.mode` is sqlite and the file
+        cannot be used (its text names the file and why). */
     app(config cfg, options opts)
         : opts_(std::move(opts)), core_(io_.get_executor(), checked(std::move(cfg)), opts_.log, opts_.clock)
     {
         // The core's own REST routes; components add theirs when added.
         job_routes_.install();
         settings_routes_.install();
+        if (core_.settings().storage.mode == storage_mode::sqlite)
+            journal_ = std::make_unique<storage::journal>(core_.settings().storage, core_.log());
     }
 
     app(app const&) = delete;
@@ -126,6 +131,17 @@ public:
     int run()
     {
         validate_settings(core_.settings());
+        if (journal_ && !journal_started_) {
+            // Before anything runs: every component's listeners see the journal's history.
+            journal_started_ = true;
+            auto const r = journal_->recover(core_);
+            core_.log().info("storage: " + journal_->file() + ": recovered " + std::to_string(r.events) +
+                             " events and " + std::to_string(r.alerts) + " alerts in " +
+                             std::to_string(r.took.count()) + " ms" +
+                             (r.skipped ? " (" + std::to_string(r.skipped) + " unreadable, skipped)" : "") +
+                             "; numbering continues after " + std::to_string(r.last_seq));
+            journal_->start(core_);
+        }
         asio::cancellation_signal cancel;
         bool finished = false;
         std::exception_ptr failure;
@@ -166,6 +182,8 @@ public:
         }
         io_.run();
         begin_shutdown_ = nullptr;
+        if (journal_)
+            journal_->stop();  // what the writer still holds is committed before run() returns
         if (failure) {
             try {
                 std::rethrow_exception(failure);
@@ -187,6 +205,8 @@ public:
     }
 
     core& get_core() noexcept { return core_; }
+    /// The durable journal; nullptr with `storage.mode` memory.
+    storage::journal* journal() noexcept { return journal_.get(); }
     asio::io_context& context() noexcept { return io_; }
 
 private:
@@ -273,6 +293,8 @@ private:
     api::job_routes job_routes_{core_};
     api::settings_routes settings_routes_{core_};
     std::vector<std::unique_ptr<component_base>> components_;
+    std::unique_ptr<storage::journal> journal_;  // storage.mode sqlite
+    bool journal_started_ = false;
     asio::signal_set signals_{io_};
     asio::steady_timer shutdown_timer_{io_};
     std::function<void()> begin_shutdown_;

@@ -148,6 +148,19 @@ inline std::string help_text(std::string_view program, std::vector<setting> cons
     return out.str();
 }
 
+// Members of `from` over those of `into`, object by object (a section given in
+// part keeps the rest of its members).
+inline void merge_into(boost::json::object& into, boost::json::object const& from)
+{
+    for (auto const& [key, value] : from) {
+        auto* mine = into.if_contains(key);
+        if (mine && mine->is_object() && value.is_object())
+            merge_into(mine->as_object(), value.as_object());
+        else
+            into[key] = value;
+    }
+}
+
 }  // namespace detail
 
 /** @brief The rules of the settings that a schema keyword cannot say; the
@@ -200,10 +213,12 @@ inline void validate_settings(config const& c)
     @param env looks an environment variable up; tests pass their own.
 */
 inline config_result try_load_config(std::vector<std::string> const& args,
-                                     std::function<std::optional<std::string>(std::string const&)> env)
+                                     std::function<std::optional<std::string>(std::string const&)> env,
+                                     boost::json::object const& preset = {})
 {
     config_result result;
-    auto const defaults = boost::json::value_from(config{}).as_object();
+    auto defaults = boost::json::value_from(config{}).as_object();
+    detail::merge_into(defaults, preset);
     auto const all = detail::settings_of(defaults);
     std::string const program = args.empty() ? "jobwatch" : args.front();
 
@@ -251,7 +266,7 @@ inline config_result try_load_config(std::vector<std::string> const& args,
         flags.emplace_back(std::move(name), std::move(text));
     }
 
-    boost::json::object doc;
+    boost::json::object doc = preset;
     std::map<std::string, std::string> source;  // setting name -> where its value came from
     if (file) {
         std::ifstream in(*file, std::ios::binary);
@@ -268,7 +283,7 @@ inline config_result try_load_config(std::vector<std::string> const& args,
                            (ec ? ec.message() : std::string("must be a JSON object"));
             return result;
         }
-        doc = std::move(v.as_object());
+        detail::merge_into(doc, v.as_object());
     }
     auto apply = [&](detail::setting const& s, std::string const& text, std::string const& from) {
         std::string why;
@@ -321,15 +336,22 @@ inline config_result try_load_config(std::vector<std::string> const& args,
 
     Exits with status 0 after `--help`, and 2 with the error on stderr when a
     setting is wrong, so a bad setting fails at start.
+
+    @param preset the program's own defaults where they differ from the
+    framework's (`{{"storage", {{"mode", "sqlite"}}}}`): below the file, the
+    environment and the flags, and shown by `--help`.
 */
-inline config load_config(int argc, char** argv)
+inline config load_config(int argc, char** argv, boost::json::object const& preset = {})
 {
     std::vector<std::string> args(argv, argv + argc);
-    auto r = try_load_config(args, [](std::string const& name) -> std::optional<std::string> {
-        if (char const* v = std::getenv(name.c_str()))
-            return std::string(v);
-        return std::nullopt;
-    });
+    auto r = try_load_config(
+        args,
+        [](std::string const& name) -> std::optional<std::string> {
+            if (char const* v = std::getenv(name.c_str()))
+                return std::string(v);
+            return std::nullopt;
+        },
+        preset);
     if (!r.help.empty()) {
         std::cout << r.help;
         std::exit(0);

@@ -39,6 +39,7 @@ enum class publish_status
     invalid,    ///< it does not satisfy the schema; `error` says why
     forbidden,  ///< the publisher may not write it (another tenant's or user's job); `error` says why
     conflict,   ///< it names no tenant and several tenants have a job with its id
+    unavailable,  ///< the durable journal cannot take it now (disk full, writer far behind): try again
 };
 
 /// The outcome of publishing one event.
@@ -87,6 +88,22 @@ struct health_out
 /// Everything the core hands to the rooms (the gateway's hub consumes it).
 using room_message = std::variant<event_out, summary_out, alert_out, health_out>;
 
+/** @brief What the core asks of a durable journal (`storage/journal.hpp`),
+    when there is one. Core thread. */
+class journal_gate
+{
+public:
+    virtual ~journal_gate() = default;
+    /// False while the journal cannot take more events: ingest is refused (`unavailable`).
+    virtual bool accepting() const noexcept = 0;
+    /// Counts an event refused because it was not accepting.
+    virtual void count_refused() noexcept = 0;
+    /// `storage.durability` is sync: ingest answers wait for `durable`.
+    virtual bool sync() const noexcept = 0;
+    /// Resumes with true once every message up to `seq` is committed, false when that failed.
+    virtual asio::awaitable<bool> durable(std::uint64_t seq) = 0;
+};
+
 /** @brief The single-threaded state the components share: event log, job
     store, clock and logger, and the fan-out of what happens to them.
 
@@ -125,7 +142,8 @@ public:
     }
 
     asio::any_io_executor get_executor() const noexcept { return ex_; }
-    time_point now() const { return clock_(); }
+    /// The clock; while a journal is replayed, the time the replayed message was journaled.
+    time_point now() const { return replay_now_ ? *replay_now_ : clock_(); }
     config const& settings() const noexcept { return cfg_; }
     logger const& log() const noexcept { return lgr_; }
     event_log& events() noexcept { return log_; }
@@ -218,6 +236,10 @@ public:
     */
     publish_result publish(job_event ev, principal const* by = nullptr)
     {
+        if (journal_ && !journal_->accepting()) {
+            journal_->count_refused();
+            return {publish_status::unavailable, 0, parse_error{"", "storage unavailable"}, {}};
+        }
         if (auto refused = resolve(ev, by))
             return *refused;
         auto admitted = log_.admit(std::move(ev), now());
@@ -225,21 +247,36 @@ public:
             return {admitted.st == event_log::status::duplicate ? publish_status::duplicate : publish_status::invalid,
                     0, std::move(admitted.error), {}};
         }
-        auto& logged = *admitted.event;
-        auto const before = store_.counters();
-        auto change = store_.apply(logged);
-        if (!change) {
-            ++stats_.ignored;
-            return {publish_status::ignored, 0, {}, ignored_reason(before, store_.counters())};
-        }
-        adopt_scope(logged.event, *change);
-        logged.rooms = *change->shared_rooms;
-        std::shared_ptr<logged_event const> shared = std::move(admitted.event);
-        log_.commit(shared);
-        for (auto const& fn : change_listeners_)
-            fn(*change);
-        deliver(event_out{shared});
-        return {publish_status::accepted, shared->seq, {}, {}};
+        return apply(std::move(admitted.event), true);
+    }
+
+    /** @brief The journal (`storage/journal.hpp`) gates ingest and answers
+        `durable`; nullptr: none (storage.mode memory). */
+    void set_journal(journal_gate* j) noexcept { journal_ = j; }
+    journal_gate* journal() const noexcept { return journal_; }
+
+    /** @brief Replays one journaled job event at start-up: number `seq`,
+        journaled at `at` (what `now()` is meanwhile, for the listeners), its
+        tenant already resolved. Applied and kept in its rooms' histories,
+        given to the change listeners, not delivered; alerts the listeners
+        raise meanwhile are dropped (the journal holds the ones raised).
+        @return false when the job store ignores it now (smaller bounds). */
+    bool replay_event(std::uint64_t seq, time_point at, job_event ev)
+    {
+        replay_now_ = at;
+        log_.resume_after(seq - 1);
+        auto admitted = log_.admit(std::move(ev), at);
+        bool const ok = admitted.st == event_log::status::accepted && apply(std::move(admitted.event), false);
+        replay_now_.reset();
+        return ok;
+    }
+
+    /// Restores one journaled alert at start-up, as number `seq` in room `alerts`; not delivered.
+    void replay_alert(std::uint64_t seq, time_point at, alert a)
+    {
+        (void)at;
+        log_.resume_after(seq - 1);
+        log_.append_alert(std::move(a));
     }
 
     /// The same for an event that arrives as JSON text.
@@ -280,6 +317,8 @@ public:
     /// Sequences an alert into room `alerts` and hands it to the rooms.
     void emit_alert(alert a)
     {
+        if (replay_now_)
+            return;  // replaying a journal: its alerts come from the journal
         auto entry = log_.append_alert(std::move(a));
         deliver(alert_out{entry.seq, entry.alert_msg});
     }
@@ -383,6 +422,27 @@ private:
         return "stale";
     }
 
+    // Applies an admitted event to its job; numbers, keeps and (unless replaying) delivers it.
+    publish_result apply(std::shared_ptr<logged_event> ev, bool deliver_it)
+    {
+        auto& logged = *ev;
+        auto const before = store_.counters();
+        auto change = store_.apply(logged);
+        if (!change) {
+            ++stats_.ignored;
+            return {publish_status::ignored, 0, {}, ignored_reason(before, store_.counters())};
+        }
+        adopt_scope(logged.event, *change);
+        logged.rooms = *change->shared_rooms;
+        std::shared_ptr<logged_event const> shared = std::move(ev);
+        log_.commit(shared);
+        for (auto const& fn : change_listeners_)
+            fn(*change);
+        if (deliver_it)
+            deliver(event_out{shared});
+        return {publish_status::accepted, shared->seq, {}, {}};
+    }
+
     void deliver(room_message const& m)
     {
         for (auto const& fn : room_listeners_)
@@ -405,6 +465,8 @@ private:
     std::shared_ptr<health_report const> latest_health_;
     ingest_stats stats_;
     keyed_buckets ingest_buckets_;  // rate_limits.ingest_*, by principal
+    journal_gate* journal_ = nullptr;
+    std::optional<time_point> replay_now_;  // set while a journaled message is replayed
 };
 
 }  // namespace jobwatch

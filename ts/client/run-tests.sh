@@ -28,7 +28,7 @@ cat >tsconfig.json <<JSON
 JSON
 "$here/node_modules/.bin/tsc" -p tsconfig.json
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-"$demo" --gateway.port="$port" --gateway.host=127.0.0.1 >demo.log 2>&1 &
+"$demo" --gateway.port="$port" --gateway.host=127.0.0.1 --storage.mode=memory >demo.log 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.1; done

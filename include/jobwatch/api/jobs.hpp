@@ -59,6 +59,7 @@ private:
         case publish_status::invalid: return "rejected";
         case publish_status::forbidden: return "forbidden";
         case publish_status::conflict: return "conflict";
+        case publish_status::unavailable: return "unavailable";
         }
         return "rejected";
     }
@@ -66,16 +67,41 @@ private:
     asio::awaitable<response> ingest(request const& req, principal const& who)
     {
         auto const type = media_type(req);
-        if (type == "application/json")
-            co_return ingest_one(req, who);
+        if (type == "application/json") {
+            auto answer = ingest_one(req, who);
+            co_return co_await when_durable(req, std::move(answer));
+        }
         if (type == "application/x-ndjson" || type == "application/ndjson" || type == "application/jsonl") {
             auto answer = co_await ingest_batch(req, who);
-            co_return answer;
+            co_return co_await when_durable(req, std::move(answer));
         }
         auto res = problem(req, status::unsupported_media_type,
                            "send application/json (one event) or application/x-ndjson (one event per line)");
         res.set(boost::beast::http::field::accept_post, "application/json, application/x-ndjson");
         co_return res;
+    }
+
+    static response storage_unavailable(request const& req)
+    {
+        auto res = problem(req, status::service_unavailable,
+                           "storage unavailable: the durable journal cannot write now; nothing of this request "
+                           "was acknowledged, try again");
+        res.set(boost::beast::http::field::retry_after, "1");
+        return res;
+    }
+
+    /** @brief `storage.durability: sync`: a successful ingest answer waits
+        until everything the core numbered so far (this request's events, and
+        the originals of its duplicates) is committed; when the commit fails
+        the answer is 503 instead. */
+    asio::awaitable<response> when_durable(request const& req, response answer)
+    {
+        auto* j = core_.journal();
+        if (!j || !j->sync() || answer.result_int() >= 300)
+            co_return answer;
+        if (!co_await j->durable(core_.events().last_seq()))
+            co_return storage_unavailable(req);
+        co_return answer;
     }
 
     std::string over_rate() const
@@ -101,6 +127,7 @@ private:
             return problem(req, status::forbidden, r.error.message, pointer_member(r.error.path));
         case publish_status::conflict:
             return problem(req, status::conflict, r.error.message, pointer_member(r.error.path));
+        case publish_status::unavailable: return storage_unavailable(req);
         default: break;
         }
         std::string body;
@@ -182,6 +209,10 @@ private:
                 ++ignored;
                 r.raw(R"(,"reason":)");
                 r.string(res.reason);
+            } else if (res.status == publish_status::unavailable) {
+                // Storage cannot take it now: refused by number, like a rate limit; a retry may pass.
+                ++rejected;
+                r.raw(R"(,"retry_after_ms":1000,"error":"storage unavailable")");
             } else {
                 ++rejected;
                 r.raw(R"(,"pointer":)");

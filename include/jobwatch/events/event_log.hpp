@@ -183,6 +183,11 @@ public:
         return entry;
     }
 
+    /** @brief Continues numbering after `seq` when the log is behind it (a
+        journal replayed at start: numbers of deleted records are not given
+        out again). */
+    void resume_after(std::uint64_t seq) noexcept { seq_ = std::max(seq_, seq); }
+
     /// The last sequence number given out (0 before the first event).
     std::uint64_t last_seq() const noexcept { return seq_; }
 

@@ -320,14 +320,16 @@ private:
                 }
                 auto const res = srv_.get_core().publish(std::move(r.event), who.get());
                 if (res.status == publish_status::invalid || res.status == publish_status::forbidden ||
-                    res.status == publish_status::conflict) {
+                    res.status == publish_status::conflict || res.status == publish_status::unavailable) {
                     done(std::pair{encode_message(error_message{.id = std::move(id),
                                                                 .code = res.status == publish_status::invalid
                                                                             ? protocol_error::invalid_message
+                                                                        : res.status == publish_status::unavailable
+                                                                            ? protocol_error::unavailable
                                                                             : protocol_error::forbidden,
                                                                 .message = res.error.message,
                                                                 .path = "/event" + res.error.path}),
-                                   true});
+                                   res.status != publish_status::unavailable});
                     return;
                 }
                 done(std::pair{encode_message(published_message{.id = std::move(id),

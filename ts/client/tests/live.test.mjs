@@ -22,7 +22,7 @@ function freePort() {
 }
 
 async function startDemo(port, extra = []) {
-  const p = spawn(demo, [`--gateway.port=${port}`, "--gateway.host=127.0.0.1", ...extra], { stdio: ["ignore", "pipe", "pipe"] });
+  const p = spawn(demo, [`--gateway.port=${port}`, "--gateway.host=127.0.0.1", "--storage.mode=memory", ...extra], { stdio: ["ignore", "pipe", "pipe"] });
   const deadline = Date.now() + 20_000;
   for (;;) {
     try { await fetch(`http://127.0.0.1:${port}/healthz`); return p; } catch { /* not listening yet (any answer, 401 included, means it is) */ }

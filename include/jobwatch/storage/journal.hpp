@@ -1,0 +1,530 @@
+#ifndef JOBWATCH_STORAGE_JOURNAL_HPP
+#define JOBWATCH_STORAGE_JOURNAL_HPP
+
+/** @file
+    Durable history (`storage.mode: sqlite`): every message the event log
+    numbers (accepted job events and alerts) is appended to one SQLite file
+    by a writer thread of its own, in group-committed transactions; at start
+    the file is replayed into the core, so the job store, the aggregates, the
+    dead-letter and health monitors, the producer-id window and the room
+    histories are what they were, and the sequence continues where it stopped.
+*/
+
+#include <jobwatch/core.hpp>
+#include <jobwatch/storage/sqlite.hpp>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <sys/file.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace jobwatch::storage {
+
+/// The journal's file format version (`PRAGMA user_version`).
+inline constexpr std::int64_t schema_version = 1;
+
+/** @brief The journal: the SQLite file, its writer thread, and recovery.
+
+    Life: constructed from the settings (opens and checks the file, takes
+    its lock), `recover` replays the file into the core before anything
+    runs, `start` begins journaling what the core numbers, `stop` commits
+    what is pending and ends the writer.
+
+    @par Thread Safety
+    `recover`, `start`, `accepting`, `durable` and the listener run on the
+    core thread; the writer thread only takes records from the queue and
+    posts the outcome of each commit back to the core.
+*/
+class journal final : public journal_gate
+{
+public:
+    /// What start-up recovered.
+    struct recovery
+    {
+        std::uint64_t events = 0;    ///< job events replayed
+        std::uint64_t alerts = 0;    ///< alerts restored
+        std::uint64_t skipped = 0;   ///< records that could not be read back (logged)
+        std::uint64_t last_seq = 0;  ///< where the sequence continues
+        std::chrono::milliseconds took{};
+    };
+
+    /// Counters for the monitor report.
+    struct stats
+    {
+        std::uint64_t committed = 0;      ///< records written
+        std::uint64_t transactions = 0;   ///< commits
+        std::uint64_t failures = 0;       ///< failed commits (retried)
+        std::uint64_t deleted = 0;        ///< records removed by retention
+        std::uint64_t refused = 0;        ///< events refused while not accepting
+    };
+
+    /// @throws storage_error naming the file: cannot create, open, lock or read it, or a newer schema.
+    journal(storage_config cfg, logger lgr) : cfg_(std::move(cfg)), lgr_(std::move(lgr)), db_(open(cfg_))
+    {
+        try {
+            lock_file();
+            migrate();
+            apply_durability();
+        } catch (...) {
+            release();
+            throw;
+        }
+    }
+
+    journal(journal const&) = delete;
+    journal& operator=(journal const&) = delete;
+    ~journal() override
+    {
+        stop();
+        release();
+    }
+
+    /** @brief Replays the file into `c`, oldest first. Core thread, before
+        the core runs (no client is connected, nothing is delivered). */
+    recovery recover(core& c)
+    {
+        auto const t0 = std::chrono::steady_clock::now();
+        recovery r;
+        auto st = db_->prepare("SELECT seq, at_ms, kind, body FROM journal ORDER BY seq");
+        while (st.step()) {
+            auto const seq = static_cast<std::uint64_t>(st.int64(0));
+            time_point const at{std::chrono::milliseconds{st.int64(1)}};
+            auto const kind = st.int64(2);
+            auto const body = st.text(3);
+            bool ok = false;
+            if (kind == kind_event || kind == kind_event_stamped) {
+                if (auto ev = parse<job_event>(body)) {
+                    if (kind == kind_event_stamped)
+                        std::visit([](auto& e) { e.time.reset(); }, *ev);  // given again from `at`, as at ingest
+                    ok = c.replay_event(seq, at, std::move(*ev));
+                }
+                r.events += ok;
+            } else if (kind == kind_alert) {
+                if (auto a = parse<alert>(body)) {
+                    c.replay_alert(seq, at, std::move(*a));
+                    ok = true;
+                }
+                r.alerts += ok;
+            }
+            if (!ok && ++r.skipped <= 5)
+                lgr_.warn("storage: record " + std::to_string(seq) + " of " + db_->file() +
+                          " could not be replayed; skipped");
+        }
+        // Retention may have deleted the newest numbers' predecessors and more: never reuse a number.
+        c.events().resume_after(static_cast<std::uint64_t>(meta("seq_floor")));
+        r.last_seq = c.events().last_seq();
+        r.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+        committed_seq_ = r.last_seq;
+        return r;
+    }
+
+    /// Journals every numbered message of `c` from now on, and gates its ingest. Core thread.
+    void start(core& c)
+    {
+        core_ = &c;
+        ex_ = c.get_executor();
+        c.set_journal(this);
+        c.on_room_message([this](room_message const& m) { take(m); });
+        writer_ = std::thread([this] { write_loop(); });
+    }
+
+    /// Commits what is queued (a failing disk: one more try) and ends the writer. Any thread, once.
+    void stop()
+    {
+        {
+            std::lock_guard lk(m_);
+            stopping_ = true;
+        }
+        cv_.notify_all();
+        if (writer_.joinable())
+            writer_.join();
+    }
+
+    // journal_gate
+    bool accepting() const noexcept override
+    {
+        return !failed_.load(std::memory_order_relaxed) &&
+               pending_.load(std::memory_order_relaxed) < cfg_.max_pending_events;
+    }
+    bool sync() const noexcept override { return cfg_.durability == storage_durability::sync; }
+    void count_refused() noexcept override { ++refused_; }
+
+    asio::awaitable<bool> durable(std::uint64_t seq) override
+    {
+        if (seq <= committed_seq_)
+            co_return true;
+        if (failed_.load(std::memory_order_relaxed))
+            co_return false;
+        auto w = std::make_shared<waiter>(ex_);
+        waiters_.emplace(seq, w);
+        boost::system::error_code ec;
+        // A deadline, so that an answer is never held forever by a stuck disk.
+        w->timer.expires_after(std::chrono::seconds{30});
+        co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        co_return w->ok;
+    }
+
+    /// Counters (core thread).
+    stats counters() const
+    {
+        stats s;
+        s.committed = committed_.load(std::memory_order_relaxed);
+        s.transactions = transactions_.load(std::memory_order_relaxed);
+        s.failures = failures_.load(std::memory_order_relaxed);
+        s.deleted = deleted_.load(std::memory_order_relaxed);
+        s.refused = refused_;
+        return s;
+    }
+    std::string const& file() const noexcept { return db_->file(); }
+    /// Every message up to this number is committed, as far as the core has heard (core thread).
+    std::uint64_t committed_seq() const noexcept { return committed_seq_; }
+
+private:
+    // A record's kind. An event that came without a time was given the time of
+    // its ingest, which its JSON carries (last): at replay it is given that
+    // time the same way, so that it is the same event, byte for byte.
+    static constexpr std::int64_t kind_event = 0;          // with the producer's time
+    static constexpr std::int64_t kind_alert = 1;
+    static constexpr std::int64_t kind_event_stamped = 2;  // timed at ingest; at_ms is that time
+
+    struct record
+    {
+        std::uint64_t seq = 0;
+        std::int64_t at_ms = 0;
+        std::int64_t kind = kind_event;
+        std::shared_ptr<logged_event const> event;  // its json() made on the core thread
+        std::string text;                           // an alert's JSON
+        std::string_view body() const { return event ? std::string_view(event->json_) : std::string_view(text); }
+    };
+
+    struct waiter
+    {
+        explicit waiter(asio::any_io_executor ex) : timer(std::move(ex)) {}
+        asio::steady_timer timer;
+        bool ok = false;
+    };
+
+    static std::unique_ptr<database> open(storage_config const& cfg)
+    {
+        std::filesystem::path const p(cfg.path);
+        if (p.has_parent_path()) {
+            std::error_code ec;
+            std::filesystem::create_directories(p.parent_path(), ec);
+            if (ec)
+                throw storage_error(cfg.path + ": cannot create its folder: " + ec.message(), 0);
+        }
+        return std::make_unique<database>(cfg.path);
+    }
+
+    // Closes the file, then the lock's descriptor (after SQLite's own: see lock_file).
+    void release() noexcept
+    {
+        db_.reset();
+        if (lock_fd_ >= 0)
+            ::close(lock_fd_);
+        lock_fd_ = -1;
+    }
+
+    // One jobwatch per file: an advisory lock of its own (flock), which does
+    // not touch SQLite's POSIX locks; the descriptor stays open until SQLite
+    // has closed the file, since closing any descriptor of a file drops the
+    // process's POSIX locks on it.
+    void lock_file()
+    {
+        lock_fd_ = ::open(db_->file().c_str(), O_RDONLY | O_CLOEXEC);
+        if (lock_fd_ < 0)
+            throw storage_error(db_->file() + ": cannot open: " + std::strerror(errno), 0);
+        if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0)
+            throw storage_error(db_->file() + ": locked by another process (another jobwatch uses this file)",
+                                SQLITE_BUSY);
+        // A transaction another program holds open (sqlite3 in a shell) is found here too.
+        db_->exec("PRAGMA busy_timeout = 2000");
+        db_->exec("BEGIN IMMEDIATE; COMMIT;");
+    }
+
+    // Reads the format version: creates a new file, migrates an older one forward, refuses a newer one.
+    void migrate()
+    {
+        // Also the first read of the file: a file that is not a database fails here.
+        auto const version = db_->scalar("PRAGMA user_version");
+        if (version > schema_version)
+            throw storage_error(db_->file() + ": written by a newer jobwatch (format version " +
+                                    std::to_string(version) + "; this one reads up to " +
+                                    std::to_string(schema_version) + ")",
+                                0);
+        if (version == 0) {
+            // New file: incremental vacuum must be chosen before the first table.
+            db_->exec("PRAGMA auto_vacuum = INCREMENTAL");
+        }
+        db_->exec("PRAGMA journal_mode = WAL");
+        // Forward migrations, one step per version: migrations[v] takes version v to v + 1.
+        static constexpr char const* migrations[] = {
+            "CREATE TABLE journal(seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, kind INTEGER NOT NULL,"
+            " body TEXT NOT NULL);"
+            "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+        };
+        static_assert(std::size(migrations) == schema_version);
+        for (auto v = version; v < schema_version; ++v) {
+            db_->exec("BEGIN IMMEDIATE");
+            try {
+                db_->exec(migrations[v]);
+                db_->exec("PRAGMA user_version = " + std::to_string(v + 1));
+                db_->exec("COMMIT");
+            } catch (...) {
+                db_->exec("ROLLBACK");
+                throw;
+            }
+        }
+        // A full check is O(file); the quick one finds a damaged file's pages at start.
+        auto st = db_->prepare("PRAGMA quick_check");
+        if (st.step() && st.text(0) != "ok") {
+            std::string const why(st.text(0));
+            st.reset();
+            throw storage_error(db_->file() + ": damaged: " + why, SQLITE_CORRUPT);
+        }
+    }
+
+    void apply_durability()
+    {
+        switch (cfg_.durability) {
+        case storage_durability::sync: db_->exec("PRAGMA synchronous = FULL"); break;
+        case storage_durability::batch: db_->exec("PRAGMA synchronous = NORMAL"); break;
+        case storage_durability::none: db_->exec("PRAGMA synchronous = OFF"); break;
+        }
+    }
+
+    std::int64_t meta(std::string_view key)
+    {
+        auto st = db_->prepare("SELECT value FROM meta WHERE key = ?1");
+        st.bind(1, key);
+        std::int64_t v = 0;
+        if (st.step()) {
+            v = st.int64(0);
+            st.reset();
+        }
+        return v;
+    }
+
+    // Core thread: every numbered message goes to the queue, in order.
+    void take(room_message const& m)
+    {
+        record rec;
+        auto now_ms = core_->now().time_since_epoch().count();
+        if (auto const* e = std::get_if<event_out>(&m)) {
+            (void)e->event->json();  // made here, read by the writer: never written there
+            rec.seq = e->event->seq;
+            rec.event = e->event;
+            if (!time_of(e->event->event)) {
+                rec.kind = kind_event_stamped;
+                now_ms = e->event->time.time_since_epoch().count();
+            }
+        } else if (auto const* a = std::get_if<alert_out>(&m)) {
+            rec.seq = a->seq;
+            rec.kind = kind_alert;
+            rec.text = to_json(*a->value);
+        } else {
+            return;  // summaries and health reports are state, made again from the events
+        }
+        rec.at_ms = now_ms;
+        pending_.fetch_add(1, std::memory_order_relaxed);
+        {
+            std::lock_guard lk(m_);
+            queue_.push_back(std::move(rec));
+        }
+        cv_.notify_one();
+    }
+
+    // Core thread: a commit up to `seq` succeeded (or, with ok false, a commit failed).
+    void on_commit(std::uint64_t seq, bool ok)
+    {
+        if (ok)
+            committed_seq_ = std::max(committed_seq_, seq);
+        auto const end = ok ? waiters_.upper_bound(committed_seq_) : waiters_.end();
+        for (auto it = waiters_.begin(); it != end; it = waiters_.erase(it)) {
+            it->second->ok = ok;
+            it->second->timer.cancel();
+        }
+    }
+
+    void write_loop()
+    {
+        auto insert = db_->prepare("INSERT INTO journal(seq, at_ms, kind, body) VALUES (?1, ?2, ?3, ?4)");
+        std::vector<record> batch;
+        auto next_retention = std::chrono::steady_clock::now();
+        bool stopping = false;
+        while (true) {
+            {
+                std::unique_lock lk(m_);
+                cv_.wait_for(lk, std::chrono::seconds{1}, [&] { return stopping_ || !queue_.empty(); });
+                if (!queue_.empty() && !stopping_ && !sync() && queue_.size() < cfg_.batch_events) {
+                    // Group commit: more events within batch_ms join this transaction.
+                    cv_.wait_for(lk, cfg_.batch_ms,
+                                 [&] { return stopping_ || queue_.size() >= cfg_.batch_events; });
+                }
+                stopping = stopping_;
+                auto const n = std::min(queue_.size(), cfg_.batch_events);
+                for (std::size_t i = 0; i < n; ++i) {
+                    batch.push_back(std::move(queue_.front()));
+                    queue_.pop_front();
+                }
+            }
+            if (!batch.empty())
+                write_batch(insert, batch, stopping);
+            if (stopping) {
+                std::lock_guard lk(m_);
+                if (queue_.empty())
+                    break;
+                continue;
+            }
+            if (auto const now = std::chrono::steady_clock::now(); now >= next_retention) {
+                next_retention = now + std::chrono::seconds{1};
+                retain();
+            }
+        }
+    }
+
+    // Commits one batch; on failure rolls back, tells the core, and tries again (until stopping).
+    void write_batch(statement& insert, std::vector<record>& batch, bool stopping)
+    {
+        for (int attempt = 0;; ++attempt) {
+            try {
+                db_->exec("BEGIN IMMEDIATE");
+                for (auto const& r : batch) {
+                    insert.bind(1, static_cast<std::int64_t>(r.seq)).bind(2, r.at_ms).bind(3, r.kind).bind(4, r.body());
+                    insert.step();
+                }
+                db_->exec("COMMIT");
+                break;
+            } catch (storage_error const& e) {
+                insert.reset();
+                try {
+                    db_->exec("ROLLBACK");
+                } catch (storage_error const&) {
+                    // No transaction left to roll back (SQLite ended it on the error).
+                }
+                failures_.fetch_add(1, std::memory_order_relaxed);
+                if (!failed_.exchange(true))
+                    lgr_.error(std::string("storage: cannot write, ingest refused until it can: ") + e.what());
+                post_commit(0, false);
+                if (stopping && attempt > 0) {
+                    lgr_.error("storage: stopping with " + std::to_string(batch.size()) + " events not written");
+                    pending_.fetch_sub(batch.size(), std::memory_order_relaxed);
+                    batch.clear();
+                    return;
+                }
+                std::unique_lock lk(m_);
+                cv_.wait_for(lk, std::chrono::milliseconds{500}, [&] { return stopping_; });
+                stopping = stopping_;
+            }
+        }
+        if (failed_.exchange(false))
+            lgr_.info("storage: writing again");
+        committed_.fetch_add(batch.size(), std::memory_order_relaxed);
+        transactions_.fetch_add(1, std::memory_order_relaxed);
+        pending_.fetch_sub(batch.size(), std::memory_order_relaxed);
+        post_commit(batch.back().seq, true);
+        batch.clear();
+    }
+
+    void post_commit(std::uint64_t seq, bool ok)
+    {
+        if (core_)
+            asio::post(ex_, [this, seq, ok] { on_commit(seq, ok); });
+    }
+
+    // Writer thread: deletes what is past retention_ms or beyond max_bytes, a
+    // small batch at a time (the oldest first), then returns free pages.
+    void retain()
+    {
+        try {
+            std::int64_t removed = 0;
+            if (cfg_.retention_ms.count() > 0) {
+                auto const cutoff = (std::chrono::time_point_cast<std::chrono::milliseconds>(
+                                         std::chrono::system_clock::now()) -
+                                     cfg_.retention_ms)
+                                        .time_since_epoch()
+                                        .count();
+                removed += delete_oldest("at_ms < " + std::to_string(cutoff));
+            }
+            if (cfg_.max_bytes > 0) {
+                auto const bytes = db_->scalar("PRAGMA page_count") * db_->scalar("PRAGMA page_size") -
+                                   db_->scalar("PRAGMA freelist_count") * db_->scalar("PRAGMA page_size");
+                if (bytes > static_cast<std::int64_t>(cfg_.max_bytes))
+                    removed += delete_oldest("1");
+            }
+            if (removed > 0) {
+                deleted_.fetch_add(static_cast<std::uint64_t>(removed), std::memory_order_relaxed);
+                db_->exec("PRAGMA incremental_vacuum(256)");
+            }
+        } catch (storage_error const& e) {
+            lgr_.warn(std::string("storage: retention: ") + e.what());
+        }
+    }
+
+    // Deletes up to 1,000 of the oldest records that satisfy `where`; remembers the highest number deleted.
+    std::int64_t delete_oldest(std::string const& where)
+    {
+        db_->exec("BEGIN IMMEDIATE");
+        try {
+            auto const top = db_->scalar("SELECT max(seq) FROM (SELECT seq FROM journal WHERE " + where +
+                                         " ORDER BY seq LIMIT 1000)");
+            std::int64_t n = 0;
+            if (top > 0) {
+                db_->exec("DELETE FROM journal WHERE seq <= " + std::to_string(top));
+                n = ::sqlite3_changes(db_->handle());
+                db_->exec("INSERT INTO meta(key, value) VALUES ('seq_floor', " + std::to_string(top) +
+                          ") ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)");
+            }
+            db_->exec("COMMIT");
+            return n;
+        } catch (...) {
+            db_->exec("ROLLBACK");
+            throw;
+        }
+    }
+
+    storage_config cfg_;
+    logger lgr_;
+    std::unique_ptr<database> db_;
+    int lock_fd_ = -1;
+    core* core_ = nullptr;
+    asio::any_io_executor ex_;
+
+    // Queue from the core to the writer.
+    std::mutex m_;
+    std::condition_variable cv_;
+    std::deque<record> queue_;
+    bool stopping_ = false;
+    std::atomic<std::size_t> pending_{0};
+    std::atomic<bool> failed_{false};
+    std::thread writer_;
+
+    // Core thread.
+    std::uint64_t committed_seq_ = 0;
+    std::multimap<std::uint64_t, std::shared_ptr<waiter>> waiters_;
+    std::uint64_t refused_ = 0;
+
+    std::atomic<std::uint64_t> committed_{0}, transactions_{0}, failures_{0}, deleted_{0};
+};
+
+}  // namespace jobwatch::storage
+
+#endif
