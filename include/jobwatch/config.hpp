@@ -149,7 +149,7 @@ inline std::string help_text(std::string_view program, std::vector<setting> cons
 }
 
 // Members of `from` over those of `into`, object by object (a section given in
-// part keeps the rest of its members).
+// part keeps the rest of its members): a program's preset, a file, a settings patch.
 inline void merge_into(boost::json::object& into, boost::json::object const& from)
 {
     for (auto const& [key, value] : from) {

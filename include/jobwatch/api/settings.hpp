@@ -68,17 +68,6 @@ private:
         return json_response(req, status::ok, boost::json::serialize(out));
     }
 
-    static void merge(boost::json::object& into, boost::json::object const& patch)
-    {
-        for (auto const& [k, v] : patch) {
-            auto* existing = into.if_contains(k);
-            if (existing && existing->is_object() && v.is_object())
-                merge(existing->as_object(), v.as_object());
-            else
-                into[k] = v;
-        }
-    }
-
     response post_config(request const& req)
     {
         if (media_type(req) != "application/json")
@@ -107,7 +96,7 @@ private:
                            std::string(section) + " cannot change at runtime; restart with it", pointer_member(sec));
         }
         auto merged = boost::json::parse(to_json(core_.settings()));
-        merge(merged.as_object(), patch.as_object());
+        jobwatch::detail::merge_into(merged.as_object(), patch.as_object());
         auto next = parse_value<jobwatch::config>(merged);
         if (next)
             if (auto broken = check_settings(*next))
