@@ -29,7 +29,7 @@ public:
         std::uint32_t seed = 42;                           ///< the same seed gives the same workload
     };
 
-    workload(jobwatch::core& c, config cfg) : core_(c), cfg_(cfg), rng_(cfg.seed)
+    workload(jobwatch::core& c, config cfg) : core_(c), cfg_(cfg), rng_(cfg.seed), start_tag_(tag_of(c.now()))
     {
         c.tasks().add("demo.workload", {.interval = cfg_.tick}, [this] { step(); });
     }
@@ -49,6 +49,19 @@ private:
     static constexpr std::array<char const*, 3> tenants_ = {"acme", "globex", "initech"};
     static constexpr std::array<char const*, 4> queues_ = {"emails", "thumbnails", "reports", "payments"};
     static constexpr std::array<char const*, 4> users_ = {"alice", "bob", "carol", "dave"};
+
+    // Ids of this start: the demo keeps its history across restarts, and a new
+    // start's job-1 must not be the job-1 of the last one (base 36 of the start second).
+    static std::string tag_of(jobwatch::time_point t)
+    {
+        auto n = static_cast<std::uint64_t>(t.time_since_epoch().count() / 1000);
+        std::string out;
+        do {
+            out.insert(out.begin(), "0123456789abcdefghijklmnopqrstuvwxyz"[n % 36]);
+            n /= 36;
+        } while (n);
+        return out;
+    }
 
     double uniform() { return std::uniform_real_distribution<double>(0, 1)(rng_); }
     template<class A>
@@ -93,10 +106,10 @@ public:
             if (!doomed)
                 acc_ -= 1;
             job j;
-            j.id = "job-" + std::to_string(++job_no_);
+            j.id = "job-" + start_tag_ + "-" + std::to_string(++job_no_);
             j.tenant = pick(tenants_);
             j.queue = doomed ? "payments" : pick(queues_);
-            j.run = std::string(j.tenant) + "-run-" + std::to_string(run_no_);
+            j.run = std::string(j.tenant) + "-run-" + start_tag_ + "-" + std::to_string(run_no_);
             j.user = pick(users_);
             j.doomed = doomed;
             publish(head("job.queued", j) + R"(,"max_attempts":3})");
@@ -160,6 +173,7 @@ private:
     long last_burst_ = 0;
     std::uint64_t job_no_ = 0;
     std::uint64_t run_no_ = 0;
+    std::string start_tag_;
 };
 
 }  // namespace demo

@@ -102,6 +102,10 @@ public:
     virtual bool sync() const noexcept = 0;
     /// Resumes with true once every message up to `seq` is committed, false when that failed.
     virtual asio::awaitable<bool> durable(std::uint64_t seq) = 0;
+    /// Takes a job event the moment it is numbered: records reach the journal in number order.
+    virtual void append(std::shared_ptr<logged_event const> const& ev) = 0;
+    /// Takes an alert the moment it is numbered.
+    virtual void append(std::uint64_t seq, alert const& a) = 0;
 };
 
 /** @brief The single-threaded state the components share: event log, job
@@ -263,12 +267,21 @@ public:
         @return false when the job store ignores it now (smaller bounds). */
     bool replay_event(std::uint64_t seq, time_point at, job_event ev)
     {
+        // The store's retention ran once a second live: as replayed time passes, so here
+        // (a job id used again after its first job was evicted is a new job, as it was).
+        if (at - last_replay_evict_ >= std::chrono::seconds{1}) {
+            store_.evict(at);
+            last_replay_evict_ = at;
+        }
         replay_now_ = at;
+        struct reset_clock
+        {
+            std::optional<time_point>& t;
+            ~reset_clock() { t.reset(); }
+        } reset{replay_now_};
         log_.resume_after(seq - 1);
         auto admitted = log_.admit(std::move(ev), at);
-        bool const ok = admitted.st == event_log::status::accepted && apply(std::move(admitted.event), false);
-        replay_now_.reset();
-        return ok;
+        return admitted.st == event_log::status::accepted && apply(std::move(admitted.event), false);
     }
 
     /// Restores one journaled alert at start-up, as number `seq` in room `alerts`; not delivered.
@@ -320,6 +333,8 @@ public:
         if (replay_now_)
             return;  // replaying a journal: its alerts come from the journal
         auto entry = log_.append_alert(std::move(a));
+        if (journal_)
+            journal_->append(entry.seq, *entry.alert_msg);
         deliver(alert_out{entry.seq, entry.alert_msg});
     }
 
@@ -436,6 +451,9 @@ private:
         logged.rooms = *change->shared_rooms;
         std::shared_ptr<logged_event const> shared = std::move(ev);
         log_.commit(shared);
+        // Before the listeners, which may number an alert after it.
+        if (journal_ && deliver_it)
+            journal_->append(shared);
         for (auto const& fn : change_listeners_)
             fn(*change);
         if (deliver_it)
@@ -467,6 +485,7 @@ private:
     keyed_buckets ingest_buckets_;  // rate_limits.ingest_*, by principal
     journal_gate* journal_ = nullptr;
     std::optional<time_point> replay_now_;  // set while a journaled message is replayed
+    time_point last_replay_evict_{};        // the store's retention, in replayed time
 };
 
 }  // namespace jobwatch

@@ -258,6 +258,45 @@ TEST_F(StorageTest, AClientResumesAcrossARestartWithExactlyWhatItMissed)
     EXPECT_EQ(rec.data.at("event").at("job_id").as_string(), "r4") << boost::json::serialize(rec.data);
 }
 
+TEST_F(StorageTest, ARecordThatCannotBeReplayedIsSkippedAndItsNumberNeverGivenAgain)
+{
+    std::uint64_t last = 0;
+    {
+        test_server srv(storage_config());
+        http_client h(srv.port());
+        for (int i = 0; i < 5; ++i) {
+            auto const r = h.post("/api/v1/events", event_json("job.queued", "k" + std::to_string(i), "skip"));
+            ASSERT_EQ(r.status, 202u);
+            last = r.json().at("seq").to_number<std::uint64_t>();
+        }
+    }
+    {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(::sqlite3_open(db_path().c_str(), &db), SQLITE_OK);
+        auto const sql = "UPDATE journal SET body = '{not json' WHERE seq = " + std::to_string(last);
+        ASSERT_EQ(::sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+        ::sqlite3_close(db);
+    }
+    test_server again(storage_config());
+    // The next event takes the next number, not the skipped one's, and is stored.
+    http_client h(again.port());
+    auto const r = h.post("/api/v1/events", event_json("job.queued", "k-after", "skip"));
+    ASSERT_EQ(r.status, 202u) << r.body;
+    EXPECT_EQ(r.json().at("seq").to_number<std::uint64_t>(), last + 1);
+    // (Answered: the replay is over, and it said what it skipped.)
+    auto const log = again.log_lines();
+    EXPECT_TRUE(std::any_of(log.begin(), log.end(), [&](std::string const& l) {
+        return l.find("record " + std::to_string(last)) != std::string::npos &&
+               l.find("skipped") != std::string::npos;
+    })) << ::testing::PrintToString(log);
+    storage_peek peek(db_path());
+    auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+    while (peek.number("SELECT count(*) FROM journal WHERE seq = ?1", static_cast<std::int64_t>(last + 1)) != 1) {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the event after the skipped record was not stored";
+        std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    }
+}
+
 TEST_F(StorageTest, SyncIngestIsAnsweredOnlyOnceTheEventIsInTheFile)
 {
     test_server srv(storage_config(storage_durability::sync));
@@ -313,7 +352,11 @@ TEST_F(StorageTest, AFullDiskRefusesIngestWith503UntilItCanWriteAgain)
     struct restore
     {
         rlimit lim;
-        ~restore() { ::setrlimit(RLIMIT_FSIZE, &lim); }
+        ~restore()
+        {
+            ::setrlimit(RLIMIT_FSIZE, &lim);
+            std::signal(SIGXFSZ, SIG_DFL);
+        }
     } restore_on_exit{old};
     http_reply refused;
     for (int i = 0; i < 1000 && refused.status != 503u; ++i)
@@ -343,7 +386,7 @@ TEST_F(StorageTest, AFullDiskRefusesIngestWith503UntilItCanWriteAgain)
 TEST_F(StorageTest, RetentionDeletesTheOldestAndNumberingNeverRepeats)
 {
     auto c = storage_config();
-    c.storage.retention_ms = std::chrono::milliseconds{3000};
+    c.storage.retention_ms = std::chrono::milliseconds{4000};
     std::uint64_t last = 0;
     {
         test_server srv(c);
@@ -351,7 +394,7 @@ TEST_F(StorageTest, RetentionDeletesTheOldestAndNumberingNeverRepeats)
         for (int i = 0; i < 10; ++i)
             ASSERT_EQ(h.post("/api/v1/events", event_json("job.queued", "old" + std::to_string(i), "ret")).status,
                       202u);
-        std::this_thread::sleep_for(std::chrono::milliseconds{2500});
+        std::this_thread::sleep_for(std::chrono::milliseconds{3000});
         for (int i = 0; i < 10; ++i) {
             auto const r = h.post("/api/v1/events", event_json("job.queued", "new" + std::to_string(i), "ret"));
             ASSERT_EQ(r.status, 202u);

@@ -49,8 +49,8 @@ inline constexpr std::int64_t schema_version = 1;
     what is pending and ends the writer.
 
     @par Thread Safety
-    `recover`, `start`, `accepting`, `durable` and the listener run on the
-    core thread; the writer thread only takes records from the queue and
+    `recover`, `start`, `accepting`, `durable` and `append` run on the
+    core thread (`stop` too, or after the core has stopped); the writer thread only takes records from the queue and
     posts the outcome of each commit back to the core.
 */
 class journal final : public journal_gate
@@ -104,8 +104,10 @@ public:
         auto const t0 = std::chrono::steady_clock::now();
         recovery r;
         auto st = db_->prepare("SELECT seq, at_ms, kind, body FROM journal ORDER BY seq");
+        std::uint64_t highest = 0;
         while (st.step()) {
             auto const seq = static_cast<std::uint64_t>(st.int64(0));
+            highest = seq;
             time_point const at{std::chrono::milliseconds{st.int64(1)}};
             auto const kind = st.int64(2);
             auto const body = st.text(3);
@@ -128,8 +130,8 @@ public:
                 lgr_.warn("storage: record " + std::to_string(seq) + " of " + db_->file() +
                           " could not be replayed; skipped");
         }
-        // Retention may have deleted the newest numbers' predecessors and more: never reuse a number.
-        c.events().resume_after(static_cast<std::uint64_t>(meta("seq_floor")));
+        // Never give out a number the file holds (a record skipped above) or held (deleted by retention).
+        c.events().resume_after(std::max(highest, static_cast<std::uint64_t>(meta("seq_floor"))));
         r.last_seq = c.events().last_seq();
         r.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
         committed_seq_ = r.last_seq;
@@ -142,13 +144,14 @@ public:
         core_ = &c;
         ex_ = c.get_executor();
         c.set_journal(this);
-        c.on_room_message([this](room_message const& m) { take(m); });
         writer_ = std::thread([this] { write_loop(); });
     }
 
     /// Commits what is queued (a failing disk: one more try) and ends the writer. Any thread, once.
     void stop()
     {
+        if (core_ && writer_.joinable())
+            core_->set_journal(nullptr);  // the core no longer hands anything over (it is not running)
         {
             std::lock_guard lk(m_);
             stopping_ = true;
@@ -289,7 +292,7 @@ private:
                 db_->exec("PRAGMA user_version = " + std::to_string(v + 1));
                 db_->exec("COMMIT");
             } catch (...) {
-                db_->exec("ROLLBACK");
+                rollback();
                 throw;
             }
         }
@@ -323,27 +326,35 @@ private:
         return v;
     }
 
-    // Core thread: every numbered message goes to the queue, in order.
-    void take(room_message const& m)
+    // Core thread, as each message is numbered: the queue is in number order, so
+    // a commit's last number covers every number before it. (Summaries and
+    // health reports are state, made again from the events.)
+    void append(std::shared_ptr<logged_event const> const& ev) override
     {
         record rec;
-        auto now_ms = core_->now().time_since_epoch().count();
-        if (auto const* e = std::get_if<event_out>(&m)) {
-            (void)e->event->json();  // made here, read by the writer: never written there
-            rec.seq = e->event->seq;
-            rec.event = e->event;
-            if (!time_of(e->event->event)) {
-                rec.kind = kind_event_stamped;
-                now_ms = e->event->time.time_since_epoch().count();
-            }
-        } else if (auto const* a = std::get_if<alert_out>(&m)) {
-            rec.seq = a->seq;
-            rec.kind = kind_alert;
-            rec.text = to_json(*a->value);
+        (void)ev->json();  // made here, read by the writer: never written there
+        rec.seq = ev->seq;
+        rec.event = ev;
+        if (!time_of(ev->event)) {
+            rec.kind = kind_event_stamped;
+            rec.at_ms = ev->time.time_since_epoch().count();
         } else {
-            return;  // summaries and health reports are state, made again from the events
+            rec.at_ms = core_->now().time_since_epoch().count();
         }
-        rec.at_ms = now_ms;
+        push(std::move(rec));
+    }
+    void append(std::uint64_t seq, alert const& a) override
+    {
+        record rec;
+        rec.seq = seq;
+        rec.kind = kind_alert;
+        rec.text = to_json(a);
+        rec.at_ms = core_->now().time_since_epoch().count();
+        push(std::move(rec));
+    }
+
+    void push(record rec)
+    {
         pending_.fetch_add(1, std::memory_order_relaxed);
         {
             std::lock_guard lk(m_);
@@ -415,11 +426,7 @@ private:
                 break;
             } catch (storage_error const& e) {
                 insert.reset();
-                try {
-                    db_->exec("ROLLBACK");
-                } catch (storage_error const&) {
-                    // No transaction left to roll back (SQLite ended it on the error).
-                }
+                rollback();
                 failures_.fetch_add(1, std::memory_order_relaxed);
                 if (!failed_.exchange(true))
                     lgr_.error(std::string("storage: cannot write, ingest refused until it can: ") + e.what());
@@ -462,13 +469,13 @@ private:
                                      cfg_.retention_ms)
                                         .time_since_epoch()
                                         .count();
-                removed += delete_oldest("at_ms < " + std::to_string(cutoff));
+                removed += delete_oldest("WHERE at_ms < " + std::to_string(cutoff));
             }
             if (cfg_.max_bytes > 0) {
                 auto const bytes = db_->scalar("PRAGMA page_count") * db_->scalar("PRAGMA page_size") -
                                    db_->scalar("PRAGMA freelist_count") * db_->scalar("PRAGMA page_size");
                 if (bytes > static_cast<std::int64_t>(cfg_.max_bytes))
-                    removed += delete_oldest("1");
+                    removed += delete_oldest("");
             }
             if (removed > 0) {
                 deleted_.fetch_add(static_cast<std::uint64_t>(removed), std::memory_order_relaxed);
@@ -479,13 +486,17 @@ private:
         }
     }
 
-    // Deletes up to 1,000 of the oldest records that satisfy `where`; remembers the highest number deleted.
+    // Deletes the oldest records, up to 1,000, as far as they satisfy `where`
+    // (which looks at those 1,000 only: a record's at_ms grows with its number,
+    // so this never reads the whole table); remembers the highest number deleted.
     std::int64_t delete_oldest(std::string const& where)
     {
+        auto const top = db_->scalar("SELECT max(seq) FROM (SELECT seq, at_ms FROM journal ORDER BY seq LIMIT 1000) " +
+                                     where);
+        if (top <= 0)
+            return 0;
         db_->exec("BEGIN IMMEDIATE");
         try {
-            auto const top = db_->scalar("SELECT max(seq) FROM (SELECT seq FROM journal WHERE " + where +
-                                         " ORDER BY seq LIMIT 1000)");
             std::int64_t n = 0;
             if (top > 0) {
                 db_->exec("DELETE FROM journal WHERE seq <= " + std::to_string(top));
@@ -496,9 +507,16 @@ private:
             db_->exec("COMMIT");
             return n;
         } catch (...) {
-            db_->exec("ROLLBACK");
+            rollback();
             throw;
         }
+    }
+
+    // Ends a failed transaction, if SQLite has not ended it already (a full disk, an I/O error).
+    void rollback() noexcept
+    {
+        if (db_ && !::sqlite3_get_autocommit(db_->handle()))
+            ::sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
     }
 
     storage_config cfg_;
