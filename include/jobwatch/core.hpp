@@ -13,6 +13,7 @@
 #include <jobwatch/messages/summary.hpp>
 #include <jobwatch/runtime/scheduler.hpp>
 #include <jobwatch/runtime/token_bucket.hpp>
+#include <jobwatch/store/history.hpp>
 #include <jobwatch/store/job_store.hpp>
 #include <jobwatch/messages/config.hpp>
 
@@ -141,6 +142,11 @@ public:
                                    .max_jobs = cfg_.store.max_jobs})
         , tasks_(ex_, scheduler::config{}, lgr_)
     {
+        // A job leaving memory is kept in durable history, when there is one.
+        store_.on_evict([this](job_record const& r) {
+            if (history_)
+                history_->archive(store_.snapshot(r), r.updated_at().time_since_epoch().count());
+        });
         // Retention of finished jobs: bounded memory however long it runs.
         tasks_.add("store.retention", {.interval = std::chrono::seconds{1}}, [this] { store_.evict(now()); });
     }
@@ -259,6 +265,19 @@ public:
     void set_journal(journal_gate* j) noexcept { journal_ = j; }
     journal_gate* journal() const noexcept { return journal_; }
 
+    /** @brief Durable history, which keeps what memory lets go (evicted jobs,
+        dead-letter entries) and answers for it; nullptr: none. Set before a
+        journal is replayed, so that what replay evicts is kept too. */
+    void set_history(history* h) noexcept { history_ = h; }
+    history* past() const noexcept { return history_; }
+
+    /// A job failed for good (the dead-letter monitor's entry, made by event `seq`): kept in history.
+    void dead_lettered(std::uint64_t seq, dead_letter_entry const& e)
+    {
+        if (history_)
+            history_->archive(seq, e);
+    }
+
     /** @brief Replays one journaled job event at start-up: number `seq`,
         journaled at `at` (what `now()` is meanwhile, for the listeners), its
         tenant already resolved. Applied and kept in its rooms' histories,
@@ -285,9 +304,8 @@ public:
     }
 
     /// Restores one journaled alert at start-up, as number `seq` in room `alerts`; not delivered.
-    void replay_alert(std::uint64_t seq, time_point at, alert a)
+    void replay_alert(std::uint64_t seq, alert a)
     {
-        (void)at;
         log_.resume_after(seq - 1);
         log_.append_alert(std::move(a));
     }
@@ -484,6 +502,7 @@ private:
     ingest_stats stats_;
     keyed_buckets ingest_buckets_;  // rate_limits.ingest_*, by principal
     journal_gate* journal_ = nullptr;
+    history* history_ = nullptr;
     std::optional<time_point> replay_now_;  // set while a journaled message is replayed
     time_point last_replay_evict_{};        // the store's retention, in replayed time
 };

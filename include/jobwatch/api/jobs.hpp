@@ -39,13 +39,14 @@ public:
         auto& r = core_.routes();
         r.add({{verb::post}, "/api/v1/events", needs::publish, "Ingest one event (JSON) or a batch (NDJSON)", {},
                [this](call const& c) { return ingest(c.req, c.who); }});
-        r.add({{verb::get}, "/api/v1/jobs", needs::read, "Jobs, filtered and paged, newest first",
+        // With durable history, what memory no longer holds is read from the file (off the core thread).
+        r.add({{verb::get}, "/api/v1/jobs", needs::read, "Jobs, filtered and paged, newest first", {},
                [this](call const& c) { return list_jobs(c.req, c.t, c.who); }});
-        r.add({{verb::get}, "/api/v1/jobs/{id}", needs::read, "One job",
+        r.add({{verb::get}, "/api/v1/jobs/{id}", needs::read, "One job", {},
                [this](call const& c) { return job(c.req, c.t, c.params["id"], c.who); }});
-        r.add({{verb::get}, "/api/v1/jobs/{id}/logs", needs::read, "A job's log lines",
+        r.add({{verb::get}, "/api/v1/jobs/{id}/logs", needs::read, "A job's log lines", {},
                [this](call const& c) { return job_logs(c.req, c.t, c.params["id"], c.who); }});
-        r.add({{verb::get}, "/api/v1/jobs/{id}/events", needs::read, "A job's events, as its room keeps them",
+        r.add({{verb::get}, "/api/v1/jobs/{id}/events", needs::read, "A job's events, as its room keeps them", {},
                [this](call const& c) { return job_events(c.req, c.t, c.params["id"], c.who); }});
     }
 
@@ -236,9 +237,17 @@ private:
         co_return json_response(req, status::ok, std::move(body));
     }
 
-    response list_jobs(request const& req, target const& t, principal const& who)
+    /// A parsed `GET /api/v1/jobs`: the query, and whether the principal may see anything of it.
+    struct listing
     {
         job_query q;
+        bool nothing = false;  ///< it asked for another tenant's or user's jobs
+    };
+
+    std::variant<listing, response> parse_listing(request const& req, target const& t, principal const& who) const
+    {
+        listing l;
+        auto& q = l.q;
         bool bad = false;
         std::string bad_param;
         auto time_param = [&](std::string_view name) -> std::optional<time_point> {
@@ -280,35 +289,99 @@ private:
                            "limit must be 1..100 and offset an integer from 0 to 9007199254740991");
         q.limit = static_cast<std::size_t>(limit);
         q.offset = static_cast<std::size_t>(offset);
-        job_page page;
-        page.limit = q.limit;
-        page.offset = q.offset;
-        // A tenant's principal asking for another tenant gets nothing, not an error.
         // A principal's tenant and user bound its queries; asking for another's gets nothing, not an error.
-        bool const other_tenant = (who.tenant_id && q.tenant_id && *q.tenant_id != *who.tenant_id) ||
-                                  (who.user_id && q.user_id && *q.user_id != *who.user_id);
+        l.nothing = (who.tenant_id && q.tenant_id && *q.tenant_id != *who.tenant_id) ||
+                    (who.user_id && q.user_id && *q.user_id != *who.user_id);
         if (who.tenant_id)
             q.tenant_id = *who.tenant_id;
         if (who.user_id)
             q.user_id = *who.user_id;
-        if (!other_tenant)
-            page = core_.store().query(q);
+        return l;
+    }
+
+    static response jobs_page(request const& req, std::vector<std::string> const& items, std::uint64_t total,
+                              job_query const& q)
+    {
         std::string body;
         json_writer w(body);
         w.raw(R"({"items":[)");
-        for (std::size_t i = 0; i < page.items.size(); ++i) {
+        for (std::size_t i = 0; i < items.size(); ++i) {
             if (i)
                 w.raw(',');
-            to_json(body, page.items[i]);
+            w.raw(items[i]);
         }
         w.raw(R"(],"total":)");
-        w.integer(static_cast<std::int64_t>(page.total));
+        w.integer(static_cast<std::int64_t>(total));
         w.raw(R"(,"limit":)");
-        w.integer(static_cast<std::int64_t>(page.limit));
+        w.integer(static_cast<std::int64_t>(q.limit));
         w.raw(R"(,"offset":)");
-        w.integer(static_cast<std::int64_t>(page.offset));
+        w.integer(static_cast<std::int64_t>(q.offset));
         w.raw('}');
         return json_response(req, status::ok, std::move(body));
+    }
+
+    response history_unavailable(request const& req, std::string const& error) const
+    {
+        core_.log().error("storage: reading history: " + error);
+        auto res = problem(req, status::service_unavailable, "storage unavailable: history cannot be read now");
+        res.set(boost::beast::http::field::retry_after, "1");
+        return res;
+    }
+
+    /** Memory's jobs, and with durable history the jobs that left memory,
+        merged in the store's order (updated_at, then seq, descending). A job
+        in memory hides an archived job of the same tenant and id. */
+    asio::awaitable<response> list_jobs(request const& req, target const& t, principal const& who)
+    {
+        auto parsed = parse_listing(req, t, who);
+        if (auto* res = std::get_if<response>(&parsed))
+            co_return std::move(*res);
+        auto const l = std::get<listing>(std::move(parsed));
+        auto const& q = l.q;
+        std::vector<std::string> items;
+        if (l.nothing)
+            co_return jobs_page(req, items, 0, q);
+        std::size_t const keep = q.offset + q.limit;  // both bounded above (2^53 + 100)
+        archived_jobs past;
+        if (auto* h = core_.past()) {
+            co_await h->flushed();  // every job evicted so far is in the file
+            // Arguments bound before the co_await (GCC 12 mis-destroys temporaries inside one).
+            auto read = h->jobs(q, keep);
+            past = co_await std::move(read);
+            if (!past.error.empty())
+                co_return history_unavailable(req, past.error);
+        }
+        auto const& store = core_.store();
+        auto const now = store.select(q, keep);
+        std::uint64_t shadowed = 0;
+        std::size_t i = 0, j = 0;
+        for (std::size_t rank = 0; rank < keep && (i < now.jobs.size() || j < past.jobs.size());) {
+            if (j < past.jobs.size() && store.find(past.jobs[j].tenant_id, past.jobs[j].job_id)) {
+                ++j;
+                ++shadowed;
+                continue;
+            }
+            bool mine = j == past.jobs.size();
+            if (!mine && i < now.jobs.size()) {
+                auto const& m = *now.jobs[i];
+                auto const m_ms = m.updated_at().time_since_epoch().count();
+                mine = m_ms != past.jobs[j].updated_ms ? m_ms > past.jobs[j].updated_ms : m.seq() > past.jobs[j].seq;
+            }
+            if (rank++ >= q.offset)
+                items.push_back(mine ? to_json(store.snapshot(*now.jobs[i])) : std::move(past.jobs[j].body));
+            (mine ? i : j)++;
+        }
+        co_return jobs_page(req, items, now.total + past.total - shadowed, q);
+    }
+
+    /// A job as found: in memory, or in durable history.
+    using found_job = std::variant<job_record const*, archived_job, response>;
+
+    static bool may_see(principal const& who, archived_job const& a)
+    {
+        if (who.tenant_id && a.tenant_id != *who.tenant_id)
+            return false;
+        return !who.user_id || (a.user_id == *who.user_id && a.tenant_id == who.tenant_id.value_or(""));
     }
 
     /** @brief The job `id` as `who` names it, or the answer instead.
@@ -317,97 +390,177 @@ private:
         tenant names a tenant's job with `?tenant_id=`, or leaves it out for
         a job of no tenant or the one job with that id in any tenant (409
         when several tenants have one). Another tenant's or user's job is
-        answered as an unknown one (404). */
-    std::variant<job_record const*, response> find_job(request const& req, target const& t, std::string_view id,
-                                                       principal const& who) const
+        answered as an unknown one (404). Memory first; then, with durable
+        history, the jobs that left it. */
+    asio::awaitable<found_job> find_job(request const& req, target const& t, std::string_view id,
+                                        principal const& who) const
     {
         auto const& store = core_.store();
         auto const asked = t.get("tenant_id");
         job_record const* rec = nullptr;
+        // The tenant to look in; nullopt: the job of no tenant, else the one of any tenant.
+        std::optional<std::string> tenant;
+        bool any = false;
         if (who.tenant_id) {
-            if (!asked || *asked == *who.tenant_id)
-                rec = store.find(*who.tenant_id, id);
+            if (asked && *asked != *who.tenant_id)
+                co_return problem(req, status::not_found, "no job " + std::string(id));
+            tenant = *who.tenant_id;
         } else if (asked) {
-            rec = store.find(*asked, id);
-        } else if (!(rec = store.find({}, id))) {
-            auto const any = store.find_any(id);
-            if (any.count > 1)
-                return problem(req, status::conflict,
-                               "several tenants have a job " + std::string(id) + ": add ?tenant_id=");
-            rec = any.job;
+            tenant = std::string(*asked);
+        } else {
+            any = true;
         }
-        if (!rec || !auth::may_see_job(who, *rec))
-            return problem(req, status::not_found, "no job " + std::string(id));
-        return rec;
+        if (tenant) {
+            rec = store.find(*tenant, id);
+        } else if (!(rec = store.find({}, id))) {
+            auto const match = store.find_any(id);
+            if (match.count > 1)
+                co_return conflict(req, id);
+            rec = match.job;
+        }
+        if (rec)
+            co_return auth::may_see_job(who, *rec) ? found_job{rec} : found_job{not_found(req, id)};
+        auto* h = core_.past();
+        if (!h)
+            co_return not_found(req, id);
+        co_await h->flushed();
+        // Arguments bound before each co_await (GCC 12 mis-destroys temporaries inside one).
+        auto read = h->job(any ? std::optional<std::string>{""} : tenant, std::string(id));
+        auto matches = co_await std::move(read);
+        if (any && matches.error.empty() && matches.jobs.empty()) {
+            auto read_any = h->job(std::nullopt, std::string(id));
+            matches = co_await std::move(read_any);
+        }
+        if (!matches.error.empty())
+            co_return history_unavailable(req, matches.error);
+        if (matches.jobs.size() > 1)
+            co_return conflict(req, id);
+        if (matches.jobs.empty() || !may_see(who, matches.jobs.front()))
+            co_return not_found(req, id);
+        co_return std::move(matches.jobs.front());
     }
 
-    response job(request const& req, target const& t, std::string_view id, principal const& who)
+    static response not_found(request const& req, std::string_view id)
     {
-        auto found = find_job(req, t, id, who);
-        if (auto* res = std::get_if<response>(&found))
-            return std::move(*res);
-        return json_response(req, status::ok, to_json(core_.store().snapshot(*std::get<job_record const*>(found))));
+        return problem(req, status::not_found, "no job " + std::string(id));
+    }
+    static response conflict(request const& req, std::string_view id)
+    {
+        return problem(req, status::conflict, "several tenants have a job " + std::string(id) + ": add ?tenant_id=");
     }
 
-    response job_logs(request const& req, target const& t, std::string_view id, principal const& who)
+    asio::awaitable<response> job(request const& req, target const& t, std::string_view id, principal const& who)
     {
-        auto found = find_job(req, t, id, who);
+        auto found = co_await find_job(req, t, id, who);
         if (auto* res = std::get_if<response>(&found))
-            return std::move(*res);
-        auto const& job = *std::get<job_record const*>(found);
+            co_return std::move(*res);
+        if (auto* a = std::get_if<archived_job>(&found))
+            co_return json_response(req, status::ok, std::move(a->body));
+        co_return json_response(req, status::ok,
+                                to_json(core_.store().snapshot(*std::get<job_record const*>(found))));
+    }
+
+    static void log_item(json_writer& w, bool first, std::uint64_t seq, time_point time, log_level level,
+                         std::string_view message)
+    {
+        w.raw(first ? R"({"seq":)" : R"(,{"seq":)");
+        w.integer(static_cast<std::int64_t>(seq));
+        w.raw(R"(,"time":)");
+        w.string(format_time(time));
+        w.raw(R"(,"level":)");
+        w.string(to_string(level));
+        w.raw(R"(,"message":)");
+        w.string(message);
+        w.raw('}');
+    }
+
+    asio::awaitable<response> job_logs(request const& req, target const& t, std::string_view id,
+                                       principal const& who)
+    {
         bool bad = false;
         auto const since = uint_param(t, "since", 0, bad);
         auto const limit = uint_param(t, "limit", 100, bad);
         if (bad || limit < 1 || limit > 1000)
-            return problem(req, status::bad_request, "since must be a sequence number and limit 1..1000");
-        auto const lines = core_.store().logs(job, since, static_cast<std::size_t>(limit));
+            co_return problem(req, status::bad_request, "since must be a sequence number and limit 1..1000");
+        auto found = co_await find_job(req, t, id, who);
+        if (auto* res = std::get_if<response>(&found))
+            co_return std::move(*res);
         std::string body;
         json_writer w(body);
         w.raw(R"({"job_id":)");
         w.string(id);
         w.raw(R"(,"items":[)");
-        for (std::size_t i = 0; i < lines.size(); ++i) {
-            w.raw(i ? R"(,{"seq":)" : R"({"seq":)");
-            w.integer(static_cast<std::int64_t>(lines[i].seq));
-            w.raw(R"(,"time":)");
-            w.string(format_time(lines[i].time));
-            w.raw(R"(,"level":)");
-            w.string(to_string(lines[i].level));
-            w.raw(R"(,"message":)");
-            w.string(lines[i].message);
-            w.raw('}');
+        if (auto* a = std::get_if<archived_job>(&found)) {
+            // A job that left memory: its job.log events from the file.
+            auto read = core_.past()->events_of(a->tenant_id, a->job_id, since, static_cast<std::size_t>(limit), true);
+            auto lines = co_await std::move(read);
+            if (!lines.error.empty())
+                co_return history_unavailable(req, lines.error);
+            bool first = true;
+            for (auto const& e : lines.events) {
+                auto ev = parse<job_event>(e.body);
+                auto const* line = ev ? std::get_if<job_log>(&*ev) : nullptr;
+                if (!line || !line->time)
+                    continue;
+                auto const time = parse_time(*line->time);
+                if (!time)
+                    continue;
+                log_item(w, first, e.seq, *time, line->level, line->message);
+                first = false;
+            }
+        } else {
+            auto const lines = core_.store().logs(*std::get<job_record const*>(found), since,
+                                                  static_cast<std::size_t>(limit));
+            for (std::size_t i = 0; i < lines.size(); ++i)
+                log_item(w, i == 0, lines[i].seq, lines[i].time, lines[i].level, lines[i].message);
         }
         w.raw("]}");
-        return json_response(req, status::ok, std::move(body));
+        co_return json_response(req, status::ok, std::move(body));
     }
 
-    response job_events(request const& req, target const& t, std::string_view id, principal const& who)
+    /// Events of a job that left memory read from the file: at most this many.
+    static constexpr std::size_t max_archived_events = 10'000;
+
+    asio::awaitable<response> job_events(request const& req, target const& t, std::string_view id,
+                                         principal const& who)
     {
-        auto found = find_job(req, t, id, who);
+        auto found = co_await find_job(req, t, id, who);
         if (auto* res = std::get_if<response>(&found))
-            return std::move(*res);
-        auto const& job = *std::get<job_record const*>(found);
-        auto const replay = core_.events().replay(job.rooms()->of(rooms::kind::job), 0);
+            co_return std::move(*res);
         std::string body;
         json_writer w(body);
         w.raw(R"({"job_id":)");
         w.string(id);
-        w.raw(R"(,"complete":)");
-        w.boolean(!replay.reset);
-        w.raw(R"(,"items":[)");
-        bool first = true;
-        for (auto const& e : replay.entries) {
-            if (!e.event)
-                continue;
+        auto item = [&w, first = true](std::uint64_t seq, std::string_view event) mutable {
             w.raw(first ? R"({"seq":)" : R"(,{"seq":)");
             first = false;
-            w.integer(static_cast<std::int64_t>(e.seq));
+            w.integer(static_cast<std::int64_t>(seq));
             w.raw(R"(,"event":)");
-            w.raw(e.event->json());
+            w.raw(event);
             w.raw('}');
+        };
+        if (auto* a = std::get_if<archived_job>(&found)) {
+            auto read = core_.past()->events_of(a->tenant_id, a->job_id, 0, max_archived_events, false);
+            auto events = co_await std::move(read);
+            if (!events.error.empty())
+                co_return history_unavailable(req, events.error);
+            w.raw(R"(,"complete":)");
+            w.boolean(events.complete && events.events.size() < max_archived_events);
+            w.raw(R"(,"items":[)");
+            for (auto const& e : events.events)
+                item(e.seq, e.body);
+        } else {
+            auto const& job = *std::get<job_record const*>(found);
+            auto const replay = core_.events().replay(job.rooms()->of(rooms::kind::job), 0);
+            w.raw(R"(,"complete":)");
+            w.boolean(!replay.reset);
+            w.raw(R"(,"items":[)");
+            for (auto const& e : replay.entries)
+                if (e.event)
+                    item(e.seq, e.event->json());
         }
         w.raw("]}");
-        return json_response(req, status::ok, std::move(body));
+        co_return json_response(req, status::ok, std::move(body));
     }
 
     core& core_;

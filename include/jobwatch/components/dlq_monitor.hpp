@@ -43,6 +43,7 @@ public:
     dlq_monitor(core& c, config cfg) : core_(c), cfg_(cfg), dlq_(adopt(c, cfg))
     {
         c.on_change([this](job_change const& change) { publish(dlq_.on_change(change, core_.now())); });
+        dlq_.on_dead_letter([this](std::uint64_t seq, dead_letter_entry const& e) { core_.dead_lettered(seq, e); });
         c.tasks().add("dlq.tick", {.interval = cfg_.tick}, [this] { publish(dlq_.tick(core_.now())); });
         c.on_settings([this](jobwatch::config const& s) { dlq_.set_config(dlq_core::config::from(s.dlq)); });
         install_routes();
@@ -76,7 +77,8 @@ private:
                             "Failure statistics per queue and error (not for tenants)",
                             [this](call const& c) { return failed_stats(c); }});
         core_.routes().add({{verb::get}, "/api/v1/jobs/failed/recent", needs::read,
-                            "The dead-letter list, newest first", [this](call const& c) { return failed_recent(c); }});
+                            "The dead-letter list, newest first", {},
+                            [this](call const& c) { return failed_recent(c); }});
     }
 
     http::response failed_stats(http::call const& c) const
@@ -87,33 +89,60 @@ private:
         return json_response(c.req, status::ok, boost::json::serialize(boost::json::value_from(stats())));
     }
 
-    http::response failed_recent(http::call const& c) const
+    /** Newest first from the dead-letter list; with durable history, older
+        entries than the list keeps come from the file. `before=` pages back:
+        entries made by events numbered below it; a full page names the
+        cursor of the next one (`next_before`). */
+    asio::awaitable<http::response> failed_recent(http::call const& c) const
     {
         using namespace http;
         bool bad = false;
         auto const limit = uint_param(c.t, "limit", 20, bad);
+        auto const before = uint_param(c.t, "before", std::numeric_limits<std::uint64_t>::max(), bad);
         if (bad || limit < 1 || limit > 1000)
-            return problem(c.req, status::bad_request, "limit must be 1..1000");
+            co_return problem(c.req, status::bad_request, "limit must be 1..1000 and before a sequence number");
         auto const want = static_cast<std::size_t>(limit);
         auto const& who = c.who;
-        // A principal bound to a tenant or user sees its own entries: read more, keep its own.
-        bool const restricted = who.tenant_id || who.user_id;
-        auto const entries = dlq_.dead_letters(restricted ? std::numeric_limits<std::size_t>::max() : want);
+        // A principal bound to a tenant or user sees its own entries.
+        auto const visible = [&who](dead_letter_entry const& e) {
+            return auth::may_see_tenant(who, e.tenant_id) && (!who.user_id || e.user_id == who.user_id);
+        };
+        std::vector<std::pair<std::uint64_t, std::string>> items;
+        for (auto const& [seq, entry] : dlq_.dead_letters_before(before, want, visible))
+            items.emplace_back(seq, to_json(*entry));
+        auto* h = core_.past();
+        if (items.size() < want && h) {
+            // The list holds every entry from its oldest on: older ones are only in the file.
+            auto const oldest = dlq_.oldest_kept_seq();
+            auto const below = oldest == 0 ? before : std::min(before, oldest);
+            co_await h->flushed();
+            // Arguments bound before the co_await (GCC 12 mis-destroys temporaries inside one).
+            auto read = h->dead_letters(below, who.tenant_id, who.user_id, want - items.size());
+            auto past = co_await std::move(read);
+            if (!past.error.empty()) {
+                core_.log().error("storage: reading history: " + past.error);
+                auto res = problem(c.req, status::service_unavailable, "storage unavailable: history cannot be read now");
+                res.set(boost::beast::http::field::retry_after, "1");
+                co_return res;
+            }
+            for (auto& e : past.entries)
+                items.emplace_back(e.seq, std::move(e.body));
+        }
         std::string body;
         ::jobwatch::detail::json_writer w(body);
         w.raw(R"({"items":[)");
-        std::size_t n = 0;
-        for (auto const& e : entries) {
-            if (n == want)
-                break;
-            if (!auth::may_see_tenant(who, e.tenant_id) || (who.user_id && e.user_id != who.user_id))
-                continue;
-            if (n++)
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            if (i)
                 w.raw(',');
-            to_json(body, e);
+            w.raw(items[i].second);
         }
-        w.raw("]}");
-        return json_response(c.req, status::ok, std::move(body));
+        w.raw(']');
+        if (items.size() == want) {
+            w.raw(R"(,"next_before":)");
+            w.integer(static_cast<std::int64_t>(items.back().first));
+        }
+        w.raw('}');
+        co_return json_response(c.req, status::ok, std::move(body));
     }
 
     void publish(std::vector<alert> alerts)

@@ -199,6 +199,27 @@ public:
     std::vector<dead_letter_entry>
     dead_letters(std::size_t limit = std::numeric_limits<std::size_t>::max()) const;
 
+    /// A dead-letter entry and the number of the event that made it.
+    struct numbered_dead_letter
+    {
+        std::uint64_t seq = 0;
+        dead_letter_entry const* entry = nullptr;  ///< valid until the next change
+    };
+    /** @brief Up to `limit` kept entries made by events numbered below
+        `before` that `visible` accepts, newest first. */
+    std::vector<numbered_dead_letter>
+    dead_letters_before(std::uint64_t before, std::size_t limit,
+                        std::function<bool(dead_letter_entry const&)> const& visible) const;
+    /// The number of the oldest entry kept (0: none kept): older ones are only in durable history.
+    std::uint64_t oldest_kept_seq() const noexcept { return dead_letter_seqs_.empty() ? 0 : dead_letter_seqs_.back(); }
+
+    /** @brief Calls `fn(seq, entry)` for every job that fails for good, with
+        the number of the event that made it (durable history keeps them). */
+    void on_dead_letter(std::function<void(std::uint64_t, dead_letter_entry const&)> fn)
+    {
+        on_dead_letter_ = std::move(fn);
+    }
+
     /// Failure statistics as of `now` (window counts end at `now`).
     dlq_stats stats(time_point now) const;
 
@@ -315,6 +336,8 @@ private:
     config cfg_;
     std::map<std::string, queue_state, std::less<>> queues_;
     std::deque<dead_letter_entry> dead_letters_;    // newest first
+    std::deque<std::uint64_t> dead_letter_seqs_;    // their events' numbers, alongside
+    std::function<void(std::uint64_t, dead_letter_entry const&)> on_dead_letter_;
     std::deque<dlq_stats::recent_failure> recent_;  // newest first
     // Fingerprint groups, most recently seen first; the index views the
     // strings inside the list nodes, which never move.

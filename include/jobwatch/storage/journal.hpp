@@ -8,14 +8,21 @@
     the file is replayed into the core, so the job store, the aggregates, the
     dead-letter and health monitors, the producer-id window and the room
     histories are what they were, and the sequence continues where it stopped.
+    What memory lets go (evicted jobs, old dead-letter entries) is kept in
+    the same file and read back for the REST API on a reader thread.
 */
 
 #include <jobwatch/core.hpp>
 #include <jobwatch/storage/sqlite.hpp>
 
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <sys/file.h>
@@ -29,6 +36,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,7 +47,7 @@
 namespace jobwatch::storage {
 
 /// The journal's file format version (`PRAGMA user_version`).
-inline constexpr std::int64_t schema_version = 1;
+inline constexpr std::int64_t schema_version = 2;
 
 /** @brief The journal: the SQLite file, its writer thread, and recovery.
 
@@ -53,7 +61,7 @@ inline constexpr std::int64_t schema_version = 1;
     core thread (`stop` too, or after the core has stopped); the writer thread only takes records from the queue and
     posts the outcome of each commit back to the core.
 */
-class journal final : public journal_gate
+class journal final : public journal_gate, public history
 {
 public:
     /// What start-up recovered.
@@ -103,6 +111,52 @@ public:
     {
         auto const t0 = std::chrono::steady_clock::now();
         recovery r;
+        // What replay evicts (or dead-letters) is written again, in one transaction.
+        c.set_history(this);
+        owner_ = &c;
+        db_->exec("BEGIN IMMEDIATE");
+        try {
+            replay(c, r);
+            db_->exec("COMMIT");
+        } catch (...) {
+            rollback();
+            throw;
+        }
+        r.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+        return r;
+    }
+
+    /// Journals every numbered message of `c` from now on, and gates its ingest. Core thread.
+    void start(core& c)
+    {
+        core_ = &c;
+        owner_ = &c;
+        c.set_history(this);
+        ex_ = c.get_executor();
+        c.set_journal(this);
+        writer_ = std::thread([this] { write_loop(); });
+    }
+
+    /// Commits what is queued (a failing disk: one more try) and ends the writer. Any thread, once.
+    void stop()
+    {
+        if (auto* c = std::exchange(owner_, nullptr)) {
+            c->set_journal(nullptr);  // the core no longer hands anything over (it is not running)
+            c->set_history(nullptr);
+        }
+        {
+            std::lock_guard lk(m_);
+            stopping_ = true;
+        }
+        cv_.notify_all();
+        if (writer_.joinable())
+            writer_.join();
+        reader_.join();
+    }
+
+private:
+    void replay(core& c, recovery& r)
+    {
         auto st = db_->prepare("SELECT seq, at_ms, kind, body FROM journal ORDER BY seq");
         std::uint64_t highest = 0;
         while (st.step()) {
@@ -121,7 +175,7 @@ public:
                 r.events += ok;
             } else if (kind == kind_alert) {
                 if (auto a = parse<alert>(body)) {
-                    c.replay_alert(seq, at, std::move(*a));
+                    c.replay_alert(seq, std::move(*a));
                     ok = true;
                 }
                 r.alerts += ok;
@@ -133,34 +187,10 @@ public:
         // Never give out a number the file holds (a record skipped above) or held (deleted by retention).
         c.events().resume_after(std::max(highest, static_cast<std::uint64_t>(meta("seq_floor"))));
         r.last_seq = c.events().last_seq();
-        r.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
         committed_seq_ = r.last_seq;
-        return r;
     }
 
-    /// Journals every numbered message of `c` from now on, and gates its ingest. Core thread.
-    void start(core& c)
-    {
-        core_ = &c;
-        ex_ = c.get_executor();
-        c.set_journal(this);
-        writer_ = std::thread([this] { write_loop(); });
-    }
-
-    /// Commits what is queued (a failing disk: one more try) and ends the writer. Any thread, once.
-    void stop()
-    {
-        if (core_ && writer_.joinable())
-            core_->set_journal(nullptr);  // the core no longer hands anything over (it is not running)
-        {
-            std::lock_guard lk(m_);
-            stopping_ = true;
-        }
-        cv_.notify_all();
-        if (writer_.joinable())
-            writer_.join();
-    }
-
+public:
     // journal_gate
     bool accepting() const noexcept override
     {
@@ -174,15 +204,124 @@ public:
     {
         if (seq <= committed_seq_)
             co_return true;
-        if (failed_.load(std::memory_order_relaxed))
-            co_return false;
-        auto w = std::make_shared<waiter>(ex_);
-        waiters_.emplace(seq, w);
-        boost::system::error_code ec;
-        // A deadline, so that an answer is never held forever by a stuck disk.
-        w->timer.expires_after(std::chrono::seconds{30});
-        co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        co_return w->ok;
+        co_return co_await wait_in(waiters_, seq);
+    }
+
+    // history: the reads.
+    asio::awaitable<void> flushed() override
+    {
+        if (pushed_pos_ > committed_pos_)
+            co_await wait_in(flush_waiters_, pushed_pos_);
+    }
+
+    asio::awaitable<archived_jobs> jobs(job_query q, std::size_t keep) override
+    {
+        return read<archived_jobs>([q = std::move(q), keep](database& db) {
+            // The same filters as the job store's query; runs and users are a tenant's ('' none).
+            std::string where = " WHERE 1";
+            std::vector<std::string> args;
+            auto add = [&](char const* column, std::string v) {
+                args.push_back(std::move(v));
+                where += std::string(" AND ") + column + " = ?" + std::to_string(args.size());
+            };
+            if (q.status)
+                add("state", std::string(to_string(*q.status)));
+            if (q.queue)
+                add("queue", *q.queue);
+            if (q.tenant_id || q.run_id || q.user_id)
+                add("tenant", q.tenant_id.value_or(""));
+            if (q.run_id)
+                add("run_id", *q.run_id);
+            if (q.user_id)
+                add("user_id", *q.user_id);
+            if (q.job_type)
+                add("job_type", *q.job_type);
+            if (q.since)
+                where += " AND updated_ms >= " + std::to_string(q.since->time_since_epoch().count());
+            if (q.until)
+                where += " AND updated_ms < " + std::to_string(q.until->time_since_epoch().count());
+            auto bind_all = [&](statement& st) {
+                for (std::size_t i = 0; i < args.size(); ++i)
+                    st.bind(static_cast<int>(i + 1), std::string_view(args[i]));
+            };
+            archived_jobs out;
+            auto count = db.prepare("SELECT count(*) FROM jobs" + where);
+            bind_all(count);
+            if (count.step()) {
+                out.total = static_cast<std::uint64_t>(count.int64(0));
+                count.reset();
+            }
+            if (keep == 0 || out.total == 0)
+                return out;
+            auto page = db.prepare("SELECT updated_ms, seq, tenant, job_id, user_id, body FROM jobs" + where +
+                                   " ORDER BY updated_ms DESC, seq DESC LIMIT " +
+                                   std::to_string(std::min<std::uint64_t>(keep, out.total)));
+            bind_all(page);
+            while (page.step())
+                out.jobs.push_back(archived_row(page));
+            return out;
+        });
+    }
+
+    asio::awaitable<archived_job_matches> job(std::optional<std::string> tenant, std::string job_id) override
+    {
+        return read<archived_job_matches>([tenant = std::move(tenant), job_id = std::move(job_id)](database& db) {
+            auto st = db.prepare(tenant ? "SELECT updated_ms, seq, tenant, job_id, user_id, body FROM jobs"
+                                          " WHERE job_id = ?1 AND tenant = ?2"
+                                        : "SELECT updated_ms, seq, tenant, job_id, user_id, body FROM jobs"
+                                          " WHERE job_id = ?1 LIMIT 2");
+            st.bind(1, std::string_view(job_id));
+            if (tenant)
+                st.bind(2, std::string_view(*tenant));
+            archived_job_matches out;
+            while (st.step())
+                out.jobs.push_back(archived_row(st));
+            return out;
+        });
+    }
+
+    asio::awaitable<journaled_events> events_of(std::string tenant, std::string job_id, std::uint64_t after,
+                                                std::size_t limit, bool logs_only) override
+    {
+        return read<journaled_events>([=](database& db) {
+            auto st = db.prepare(std::string("SELECT seq, body, type FROM journal WHERE job_id = ?1 AND tenant = ?2"
+                                             " AND seq > ?3") +
+                                 (logs_only ? " AND type = 'job.log'" : "") + " ORDER BY seq LIMIT ?4");
+            st.bind(1, std::string_view(job_id)).bind(2, std::string_view(tenant));
+            st.bind(3, static_cast<std::int64_t>(std::min<std::uint64_t>(after, std::numeric_limits<std::int64_t>::max())));
+            st.bind(4, static_cast<std::int64_t>(limit));
+            journaled_events out;
+            bool first_queued = false;
+            while (st.step()) {
+                if (out.events.empty())
+                    first_queued = st.text(2) == job_queued::type;
+                out.events.push_back({static_cast<std::uint64_t>(st.int64(0)), std::string(st.text(1))});
+            }
+            // Retention deletes the oldest records: a job whose first event is
+            // not its job.queued may have lost older ones, unless none was ever deleted.
+            out.complete = after > 0 || first_queued || floor_of(db) == 0;
+            return out;
+        });
+    }
+
+    asio::awaitable<archived_dead_letters> dead_letters(std::uint64_t before, std::optional<std::string> tenant,
+                                                        std::optional<std::string> user, std::size_t limit) override
+    {
+        return read<archived_dead_letters>([=, tenant = std::move(tenant), user = std::move(user)](database& db) {
+            auto st = db.prepare(std::string("SELECT seq, body FROM dead_letters WHERE seq < ?1") +
+                                 (tenant ? " AND tenant = ?2" : "") + (user ? " AND user_id = ?3" : "") +
+                                 " ORDER BY seq DESC LIMIT ?4");
+            st.bind(1, static_cast<std::int64_t>(std::min<std::uint64_t>(before, std::numeric_limits<std::int64_t>::max())));
+            if (tenant)
+                st.bind(2, std::string_view(*tenant));
+            if (user)
+                st.bind(3, std::string_view(*user));
+            st.bind(4, static_cast<std::int64_t>(limit));
+            archived_dead_letters out;
+            while (st.step())
+                out.entries.push_back({static_cast<std::uint64_t>(st.int64(0)), std::string(st.text(1))});
+            return out;
+        });
     }
 
     /// Counters (core thread).
@@ -207,14 +346,22 @@ private:
     static constexpr std::int64_t kind_event = 0;          // with the producer's time
     static constexpr std::int64_t kind_alert = 1;
     static constexpr std::int64_t kind_event_stamped = 2;  // timed at ingest; at_ms is that time
+    // Not journal rows: a job that left memory (table jobs), a dead-letter entry (dead_letters).
+    static constexpr std::int64_t kind_archived_job = 100;
+    static constexpr std::int64_t kind_dead_letter = 101;
 
     struct record
     {
-        std::uint64_t seq = 0;
-        std::int64_t at_ms = 0;
+        std::uint64_t seq = 0;  // 0 for an archived job
+        std::uint64_t pos = 0;  // place in the queue (flushed())
+        std::int64_t at_ms = 0;    // an archived job's: its updated_at
+        std::int64_t kept_ms = 0;  // an archived job's: when it left memory (retention)
         std::int64_t kind = kind_event;
         std::shared_ptr<logged_event const> event;  // its json() made on the core thread
-        std::string text;                           // an alert's JSON
+        std::string text;                           // an alert's, job's or entry's JSON
+        // An archived job's or dead-letter entry's columns.
+        std::string tenant, job_id, state, queue;
+        std::optional<std::string> run_id, user_id, job_type;
         std::string_view body() const { return event ? std::string_view(event->json_) : std::string_view(text); }
     };
 
@@ -240,6 +387,7 @@ private:
     // Closes the file, then the lock's descriptor (after SQLite's own: see lock_file).
     void release() noexcept
     {
+        reader_db_.reset();
         db_.reset();
         if (lock_fd_ >= 0)
             ::close(lock_fd_);
@@ -283,6 +431,24 @@ private:
             "CREATE TABLE journal(seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, kind INTEGER NOT NULL,"
             " body TEXT NOT NULL);"
             "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+            // 2: history beyond memory. Each event row names its job (a tenant's job
+            // ids are its own: '' is no tenant) and type; jobs that left memory and
+            // dead-letter entries get tables of their own.
+            "ALTER TABLE journal ADD COLUMN job_id TEXT;"
+            "ALTER TABLE journal ADD COLUMN tenant TEXT;"
+            "ALTER TABLE journal ADD COLUMN type TEXT;"
+            "UPDATE journal SET job_id = json_extract(body, '$.job_id'),"
+            " tenant = coalesce(json_extract(body, '$.tenant_id'), ''), type = json_extract(body, '$.type')"
+            " WHERE kind IN (0, 2) AND json_valid(body);"
+            "CREATE INDEX journal_job ON journal(job_id, tenant, seq) WHERE job_id IS NOT NULL;"
+            "CREATE TABLE jobs(tenant TEXT NOT NULL, job_id TEXT NOT NULL, updated_ms INTEGER NOT NULL,"
+            " seq INTEGER NOT NULL, state TEXT NOT NULL, queue TEXT NOT NULL, run_id TEXT, user_id TEXT,"
+            " job_type TEXT, body TEXT NOT NULL, archived_ms INTEGER NOT NULL, PRIMARY KEY(tenant, job_id));"
+            "CREATE INDEX jobs_updated ON jobs(updated_ms DESC, seq DESC);"
+            "CREATE INDEX jobs_archived ON jobs(archived_ms);"
+            "CREATE INDEX jobs_id ON jobs(job_id);"
+            "CREATE TABLE dead_letters(seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, tenant TEXT NOT NULL,"
+            " user_id TEXT, body TEXT NOT NULL);",
         };
         static_assert(std::size(migrations) == schema_version);
         for (auto v = version; v < schema_version; ++v) {
@@ -353,8 +519,52 @@ private:
         push(std::move(rec));
     }
 
+public:
+    // history: what memory lets go (core thread). While recovering (no writer
+    // yet) it is written at once, inside recovery's transaction.
+    void archive(job_snapshot const& job, std::int64_t updated_ms) override
+    {
+        record rec;
+        rec.kind = kind_archived_job;
+        rec.at_ms = updated_ms;
+        rec.kept_ms = owner_ ? owner_->now().time_since_epoch().count() : updated_ms;
+        rec.seq = static_cast<std::uint64_t>(job.seq);
+        rec.tenant = job.tenant_id.value_or("");
+        rec.job_id = job.job_id;
+        rec.state = std::string(to_string(job.state));
+        rec.queue = job.queue;
+        rec.run_id = job.run_id;
+        rec.user_id = job.user_id;
+        rec.job_type = job.job_type;
+        rec.text = to_json(job);
+        keep(std::move(rec));
+    }
+    void archive(std::uint64_t seq, dead_letter_entry const& entry) override
+    {
+        record rec;
+        rec.kind = kind_dead_letter;
+        rec.seq = seq;
+        rec.at_ms = owner_ ? owner_->now().time_since_epoch().count() : 0;
+        rec.tenant = entry.tenant_id.value_or("");
+        rec.user_id = entry.user_id;
+        rec.text = to_json(entry);
+        keep(std::move(rec));
+    }
+
+private:
+    void keep(record rec)
+    {
+        if (core_) {
+            push(std::move(rec));
+            return;
+        }
+        statements st(*db_);
+        write_record(st, rec);
+    }
+
     void push(record rec)
     {
+        rec.pos = ++pushed_pos_;
         pending_.fetch_add(1, std::memory_order_relaxed);
         {
             std::lock_guard lk(m_);
@@ -363,21 +573,152 @@ private:
         cv_.notify_one();
     }
 
-    // Core thread: a commit up to `seq` succeeded (or, with ok false, a commit failed).
-    void on_commit(std::uint64_t seq, bool ok)
+    // Core thread: a commit up to `seq` and queue place `pos` succeeded (or, with ok false, a commit failed).
+    void on_commit(std::uint64_t seq, std::uint64_t pos, bool ok)
     {
-        if (ok)
+        if (ok) {
             committed_seq_ = std::max(committed_seq_, seq);
-        auto const end = ok ? waiters_.upper_bound(committed_seq_) : waiters_.end();
-        for (auto it = waiters_.begin(); it != end; it = waiters_.erase(it)) {
-            it->second->ok = ok;
-            it->second->timer.cancel();
+            committed_pos_ = std::max(committed_pos_, pos);
         }
+        auto wake = [ok](auto& waiters, std::uint64_t upto) {
+            auto const end = ok ? waiters.upper_bound(upto) : waiters.end();
+            for (auto it = waiters.begin(); it != end; it = waiters.erase(it)) {
+                it->second->ok = ok;
+                it->second->timer.cancel();
+            }
+        };
+        wake(waiters_, committed_seq_);
+        wake(flush_waiters_, committed_pos_);
+    }
+
+    // Waits (core thread) until `key` is committed in `waiters`' terms; false when a commit failed.
+    asio::awaitable<bool> wait_in(std::multimap<std::uint64_t, std::shared_ptr<waiter>>& waiters, std::uint64_t key)
+    {
+        if (failed_.load(std::memory_order_relaxed))
+            co_return false;
+        auto w = std::make_shared<waiter>(ex_);
+        waiters.emplace(key, w);
+        boost::system::error_code ec;
+        // A deadline, so that an answer is never held forever by a stuck disk.
+        w->timer.expires_after(std::chrono::seconds{30});
+        co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        co_return w->ok;
+    }
+
+    /** Runs `f(connection)` on the reader thread and resumes the caller on its
+        own executor with the result; an error reading becomes the result's
+        `error`. The reader has a connection of its own: in WAL mode it reads a
+        committed snapshot while the writer writes. */
+    template<class R, class F>
+    asio::awaitable<R> read(F f)
+    {
+        return asio::async_initiate<decltype(asio::use_awaitable), void(R)>(
+            [this](auto handler, F f) {
+                // Tracked: the caller's context does not run out of work while the reader reads.
+                auto ex = asio::prefer(asio::get_associated_executor(handler, ex_),
+                                       asio::execution::outstanding_work.tracked);
+                asio::post(reader_, [this, f = std::move(f), handler = std::move(handler), ex]() mutable {
+                    R r;
+                    try {
+                        if (!reader_db_) {
+                            reader_db_ = std::make_unique<database>(db_file_, false);
+                            reader_db_->exec("PRAGMA query_only = 1; PRAGMA busy_timeout = 2000");
+                        }
+                        r = f(*reader_db_);
+                    } catch (std::exception const& e) {
+                        r = R{};
+                        r.error = e.what();
+                    }
+                    asio::post(ex, [handler = std::move(handler), r = std::move(r)]() mutable {
+                        std::move(handler)(std::move(r));
+                    });
+                });
+            },
+            asio::use_awaitable, std::move(f));
+    }
+
+    static archived_job archived_row(statement const& st)
+    {
+        return archived_job{st.int64(0), static_cast<std::uint64_t>(st.int64(1)), std::string(st.text(2)),
+                            std::string(st.text(3)), std::string(st.text(4)), std::string(st.text(5))};
+    }
+
+    static std::int64_t floor_of(database& db)
+    {
+        return db.scalar("SELECT coalesce((SELECT value FROM meta WHERE key = 'seq_floor'), 0)");
+    }
+
+    // Prepared statements of the writer's connection.
+    struct statements
+    {
+        explicit statements(database& db)
+            : event(db.prepare("INSERT INTO journal(seq, at_ms, kind, body, job_id, tenant, type)"
+                               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"))
+            , job(db.prepare("INSERT OR REPLACE INTO jobs(tenant, job_id, updated_ms, seq, state, queue, run_id,"
+                             " user_id, job_type, body, archived_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+                             " ?10, ?11)"))
+            , dead_letter(db.prepare("INSERT OR REPLACE INTO dead_letters(seq, at_ms, tenant, user_id, body)"
+                                     " VALUES (?1, ?2, ?3, ?4, ?5)"))
+        {
+        }
+        statement event, job, dead_letter;
+        void reset()
+        {
+            event.reset();
+            job.reset();
+            dead_letter.reset();
+        }
+    };
+
+    static void bind_optional(statement& st, int i, std::optional<std::string> const& v)
+    {
+        if (v)
+            st.bind(i, std::string_view(*v));
+        else
+            st.bind_null(i);
+    }
+
+    // Writer thread (or the core's, recovering): one record into its table.
+    static void write_record(statements& st, record const& r)
+    {
+        switch (r.kind) {
+        case kind_archived_job:
+            st.job.bind(1, std::string_view(r.tenant)).bind(2, std::string_view(r.job_id)).bind(3, r.at_ms);
+            st.job.bind(4, static_cast<std::int64_t>(r.seq)).bind(5, std::string_view(r.state));
+            st.job.bind(6, std::string_view(r.queue));
+            bind_optional(st.job, 7, r.run_id);
+            bind_optional(st.job, 8, r.user_id);
+            bind_optional(st.job, 9, r.job_type);
+            st.job.bind(10, r.body()).bind(11, r.kept_ms);
+            st.job.step();
+            return;
+        case kind_dead_letter:
+            st.dead_letter.bind(1, static_cast<std::int64_t>(r.seq)).bind(2, r.at_ms);
+            st.dead_letter.bind(3, std::string_view(r.tenant));
+            bind_optional(st.dead_letter, 4, r.user_id);
+            st.dead_letter.bind(5, r.body());
+            st.dead_letter.step();
+            return;
+        default: break;
+        }
+        st.event.bind(1, static_cast<std::int64_t>(r.seq)).bind(2, r.at_ms).bind(3, r.kind).bind(4, r.body());
+        if (r.event) {
+            std::visit(
+                [&](auto const& e) {
+                    st.event.bind(5, std::string_view(e.job_id));
+                    st.event.bind(6, e.tenant_id ? std::string_view(*e.tenant_id) : std::string_view{""});
+                    st.event.bind(7, std::decay_t<decltype(e)>::type);
+                },
+                r.event->event);
+        } else {
+            st.event.bind_null(5).bind_null(6).bind_null(7);
+        }
+        st.event.step();
     }
 
     void write_loop()
     {
-        auto insert = db_->prepare("INSERT INTO journal(seq, at_ms, kind, body) VALUES (?1, ?2, ?3, ?4)");
+        statements insert(*db_);
         std::vector<record> batch;
         auto next_retention = std::chrono::steady_clock::now();
         bool stopping = false;
@@ -413,15 +754,13 @@ private:
     }
 
     // Commits one batch; on failure rolls back, tells the core, and tries again (until stopping).
-    void write_batch(statement& insert, std::vector<record>& batch, bool stopping)
+    void write_batch(statements& insert, std::vector<record>& batch, bool stopping)
     {
         for (int attempt = 0;; ++attempt) {
             try {
                 db_->exec("BEGIN IMMEDIATE");
-                for (auto const& r : batch) {
-                    insert.bind(1, static_cast<std::int64_t>(r.seq)).bind(2, r.at_ms).bind(3, r.kind).bind(4, r.body());
-                    insert.step();
-                }
+                for (auto const& r : batch)
+                    write_record(insert, r);
                 db_->exec("COMMIT");
                 break;
             } catch (storage_error const& e) {
@@ -430,7 +769,7 @@ private:
                 failures_.fetch_add(1, std::memory_order_relaxed);
                 if (!failed_.exchange(true))
                     lgr_.error(std::string("storage: cannot write, ingest refused until it can: ") + e.what());
-                post_commit(0, false);
+                post_commit(0, 0, false);
                 if (stopping && attempt > 0) {
                     lgr_.error("storage: stopping with " + std::to_string(batch.size()) + " events not written");
                     pending_.fetch_sub(batch.size(), std::memory_order_relaxed);
@@ -447,14 +786,19 @@ private:
         committed_.fetch_add(batch.size(), std::memory_order_relaxed);
         transactions_.fetch_add(1, std::memory_order_relaxed);
         pending_.fetch_sub(batch.size(), std::memory_order_relaxed);
-        post_commit(batch.back().seq, true);
+        // Records are queued in number order: the highest number committed covers every lower one.
+        std::uint64_t seq = 0;
+        for (auto const& r : batch)
+            if (r.kind != kind_archived_job)
+                seq = std::max(seq, r.seq);
+        post_commit(seq, batch.back().pos, true);
         batch.clear();
     }
 
-    void post_commit(std::uint64_t seq, bool ok)
+    void post_commit(std::uint64_t seq, std::uint64_t pos, bool ok)
     {
         if (core_)
-            asio::post(ex_, [this, seq, ok] { on_commit(seq, ok); });
+            asio::post(ex_, [this, seq, pos, ok] { on_commit(seq, pos, ok); });
     }
 
     // Writer thread: deletes what is past retention_ms or beyond max_bytes, a
@@ -477,6 +821,8 @@ private:
                 if (bytes > static_cast<std::int64_t>(cfg_.max_bytes))
                     removed += delete_oldest("");
             }
+            // Jobs and dead-letter entries go with the events they came from.
+            removed += delete_archived();
             if (removed > 0) {
                 deleted_.fetch_add(static_cast<std::uint64_t>(removed), std::memory_order_relaxed);
                 db_->exec("PRAGMA incremental_vacuum(256)");
@@ -512,6 +858,33 @@ private:
         }
     }
 
+    // Deletes up to 1,000 archived jobs and dead-letter entries kept before
+    // the oldest journal record (all of them when the journal is empty).
+    std::int64_t delete_archived()
+    {
+        auto const oldest_ms = db_->scalar("SELECT coalesce((SELECT at_ms FROM journal ORDER BY seq LIMIT 1), " +
+                                           std::to_string(std::numeric_limits<std::int64_t>::max()) + ")");
+        auto const oldest_seq = db_->scalar("SELECT coalesce((SELECT seq FROM journal ORDER BY seq LIMIT 1), " +
+                                            std::to_string(std::numeric_limits<std::int64_t>::max()) + ")");
+        if (db_->scalar("SELECT EXISTS (SELECT 1 FROM jobs WHERE archived_ms < " + std::to_string(oldest_ms) +
+                        ") OR EXISTS (SELECT 1 FROM dead_letters WHERE seq < " + std::to_string(oldest_seq) + ")") == 0)
+            return 0;
+        db_->exec("BEGIN IMMEDIATE");
+        try {
+            db_->exec("DELETE FROM jobs WHERE rowid IN (SELECT rowid FROM jobs WHERE archived_ms < " +
+                      std::to_string(oldest_ms) + " ORDER BY archived_ms LIMIT 1000)");
+            std::int64_t n = ::sqlite3_changes(db_->handle());
+            db_->exec("DELETE FROM dead_letters WHERE seq IN (SELECT seq FROM dead_letters WHERE seq < " +
+                      std::to_string(oldest_seq) + " ORDER BY seq LIMIT 1000)");
+            n += ::sqlite3_changes(db_->handle());
+            db_->exec("COMMIT");
+            return n;
+        } catch (...) {
+            rollback();
+            throw;
+        }
+    }
+
     // Ends a failed transaction, if SQLite has not ended it already (a full disk, an I/O error).
     void rollback() noexcept
     {
@@ -536,11 +909,19 @@ private:
     std::thread writer_;
 
     // Core thread.
+    core* owner_ = nullptr;  // the core this journal keeps history for (from recover on)
     std::uint64_t committed_seq_ = 0;
+    std::uint64_t pushed_pos_ = 0, committed_pos_ = 0;
     std::multimap<std::uint64_t, std::shared_ptr<waiter>> waiters_;
+    std::multimap<std::uint64_t, std::shared_ptr<waiter>> flush_waiters_;
     std::uint64_t refused_ = 0;
 
     std::atomic<std::uint64_t> committed_{0}, transactions_{0}, failures_{0}, deleted_{0};
+
+    // The reader thread and its connection (history's queries).
+    std::string db_file_ = db_ ? db_->file() : std::string{};
+    std::unique_ptr<database> reader_db_;
+    asio::thread_pool reader_{1};
 };
 
 }  // namespace jobwatch::storage

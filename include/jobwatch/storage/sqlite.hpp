@@ -61,6 +61,11 @@ public:
         check(::sqlite3_bind_int64(st_, i, v), "bind");
         return *this;
     }
+    statement& bind_null(int i)
+    {
+        check(::sqlite3_bind_null(st_, i), "bind");
+        return *this;
+    }
     /// The text must outlive the statement's next step (no copy).
     statement& bind(int i, std::string_view v)
     {
@@ -80,6 +85,7 @@ public:
     }
     void reset() { ::sqlite3_reset(st_); }
     std::int64_t int64(int col) const { return ::sqlite3_column_int64(st_, col); }
+    bool is_null(int col) const { return ::sqlite3_column_type(st_, col) == SQLITE_NULL; }
     std::string_view text(int col) const
     {
         auto const* p = reinterpret_cast<char const*>(::sqlite3_column_text(st_, col));
@@ -108,10 +114,12 @@ class database
 {
 public:
     /// Opens (or creates) `file` read-write; @throws storage_error naming it.
-    explicit database(std::string file) : file_(std::move(file))
+    explicit database(std::string file, bool create = true) : file_(std::move(file))
     {
         int const rc = ::sqlite3_open_v2(file_.c_str(), &db_,
-                                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+                                         SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) |
+                                             SQLITE_OPEN_NOMUTEX,
+                                         nullptr);
         if (rc != SQLITE_OK) {
             std::string why = db_ ? ::sqlite3_errmsg(db_) : ::sqlite3_errstr(rc);
             ::sqlite3_close_v2(db_);

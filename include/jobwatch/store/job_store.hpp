@@ -419,6 +419,20 @@ public:
     */
     job_page query(job_query const& q) const;
 
+    /// The best `keep` matches of a query, newest-updated first, and how many matched in all.
+    struct selection
+    {
+        std::vector<job_record const*> jobs{};  ///< valid until the next call that modifies the store
+        std::size_t total = 0;
+    };
+    /** @brief What `query` pages from (its filters; `offset` and `limit`
+        ignored): the first `keep` matching jobs in its order, and the count. */
+    selection select(job_query const& q, std::size_t keep) const;
+
+    /** @brief Calls `fn` with each finished job just before the store drops it
+        (retention, or room for a new job): durable history keeps it. */
+    void on_evict(std::function<void(job_record const&)> fn) { on_evict_ = std::move(fn); }
+
     /// Jobs held, finished or not.
     std::size_t size() const noexcept { return size_; }
     /// Jobs in state running.
@@ -504,8 +518,15 @@ private:
     void finish(detail::job_slot s, job_state to, std::int64_t t, bool timed, effects& fx) noexcept;
     verdict transition(detail::job_slot s, logged_event const& ev, effects& fx);
 
+    void evicted(detail::job_slot s) const
+    {
+        if (on_evict_)
+            on_evict_(rec(s));
+    }
+
     config cfg_;
     stats stats_;
+    std::function<void(job_record const&)> on_evict_;
     std::uint64_t seed_;  // of hash_of
     std::vector<std::unique_ptr<job_record[]>> chunks_;  // records never move: find() pointers stay valid
     detail::job_slot high_water_ = 0;                    // slots ever handed out

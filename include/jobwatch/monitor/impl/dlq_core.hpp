@@ -390,7 +390,7 @@ inline void dlq_core::dead_letter(job_change const& c, std::string_view error,
                                   std::string const& fp)
 {
     ++total_dead_lettered_;
-    if (cfg_.max_entries == 0)
+    if (cfg_.max_entries == 0 && !on_dead_letter_)
         return;
     dead_letter_entry e;
     e.job_id = std::string(c.job_id);
@@ -407,9 +407,16 @@ inline void dlq_core::dead_letter(job_change const& c, std::string_view error,
     // The schema bounds attempts to 1..1000.
     e.attempts = std::clamp<std::int64_t>(c.attempt, 1, 1000);
     e.failed_at = format_time(c.cause.time);
+    if (on_dead_letter_)
+        on_dead_letter_(c.cause.seq, e);
+    if (cfg_.max_entries == 0)
+        return;
     dead_letters_.push_front(std::move(e));
-    if (dead_letters_.size() > cfg_.max_entries)
+    dead_letter_seqs_.push_front(c.cause.seq);
+    if (dead_letters_.size() > cfg_.max_entries) {
         dead_letters_.pop_back();
+        dead_letter_seqs_.pop_back();
+    }
 }
 
 inline void dlq_core::track_attempt(job_change const& c, time_point t, time_point now,
@@ -641,6 +648,17 @@ inline std::vector<dead_letter_entry> dlq_core::dead_letters(std::size_t limit) 
     auto const n = std::min(limit, dead_letters_.size());
     return std::vector<dead_letter_entry>(dead_letters_.begin(),
                                           dead_letters_.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
+inline std::vector<dlq_core::numbered_dead_letter>
+dlq_core::dead_letters_before(std::uint64_t before, std::size_t limit,
+                              std::function<bool(dead_letter_entry const&)> const& visible) const
+{
+    std::vector<numbered_dead_letter> out;
+    for (std::size_t i = 0; i < dead_letters_.size() && out.size() < limit; ++i)
+        if (dead_letter_seqs_[i] < before && visible(dead_letters_[i]))
+            out.push_back({dead_letter_seqs_[i], &dead_letters_[i]});
+    return out;
 }
 
 inline std::uint64_t dlq_core::failures_in_window(std::string_view queue, time_point now) const

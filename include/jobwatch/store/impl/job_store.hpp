@@ -740,6 +740,7 @@ inline std::optional<job_change> job_store::apply(logged_event const& ev)
                 ++stats_.refused_full;
                 return std::nullopt;
             }
+            evicted(lists_[list_finished].head);
             remove(lists_[list_finished].head);
             ++stats_.evicted;
         }
@@ -836,6 +837,7 @@ inline std::size_t job_store::evict(time_point now)
     while (fifo.head != detail::no_slot) {
         if (fifo.count <= cfg_.max_finished_jobs && rec(fifo.head).finished_ms_ >= cutoff)
             break;
+        evicted(fifo.head);
         remove(fifo.head);
         ++n;
     }
@@ -929,11 +931,9 @@ inline std::vector<job_store::log_line> job_store::logs(job_record const& r, std
     return r.extras_->logs->read(since_seq, limit);
 }
 
-inline job_page job_store::query(job_query const& q) const
+inline job_store::selection job_store::select(job_query const& q, std::size_t keep) const
 {
-    job_page page;
-    page.offset = q.offset;
-    page.limit = std::min(q.limit, max_page_size);
+    selection out;
 
     // Resolve names to symbols once; a name no job uses matches nothing.
     bool nothing = false;
@@ -957,7 +957,7 @@ inline job_page job_store::query(job_query const& q) const
     auto const user = symbol(users_, scoped(q.user_id));
     auto const type = symbol(types_, q.job_type);
     if (nothing)
-        return page;
+        return out;
     auto const state = q.status ? static_cast<std::uint8_t>(*q.status) : state_none;
     auto const since = q.since ? q.since->time_since_epoch().count() : std::numeric_limits<std::int64_t>::min();
     auto const until = q.until ? q.until->time_since_epoch().count() : std::int64_t{0};
@@ -984,10 +984,6 @@ inline job_page job_store::query(job_query const& q) const
             return x.seq > y.seq;
         return x.slot > y.slot;
     };
-    std::size_t const keep = page.limit == 0 ? 0
-                             : page.offset > std::numeric_limits<std::size_t>::max() - page.limit
-                                 ? std::numeric_limits<std::size_t>::max()
-                                 : page.offset + page.limit;
     std::vector<hit> heap;
     std::size_t total = 0;
     auto const visit = [&](detail::job_slot s) {
@@ -1029,13 +1025,30 @@ inline job_page job_store::query(job_query const& q) const
             visit(s);
     }
 
-    page.total = total;
+    out.total = total;
     std::sort_heap(heap.begin(), heap.end(), better);
-    if (page.offset < heap.size()) {
-        auto const last = std::min(heap.size(), page.offset + page.limit);
+    out.jobs.reserve(heap.size());
+    for (auto const& h : heap)
+        out.jobs.push_back(&rec(h.slot));
+    return out;
+}
+
+inline job_page job_store::query(job_query const& q) const
+{
+    job_page page;
+    page.offset = q.offset;
+    page.limit = std::min(q.limit, max_page_size);
+    std::size_t const keep = page.limit == 0 ? 0
+                             : page.offset > std::numeric_limits<std::size_t>::max() - page.limit
+                                 ? std::numeric_limits<std::size_t>::max()
+                                 : page.offset + page.limit;
+    auto const sel = select(q, keep);
+    page.total = sel.total;
+    if (page.offset < sel.jobs.size()) {
+        auto const last = std::min(sel.jobs.size(), page.offset + page.limit);
         page.items.reserve(last - page.offset);
         for (auto i = page.offset; i < last; ++i)
-            page.items.push_back(snapshot(rec(heap[i].slot)));
+            page.items.push_back(snapshot(*sel.jobs[i]));
     }
     return page;
 }
