@@ -466,6 +466,9 @@ private:
             return {publish_status::ignored, 0, {}, ignored_reason(before, store_.counters())};
         }
         adopt_scope(logged.event, *change);
+        // History keeps only jobs that are not in memory: a new job replaces an archived one.
+        if (history_ && !change->before)
+            history_->forget(change->tenant_id, change->job_id);
         logged.rooms = *change->shared_rooms;
         std::shared_ptr<logged_event const> shared = std::move(ev);
         log_.commit(shared);

@@ -419,6 +419,246 @@ TEST_F(StorageTest, RetentionDeletesTheOldestAndNumberingNeverRepeats)
     EXPECT_EQ(r.json().at("seq").to_number<std::uint64_t>(), last + 1);
 }
 
+/// A history of 300 jobs over three tenants (one of them none), runs and
+/// users, each told in order with explicit times: some succeed, some fail
+/// (a few after a retry), some are cancelled; each logs two lines. Two
+/// tenants also have a job with the same id ("dup").
+std::vector<std::string> history_stream()
+{
+    std::vector<std::string> out;
+    static char const* const tenants[] = {"", "acme", "globex"};
+    auto const base = std::int64_t{1'700'000'000'000};
+    auto add = [&](char const* type, std::string const& id, int k, int step, std::string const& tenant,
+                   std::string extra) {
+        auto const t = base + k * 1000 + step;
+        std::string scope = R"("time":")" + format_time(time_point{std::chrono::milliseconds{t}}) + "\"";
+        if (!tenant.empty())
+            scope += R"(,"tenant_id":")" + tenant + "\"";
+        out.push_back(event_json(type, id, "q" + std::to_string(k % 4), scope + extra));
+    };
+    for (int k = 0; k < 300; ++k) {
+        auto const id = "j" + std::to_string(k);
+        std::string const tenant = tenants[k % 3];
+        add("job.queued", id, k, 0, tenant,
+            R"(,"run_id":"r)" + std::to_string(k % 5) + R"(","user_id":"u)" + std::to_string(k % 2) +
+                R"(","job_type":"t)" + std::to_string(k % 2) + "\"");
+        add("job.started", id, k, 1, tenant, R"(,"attempt":1)");
+        add("job.log", id, k, 2, tenant, R"(,"level":"info","message":"first of )" + id + "\"");
+        add("job.progress", id, k, 3, tenant, R"(,"percent":50)");
+        add("job.log", id, k, 4, tenant, R"(,"level":"warn","message":"second of )" + id + "\"");
+        switch (k % 5) {
+        case 0:
+            add("job.failed", id, k, 5, tenant, R"(,"error":"timeout )" + id + R"(","attempt":1,"will_retry":true)");
+            add("job.started", id, k, 6, tenant, R"(,"attempt":2)");
+            add("job.failed", id, k, 7, tenant, R"(,"error":"gave up )" + id + R"(","attempt":2,"will_retry":false)");
+            break;
+        case 1:
+            add("job.failed", id, k, 5, tenant, R"(,"error":"bad input )" + id + R"(","attempt":1,"will_retry":false)");
+            break;
+        case 2: add("job.cancelled", id, k, 5, tenant, ""); break;
+        default: add("job.completed", id, k, 5, tenant, R"(,"result":{"n":)" + std::to_string(k) + "}"); break;
+        }
+    }
+    for (auto const* tenant : {"acme", "globex"}) {
+        add("job.queued", "dup", 300, 0, tenant, "");
+        add("job.completed", "dup", 300, 1, tenant, "");
+    }
+    return out;
+}
+
+/// What the REST API answers about the history of `history_stream`, per target.
+std::map<std::string, std::string> history_answers(std::uint16_t port, std::string const& token = {})
+{
+    std::vector<std::string> targets;
+    auto const t0 = std::int64_t{1'700'000'000'000};
+    for (auto const* filter : {"", "&tenant_id=acme", "&status=failed", "&queue=q1", "&run_id=r2&tenant_id=globex",
+                               "&user_id=u1", "&type=t0&tenant_id=acme", "&status=succeeded&queue=q3"})
+        for (auto const* page : {"limit=100&offset=0", "limit=100&offset=100", "limit=7&offset=93",
+                                 "limit=50&offset=280", "limit=1&offset=301"})
+            targets.push_back(std::string("/api/v1/jobs?") + page + filter);
+    targets.push_back("/api/v1/jobs?limit=100&since=" + std::to_string(t0 + 50'000) +
+                      "&until=" + std::to_string(t0 + 120'000));
+    targets.push_back("/api/v1/jobs?limit=100&since=" + std::to_string(t0 + 250'003));
+    for (int k = 0; k < 300; ++k) {
+        auto const id = "/api/v1/jobs/j" + std::to_string(k);
+        for (auto const* part : {"", "/logs", "/events", "/logs?limit=1", "/logs?since=1&limit=1"})
+            targets.push_back(id + part);
+    }
+    for (auto const* part : {"/api/v1/jobs/dup", "/api/v1/jobs/dup?tenant_id=globex", "/api/v1/jobs/dup/events?tenant_id=acme",
+                             "/api/v1/jobs/j1?tenant_id=acme", "/api/v1/jobs/nothing"})
+        targets.push_back(part);
+    http_client h(port);
+    std::map<std::string, std::string> out;
+    for (auto const& t : targets) {
+        auto const r = h.get(t, token);
+        out[t] = std::to_string(r.status) + " " + r.body;
+    }
+    return out;
+}
+
+/// The whole dead-letter list, newest first, read `per_page` at a time following `next_before`.
+std::vector<std::string> dead_letter_pages(std::uint16_t port, int per_page, std::string const& token = {})
+{
+    http_client h(port);
+    std::vector<std::string> out;
+    std::string cursor;
+    for (int pages = 0; pages < 1000; ++pages) {
+        auto const r = h.get("/api/v1/jobs/failed/recent?limit=" + std::to_string(per_page) + cursor, token);
+        EXPECT_EQ(r.status, 200u) << r.body;
+        auto const answer = r.json().as_object();
+        for (auto const& e : answer.at("items").as_array())
+            out.push_back(boost::json::serialize(e));
+        auto const* next = answer.if_contains("next_before");
+        if (!next)
+            return out;
+        cursor = "&before=" + std::to_string(next->to_number<std::uint64_t>());
+    }
+    ADD_FAILURE() << "the pages did not end";
+    return out;
+}
+
+/// Waits until the server's store holds at most `n` jobs (its retention runs once a second).
+void wait_for_eviction(test_server& srv, std::size_t n)
+{
+    auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+    while (srv.on_core([&] { return srv.get_app().get_core().store().size(); }) > n) {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "finished jobs were not evicted";
+        std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    }
+}
+
+TEST_F(StorageTest, JobsThatLeftMemoryAreAnsweredFromTheFileAsIfMemoryHeldEverything)
+{
+    auto const lines = history_stream();
+    // The reference holds everything in memory.
+    auto ref_cfg = test_server::default_config();
+    ref_cfg.dlq.max_entries = 10'000;
+    ref_cfg.store.finished_ttl_ms = std::chrono::hours{24 * 365 * 10};  // the stream's times are of 2023
+    test_server reference(ref_cfg);
+    post_lines(reference.port(), lines);
+    auto const expected = history_answers(reference.port());
+    auto const expected_dead = dead_letter_pages(reference.port(), 1000);
+    ASSERT_EQ(expected_dead.size(), 120u);
+    // This one keeps 20 finished jobs and 10 dead-letter entries in memory; the rest is in its file.
+    auto c = storage_config();
+    c.store.max_finished_jobs = 20;
+    c.store.finished_ttl_ms = std::chrono::hours{24 * 365 * 10};  // the stream's times are of 2023
+    c.dlq.max_entries = 10;
+    auto check = [&](test_server& srv, char const* when) {
+        auto const got = history_answers(srv.port());
+        for (auto const& [target, answer] : expected)
+            EXPECT_EQ(got.at(target), answer) << when << ": " << target;
+        EXPECT_EQ(dead_letter_pages(srv.port(), 7), expected_dead) << when;
+        EXPECT_EQ(dead_letter_pages(srv.port(), 1000), expected_dead) << when;
+    };
+    {
+        test_server srv(c);
+        post_lines(srv.port(), lines);
+        wait_for_eviction(srv, 20);
+        check(srv, "evicted");
+    }
+    // And after a restart, from the same file: replay brings the jobs back into
+    // memory (and out of the file) until retention evicts them again.
+    test_server again(c);
+    check(again, "restarted");
+    wait_for_eviction(again, 20);
+    check(again, "restarted and evicted");
+    storage_peek peek(db_path());
+    EXPECT_EQ(peek.number("SELECT count(*) FROM jobs"), 302 - 20);
+    EXPECT_EQ(peek.number("SELECT count(*) FROM dead_letters"), 120);
+}
+
+TEST_F(StorageTest, HistoryFromTheFileIsEachTenantsOwn)
+{
+    auto c = storage_config();
+    c.store.max_finished_jobs = 1;  // every finished job but the last leaves memory
+    c.dlq.max_entries = 0;
+    c.auth.mode = auth_mode::static_tokens;
+    c.auth.tokens["tok-admin"] = principal{.subject = "admin", .scopes = {auth_scope::read, auth_scope::publish}};
+    c.auth.tokens["tok-acme"] =
+        principal{.subject = "acme-app", .tenant_id = "acme", .scopes = {auth_scope::read, auth_scope::publish}};
+    c.auth.tokens["tok-acme-u1"] = principal{
+        .subject = "acme-u1", .tenant_id = "acme", .user_id = "u1", .scopes = {auth_scope::read}};
+    test_server srv(c);
+    http_client h(srv.port());
+    std::string body;
+    for (auto const& l : history_stream())
+        body += l + "\n";
+    ASSERT_EQ(h.post("/api/v1/events", body, "application/x-ndjson", "tok-admin").status, 200u);
+    wait_for_eviction(srv, 1);
+    // j1 is acme's, j2 globex's, j0 of no tenant: acme's principal sees only its own.
+    EXPECT_EQ(h.get("/api/v1/jobs/j1", "tok-acme").status, 200u);
+    for (auto const* t : {"/api/v1/jobs/j2", "/api/v1/jobs/j2?tenant_id=globex", "/api/v1/jobs/j2/logs?tenant_id=globex",
+                          "/api/v1/jobs/j2/events?tenant_id=globex", "/api/v1/jobs/j0", "/api/v1/jobs/j0/events"}) {
+        auto const r = h.get(t, "tok-acme");
+        EXPECT_EQ(r.status, 404u) << t << " " << r.body;
+        EXPECT_EQ(r.body.find("globex"), std::string::npos) << t;
+    }
+    auto const mine = h.get("/api/v1/jobs?limit=100&offset=0&tenant_id=globex", "tok-acme").json();
+    EXPECT_EQ(mine.at("total").to_number<int>(), 0);
+    auto const listed = h.get("/api/v1/jobs?limit=100&offset=0", "tok-acme").json();
+    EXPECT_EQ(listed.at("total").to_number<int>(), 101);  // j1, j4, ..., j298 and acme's dup
+    for (auto const& j : listed.at("items").as_array())
+        EXPECT_EQ(j.at("tenant_id"), "acme");
+    for (auto const& e : dead_letter_pages(srv.port(), 3, "tok-acme"))
+        EXPECT_NE(e.find(R"("tenant_id":"acme")"), std::string::npos) << e;
+    EXPECT_EQ(dead_letter_pages(srv.port(), 3, "tok-acme").size(), 40u);
+    // A user's principal: that user's jobs of its tenant only.
+    auto const users = h.get("/api/v1/jobs?limit=100", "tok-acme-u1").json();
+    for (auto const& j : users.at("items").as_array())
+        EXPECT_EQ(j.at("user_id"), "u1");
+    EXPECT_EQ(users.at("total").to_number<int>(), 50);
+    EXPECT_EQ(h.get("/api/v1/jobs/j4", "tok-acme-u1").status, 404u);  // acme's, of u0
+    EXPECT_EQ(h.get("/api/v1/jobs/j1", "tok-acme-u1").status, 200u);
+    for (auto const& e : dead_letter_pages(srv.port(), 3, "tok-acme-u1"))
+        EXPECT_NE(e.find(R"("user_id":"u1")"), std::string::npos) << e;
+}
+
+TEST_F(StorageTest, AFileOfTheFirstFormatIsMigratedForward)
+{
+    std::filesystem::create_directories(std::filesystem::path(db_path()).parent_path());
+    {
+        // Format 1, as the first durable jobwatch wrote it.
+        sqlite3* db = nullptr;
+        ASSERT_EQ(::sqlite3_open(db_path().c_str(), &db), SQLITE_OK);
+        std::string sql =
+            "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;"
+            "CREATE TABLE journal(seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, kind INTEGER NOT NULL,"
+            " body TEXT NOT NULL);"
+            "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL); PRAGMA user_version = 1;";
+        auto const at = std::to_string(
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count());
+        std::vector<std::string> const events = {
+            event_json("job.queued", "m1", "q", R"("tenant_id":"acme","time":"2026-01-02T03:04:05.000Z")"),
+            event_json("job.log", "m1", "q",
+                       R"("tenant_id":"acme","level":"error","message":"disk full","time":"2026-01-02T03:04:06.000Z")"),
+            event_json("job.completed", "m1", "q", R"("tenant_id":"acme","time":"2026-01-02T03:04:07.000Z")")};
+        for (std::size_t i = 0; i < events.size(); ++i)
+            sql += "INSERT INTO journal VALUES (" + std::to_string(i + 1) + ", " + at + ", 0, '" + events[i] + "');";
+        char* err = nullptr;
+        ASSERT_EQ(::sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+        ::sqlite3_close(db);
+    }
+    // The job finished long before finished_ttl_ms: evicted at once, answered from the file.
+    test_server srv(storage_config());
+    wait_for_eviction(srv, 0);
+    // Served from the file: the migration named each old row's job.
+    http_client h(srv.port());
+    auto const events = h.get("/api/v1/jobs/m1/events?tenant_id=acme");
+    ASSERT_EQ(events.status, 200u) << events.body;
+    EXPECT_EQ(events.json().at("items").as_array().size(), 3u) << events.body;
+    EXPECT_EQ(events.json().at("complete"), true);
+    auto const logs = h.get("/api/v1/jobs/m1/logs?tenant_id=acme").json();
+    ASSERT_EQ(logs.at("items").as_array().size(), 1u);
+    EXPECT_EQ(logs.at("items").at(0).at("message"), "disk full");
+    EXPECT_EQ(logs.at("items").at(0).at("level"), "error");
+    EXPECT_EQ(h.get("/api/v1/jobs/m1?tenant_id=acme").json().at("state"), "succeeded");
+    storage_peek peek(db_path());
+    EXPECT_EQ(peek.number("PRAGMA user_version"), storage::schema_version);
+    EXPECT_EQ(peek.number("SELECT count(*) FROM journal WHERE job_id = 'm1' AND tenant = 'acme'"), 3);
+}
+
 TEST_F(StorageTest, FilesThatCannotBeUsedStopTheStartNamingTheFile)
 {
     auto expect_refused = [&](std::string const& path, std::string const& why) {

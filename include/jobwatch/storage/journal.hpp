@@ -349,6 +349,7 @@ private:
     // Not journal rows: a job that left memory (table jobs), a dead-letter entry (dead_letters).
     static constexpr std::int64_t kind_archived_job = 100;
     static constexpr std::int64_t kind_dead_letter = 101;
+    static constexpr std::int64_t kind_forget_job = 102;  // a job in memory again: not archived
 
     struct record
     {
@@ -539,6 +540,14 @@ public:
         rec.text = to_json(job);
         keep(std::move(rec));
     }
+    void forget(std::string_view tenant, std::string_view job_id) override
+    {
+        record rec;
+        rec.kind = kind_forget_job;
+        rec.tenant = tenant;
+        rec.job_id = job_id;
+        keep(std::move(rec));
+    }
     void archive(std::uint64_t seq, dead_letter_entry const& entry) override
     {
         record rec;
@@ -659,14 +668,14 @@ private:
                              " ?10, ?11)"))
             , dead_letter(db.prepare("INSERT OR REPLACE INTO dead_letters(seq, at_ms, tenant, user_id, body)"
                                      " VALUES (?1, ?2, ?3, ?4, ?5)"))
+            , forget(db.prepare("DELETE FROM jobs WHERE tenant = ?1 AND job_id = ?2"))
         {
         }
-        statement event, job, dead_letter;
+        statement event, job, dead_letter, forget;
         void reset()
         {
-            event.reset();
-            job.reset();
-            dead_letter.reset();
+            for (auto* st : {&event, &job, &dead_letter, &forget})
+                st->reset();
         }
     };
 
@@ -691,6 +700,10 @@ private:
             bind_optional(st.job, 9, r.job_type);
             st.job.bind(10, r.body()).bind(11, r.kept_ms);
             st.job.step();
+            return;
+        case kind_forget_job:
+            st.forget.bind(1, std::string_view(r.tenant)).bind(2, std::string_view(r.job_id));
+            st.forget.step();
             return;
         case kind_dead_letter:
             st.dead_letter.bind(1, static_cast<std::int64_t>(r.seq)).bind(2, r.at_ms);
@@ -789,7 +802,7 @@ private:
         // Records are queued in number order: the highest number committed covers every lower one.
         std::uint64_t seq = 0;
         for (auto const& r : batch)
-            if (r.kind != kind_archived_job)
+            if (r.kind != kind_archived_job && r.kind != kind_forget_job)
                 seq = std::max(seq, r.seq);
         post_commit(seq, batch.back().pos, true);
         batch.clear();

@@ -82,6 +82,8 @@ public:
 
     /// Keeps a job that is leaving memory (core thread).
     virtual void archive(job_snapshot const& job, std::int64_t updated_ms) = 0;
+    /// A job of that tenant and id is in memory again (new): the file's earlier one is dropped (core thread).
+    virtual void forget(std::string_view tenant, std::string_view job_id) = 0;
     /// Keeps a dead-letter entry made by event `seq` (core thread).
     virtual void archive(std::uint64_t seq, dead_letter_entry const& entry) = 0;
 
