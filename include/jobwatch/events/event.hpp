@@ -47,6 +47,11 @@ inline std::string const& job_id_of(job_event const& ev) noexcept
 {
     return std::visit([](auto const& e) -> std::string const& { return e.job_id; }, ev);
 }
+/// The tenant the event names, if any.
+inline std::optional<std::string> const& tenant_of(job_event const& ev) noexcept
+{
+    return std::visit([](auto const& e) -> std::optional<std::string> const& { return e.tenant_id; }, ev);
+}
 /// The queue of the job.
 inline std::string const& queue_of(job_event const& ev) noexcept
 {

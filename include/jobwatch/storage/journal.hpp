@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -42,6 +43,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace jobwatch::storage {
@@ -116,9 +119,27 @@ public:
         owner_ = &c;
         db_->exec("BEGIN IMMEDIATE");
         try {
+            {
+                auto st = db_->prepare("SELECT tenant, job_id FROM jobs");
+                while (st.step())
+                    archived_.add(job_key(st.text(0), st.text(1)));
+            }
             replay(c, r);
+            for (auto const key : recovery_forgets_) {
+                auto const& [tenant, id] = recovery_forget_ids_.at(key);
+                record rec;
+                rec.kind = kind_forget_job;
+                rec.x = std::make_unique<record::columns>();
+                rec.x->tenant = tenant;
+                rec.x->job_id = id;
+                keep(std::move(rec));
+            }
+            recovery_forgets_.clear();
+            recovery_forget_ids_.clear();
+            recovery_statements_.reset();
             db_->exec("COMMIT");
         } catch (...) {
+            recovery_statements_.reset();
             rollback();
             throw;
         }
@@ -168,6 +189,7 @@ private:
             bool ok = false;
             if (kind == kind_event || kind == kind_event_stamped) {
                 if (auto ev = parse<job_event>(body)) {
+                    first_seq_.try_emplace(job_key(*ev), seq);
                     if (kind == kind_event_stamped)
                         std::visit([](auto& e) { e.time.reset(); }, *ev);  // given again from `at`, as at ingest
                     ok = c.replay_event(seq, at, std::move(*ev));
@@ -284,19 +306,32 @@ public:
                                                 std::size_t limit, bool logs_only) override
     {
         return read<journaled_events>([=](database& db) {
-            auto st = db.prepare(std::string("SELECT seq, body, type FROM journal WHERE job_id = ?1 AND tenant = ?2"
-                                             " AND seq > ?3") +
-                                 (logs_only ? " AND type = 'job.log'" : "") + " ORDER BY seq LIMIT ?4");
-            st.bind(1, std::string_view(job_id)).bind(2, std::string_view(tenant));
-            st.bind(3, static_cast<std::int64_t>(std::min<std::uint64_t>(after, std::numeric_limits<std::int64_t>::max())));
-            st.bind(4, static_cast<std::int64_t>(limit));
             journaled_events out;
-            bool first_queued = false;
-            while (st.step()) {
-                if (out.events.empty())
-                    first_queued = st.text(2) == job_queued::type;
+            // The job's numbers, from its archived row: its events lie between them.
+            auto range = db.prepare("SELECT first_seq, seq FROM jobs WHERE tenant = ?1 AND job_id = ?2");
+            range.bind(1, std::string_view(tenant)).bind(2, std::string_view(job_id));
+            if (!range.step())
+                return out;
+            auto const first = range.int64(0), last = range.int64(1);
+            range.reset();
+            auto const from = std::max<std::int64_t>(
+                first, static_cast<std::int64_t>(std::min<std::uint64_t>(after, std::numeric_limits<std::int64_t>::max() - 1)) + 1);
+            auto st = db.prepare("SELECT seq, body FROM journal WHERE seq BETWEEN ?1 AND ?2 AND job = ?3 ORDER BY seq");
+            st.bind(1, from).bind(2, last).bind(3, job_key(tenant, job_id));
+            bool first_queued = false, first_row = true;
+            while (out.events.size() < limit && st.step()) {
+                auto ev = parse<job_event>(st.text(1));
+                // Another job with the same key (a digest collision), or a row that cannot be read.
+                if (!ev || job_id_of(*ev) != job_id || tenant_of(*ev).value_or("") != tenant)
+                    continue;
+                if (first_row)
+                    first_queued = std::holds_alternative<job_queued>(*ev);
+                first_row = false;
+                if (logs_only && !std::holds_alternative<job_log>(*ev))
+                    continue;
                 out.events.push_back({static_cast<std::uint64_t>(st.int64(0)), std::string(st.text(1))});
             }
+            st.reset();
             // Retention deletes the oldest records: a job whose first event is
             // not its job.queued may have lost older ones, unless none was ever deleted.
             out.complete = after > 0 || first_queued || floor_of(db) == 0;
@@ -355,14 +390,19 @@ private:
     {
         std::uint64_t seq = 0;  // 0 for an archived job
         std::uint64_t pos = 0;  // place in the queue (flushed())
-        std::int64_t at_ms = 0;    // an archived job's: its updated_at
-        std::int64_t kept_ms = 0;  // an archived job's: when it left memory (retention)
+        std::int64_t at_ms = 0;  // an archived job's: its updated_at
         std::int64_t kind = kind_event;
         std::shared_ptr<logged_event const> event;  // its json() made on the core thread
         std::string text;                           // an alert's, job's or entry's JSON
-        // An archived job's or dead-letter entry's columns.
-        std::string tenant, job_id, state, queue;
-        std::optional<std::string> run_id, user_id, job_type;
+        // An archived job's or dead-letter entry's columns (not made for events: they pass by the million).
+        struct columns
+        {
+            std::int64_t kept_ms = 0;  // when the job left memory (retention)
+            std::optional<job_snapshot> job;  // made into JSON by the writer, not the core
+            std::string tenant, job_id, state, queue;
+            std::optional<std::string> run_id, user_id, job_type;
+        };
+        std::unique_ptr<columns> x;
         std::string_view body() const { return event ? std::string_view(event->json_) : std::string_view(text); }
     };
 
@@ -432,19 +472,18 @@ private:
             "CREATE TABLE journal(seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, kind INTEGER NOT NULL,"
             " body TEXT NOT NULL);"
             "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
-            // 2: history beyond memory. Each event row names its job (a tenant's job
-            // ids are its own: '' is no tenant) and type; jobs that left memory and
-            // dead-letter entries get tables of their own.
-            "ALTER TABLE journal ADD COLUMN job_id TEXT;"
-            "ALTER TABLE journal ADD COLUMN tenant TEXT;"
-            "ALTER TABLE journal ADD COLUMN type TEXT;"
-            "UPDATE journal SET job_id = json_extract(body, '$.job_id'),"
-            " tenant = coalesce(json_extract(body, '$.tenant_id'), ''), type = json_extract(body, '$.type')"
-            " WHERE kind IN (0, 2) AND json_valid(body);"
-            "CREATE INDEX journal_job ON journal(job_id, tenant, seq) WHERE job_id IS NOT NULL;"
+            // 2: history beyond memory. Each event row names its job by one integer
+            // (job_key), not indexed: a job's events are read between its first
+            // and last number, which its archived row keeps. (An index on the job
+            // takes random-order inserts, which cost the writer half its rate.)
+            // Jobs that left memory and dead-letter entries get tables of their own.
+            "ALTER TABLE journal ADD COLUMN job INTEGER;"
+            "UPDATE journal SET job = jobwatch_job_key(coalesce(json_extract(body, '$.tenant_id'), ''),"
+            " json_extract(body, '$.job_id')) WHERE kind IN (0, 2) AND json_valid(body);"
             "CREATE TABLE jobs(tenant TEXT NOT NULL, job_id TEXT NOT NULL, updated_ms INTEGER NOT NULL,"
             " seq INTEGER NOT NULL, state TEXT NOT NULL, queue TEXT NOT NULL, run_id TEXT, user_id TEXT,"
-            " job_type TEXT, body TEXT NOT NULL, archived_ms INTEGER NOT NULL, PRIMARY KEY(tenant, job_id));"
+            " job_type TEXT, body TEXT NOT NULL, archived_ms INTEGER NOT NULL, first_seq INTEGER NOT NULL,"
+            " PRIMARY KEY(tenant, job_id));"
             "CREATE INDEX jobs_updated ON jobs(updated_ms DESC, seq DESC);"
             "CREATE INDEX jobs_archived ON jobs(archived_ms);"
             "CREATE INDEX jobs_id ON jobs(job_id);"
@@ -452,6 +491,19 @@ private:
             " user_id TEXT, body TEXT NOT NULL);",
         };
         static_assert(std::size(migrations) == schema_version);
+        // For the migration to version 2: job_key in SQL.
+        if (::sqlite3_create_function(
+                db_->handle(), "jobwatch_job_key", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                [](sqlite3_context* ctx, int, sqlite3_value** v) {
+                    auto text = [](sqlite3_value* x) {
+                        auto const* p = reinterpret_cast<char const*>(::sqlite3_value_text(x));
+                        return p ? std::string_view(p, static_cast<std::size_t>(::sqlite3_value_bytes(x)))
+                                 : std::string_view{};
+                    };
+                    ::sqlite3_result_int64(ctx, job_key(text(v[0]), text(v[1])));
+                },
+                nullptr, nullptr) != SQLITE_OK)
+            throw storage_error(db_->file() + ": cannot register jobwatch_job_key", 0);
         for (auto v = version; v < schema_version; ++v) {
             db_->exec("BEGIN IMMEDIATE");
             try {
@@ -474,6 +526,7 @@ private:
 
     void apply_durability()
     {
+
         switch (cfg_.durability) {
         case storage_durability::sync: db_->exec("PRAGMA synchronous = FULL"); break;
         case storage_durability::batch: db_->exec("PRAGMA synchronous = NORMAL"); break;
@@ -523,29 +576,49 @@ private:
 public:
     // history: what memory lets go (core thread). While recovering (no writer
     // yet) it is written at once, inside recovery's transaction.
-    void archive(job_snapshot const& job, std::int64_t updated_ms) override
+    void archive(job_snapshot job, std::int64_t updated_ms) override
     {
         record rec;
         rec.kind = kind_archived_job;
         rec.at_ms = updated_ms;
-        rec.kept_ms = owner_ ? owner_->now().time_since_epoch().count() : updated_ms;
         rec.seq = static_cast<std::uint64_t>(job.seq);
-        rec.tenant = job.tenant_id.value_or("");
-        rec.job_id = job.job_id;
-        rec.state = std::string(to_string(job.state));
-        rec.queue = job.queue;
-        rec.run_id = job.run_id;
-        rec.user_id = job.user_id;
-        rec.job_type = job.job_type;
-        rec.text = to_json(job);
+        rec.x = std::make_unique<record::columns>();
+        rec.x->kept_ms = owner_ ? owner_->now().time_since_epoch().count() : updated_ms;
+        rec.x->tenant = job.tenant_id.value_or("");
+        rec.x->job_id = job.job_id;
+        rec.x->state = std::string(to_string(job.state));
+        rec.x->queue = job.queue;
+        rec.x->run_id = job.run_id;
+        rec.x->user_id = job.user_id;
+        rec.x->job_type = job.job_type;
+        rec.x->job = std::move(job);
+        auto const key = job_key(rec.x->tenant, rec.x->job_id);
+        recovery_forgets_.erase(key);
+        if (!core_ && archived_.may_hold(key) && already_archived(*rec.x, rec.seq)) {
+            first_seq_.erase(key);
+            return;  // replay evicts what it evicted before: the file has it
+        }
+        archived_.add(key);
         keep(std::move(rec));
     }
     void forget(std::string_view tenant, std::string_view job_id) override
     {
+        // Most new jobs were never archived: only those that may have been cost a record.
+        auto const key = job_key(tenant, job_id);
+        if (!archived_.may_hold(key))
+            return;
+        if (!core_) {
+            // Recovering: replay re-creates and evicts again most archived jobs; only
+            // those still in memory at its end are dropped from the file (recover()).
+            recovery_forgets_.insert(key);
+            recovery_forget_ids_.try_emplace(key, std::string(tenant), std::string(job_id));
+            return;
+        }
         record rec;
         rec.kind = kind_forget_job;
-        rec.tenant = tenant;
-        rec.job_id = job_id;
+        rec.x = std::make_unique<record::columns>();
+        rec.x->tenant = tenant;
+        rec.x->job_id = job_id;
         keep(std::move(rec));
     }
     void archive(std::uint64_t seq, dead_letter_entry const& entry) override
@@ -554,21 +627,38 @@ public:
         rec.kind = kind_dead_letter;
         rec.seq = seq;
         rec.at_ms = owner_ ? owner_->now().time_since_epoch().count() : 0;
-        rec.tenant = entry.tenant_id.value_or("");
-        rec.user_id = entry.user_id;
+        rec.x = std::make_unique<record::columns>();
+        rec.x->tenant = entry.tenant_id.value_or("");
+        rec.x->user_id = entry.user_id;
         rec.text = to_json(entry);
         keep(std::move(rec));
     }
 
 private:
+    // Recovering: the file holds this job as archived, up to the same event.
+    bool already_archived(record::columns const& job, std::uint64_t seq)
+    {
+        if (!recovery_statements_)
+            recovery_statements_ = std::make_unique<statements>(*db_);
+        auto& st = recovery_statements_->lookup;
+        st.bind(1, std::string_view(job.tenant)).bind(2, std::string_view(job.job_id));
+        bool same = false;
+        if (st.step()) {
+            same = static_cast<std::uint64_t>(st.int64(0)) == seq;
+            st.reset();
+        }
+        return same;
+    }
+
     void keep(record rec)
     {
         if (core_) {
             push(std::move(rec));
             return;
         }
-        statements st(*db_);
-        write_record(st, rec);
+        if (!recovery_statements_)
+            recovery_statements_ = std::make_unique<statements>(*db_);
+        write_record(*recovery_statements_, rec);
     }
 
     void push(record rec)
@@ -657,24 +747,40 @@ private:
         return db.scalar("SELECT coalesce((SELECT value FROM meta WHERE key = 'seq_floor'), 0)");
     }
 
+    /** The journal's key of a job: FNV-1a of its tenant ('' for none), a
+        NUL, and its id, as a signed 64-bit integer. Stable across versions
+        (it is in the file); readers compare the event's own tenant and id,
+        so that a collision costs a row read, never a wrong answer. */
+    static std::int64_t job_key(std::string_view tenant, std::string_view job_id) noexcept
+    {
+        auto h = ::jobwatch::detail::fnv1a(tenant);
+        h = ::jobwatch::detail::fnv1a(std::string_view("\0", 1), h);
+        return static_cast<std::int64_t>(::jobwatch::detail::fnv1a(job_id, h));
+    }
+    static std::int64_t job_key(job_event const& ev) noexcept
+    {
+        auto const& tenant = tenant_of(ev);
+        return job_key(tenant ? std::string_view(*tenant) : std::string_view{}, job_id_of(ev));
+    }
+
     // Prepared statements of the writer's connection.
     struct statements
     {
         explicit statements(database& db)
-            : event(db.prepare("INSERT INTO journal(seq, at_ms, kind, body, job_id, tenant, type)"
-                               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"))
+            : event(db.prepare("INSERT INTO journal(seq, at_ms, kind, body, job) VALUES (?1, ?2, ?3, ?4, ?5)"))
             , job(db.prepare("INSERT OR REPLACE INTO jobs(tenant, job_id, updated_ms, seq, state, queue, run_id,"
-                             " user_id, job_type, body, archived_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-                             " ?10, ?11)"))
+                             " user_id, job_type, body, archived_ms, first_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+                             " ?8, ?9, ?10, ?11, ?12)"))
             , dead_letter(db.prepare("INSERT OR REPLACE INTO dead_letters(seq, at_ms, tenant, user_id, body)"
                                      " VALUES (?1, ?2, ?3, ?4, ?5)"))
             , forget(db.prepare("DELETE FROM jobs WHERE tenant = ?1 AND job_id = ?2"))
+            , lookup(db.prepare("SELECT seq FROM jobs WHERE tenant = ?1 AND job_id = ?2"))
         {
         }
-        statement event, job, dead_letter, forget;
+        statement event, job, dead_letter, forget, lookup;
         void reset()
         {
-            for (auto* st : {&event, &job, &dead_letter, &forget})
+            for (auto* st : {&event, &job, &dead_letter, &forget, &lookup})
                 st->reset();
         }
     };
@@ -688,27 +794,35 @@ private:
     }
 
     // Writer thread (or the core's, recovering): one record into its table.
-    static void write_record(statements& st, record const& r)
+    void write_record(statements& st, record const& r)
     {
         switch (r.kind) {
-        case kind_archived_job:
-            st.job.bind(1, std::string_view(r.tenant)).bind(2, std::string_view(r.job_id)).bind(3, r.at_ms);
-            st.job.bind(4, static_cast<std::int64_t>(r.seq)).bind(5, std::string_view(r.state));
-            st.job.bind(6, std::string_view(r.queue));
-            bind_optional(st.job, 7, r.run_id);
-            bind_optional(st.job, 8, r.user_id);
-            bind_optional(st.job, 9, r.job_type);
-            st.job.bind(10, r.body()).bind(11, r.kept_ms);
+        case kind_archived_job: {
+            // Its events lie between its first number and its last.
+            auto const key = job_key(r.x->tenant, r.x->job_id);
+            auto const first = first_seq_.find(key);
+            st.job.bind(12, first == first_seq_.end() ? std::int64_t{0} : static_cast<std::int64_t>(first->second));
+            if (first != first_seq_.end())
+                first_seq_.erase(first);
+            st.job.bind(1, std::string_view(r.x->tenant)).bind(2, std::string_view(r.x->job_id)).bind(3, r.at_ms);
+            st.job.bind(4, static_cast<std::int64_t>(r.seq)).bind(5, std::string_view(r.x->state));
+            st.job.bind(6, std::string_view(r.x->queue));
+            bind_optional(st.job, 7, r.x->run_id);
+            bind_optional(st.job, 8, r.x->user_id);
+            bind_optional(st.job, 9, r.x->job_type);
+            auto const body = to_json(*r.x->job);
+            st.job.bind(10, std::string_view(body)).bind(11, r.x->kept_ms);
             st.job.step();
             return;
+        }
         case kind_forget_job:
-            st.forget.bind(1, std::string_view(r.tenant)).bind(2, std::string_view(r.job_id));
+            st.forget.bind(1, std::string_view(r.x->tenant)).bind(2, std::string_view(r.x->job_id));
             st.forget.step();
             return;
         case kind_dead_letter:
             st.dead_letter.bind(1, static_cast<std::int64_t>(r.seq)).bind(2, r.at_ms);
-            st.dead_letter.bind(3, std::string_view(r.tenant));
-            bind_optional(st.dead_letter, 4, r.user_id);
+            st.dead_letter.bind(3, std::string_view(r.x->tenant));
+            bind_optional(st.dead_letter, 4, r.x->user_id);
             st.dead_letter.bind(5, r.body());
             st.dead_letter.step();
             return;
@@ -716,15 +830,11 @@ private:
         }
         st.event.bind(1, static_cast<std::int64_t>(r.seq)).bind(2, r.at_ms).bind(3, r.kind).bind(4, r.body());
         if (r.event) {
-            std::visit(
-                [&](auto const& e) {
-                    st.event.bind(5, std::string_view(e.job_id));
-                    st.event.bind(6, e.tenant_id ? std::string_view(*e.tenant_id) : std::string_view{""});
-                    st.event.bind(7, std::decay_t<decltype(e)>::type);
-                },
-                r.event->event);
+            auto const key = job_key(r.event->event);
+            first_seq_.try_emplace(key, r.seq);
+            st.event.bind(5, key);
         } else {
-            st.event.bind_null(5).bind_null(6).bind_null(7);
+            st.event.bind_null(5);
         }
         st.event.step();
     }
@@ -922,6 +1032,42 @@ private:
     std::thread writer_;
 
     // Core thread.
+    std::unique_ptr<statements> recovery_statements_;  // while recovering: what replay archives
+    std::unordered_set<std::int64_t> recovery_forgets_;  // while recovering: re-created, not archived again
+    std::unordered_map<std::int64_t, std::pair<std::string, std::string>> recovery_forget_ids_;
+
+    /// Which jobs may be in the jobs table (a Bloom filter of their job_key, 1 MiB,
+    /// two probes): a new job that cannot be there costs nothing to forget. It
+    /// only grows (deleted rows stay set: a false positive costs one DELETE).
+    class key_filter
+    {
+    public:
+        void add(std::int64_t key) noexcept
+        {
+            for (auto b : probes(key))
+                bits_[b >> 6] |= std::uint64_t{1} << (b & 63);
+        }
+        bool may_hold(std::int64_t key) const noexcept
+        {
+            for (auto b : probes(key))
+                if (!(bits_[b >> 6] & (std::uint64_t{1} << (b & 63))))
+                    return false;
+            return true;
+        }
+
+    private:
+        static constexpr std::uint64_t mask = (std::uint64_t{1} << 23) - 1;  // 8 Mi bits
+        static std::array<std::uint64_t, 2> probes(std::int64_t key) noexcept
+        {
+            auto const h = static_cast<std::uint64_t>(key);
+            return {h & mask, (h >> 32) & mask};
+        }
+        std::vector<std::uint64_t> bits_ = std::vector<std::uint64_t>((mask + 1) / 64);
+    };
+    key_filter archived_;  // core thread
+    // The first number of each job journaled and not archived, by job_key: what an
+    // archived job's row keeps. The core's while recovering, then the writer's.
+    std::unordered_map<std::int64_t, std::uint64_t> first_seq_;
     core* owner_ = nullptr;  // the core this journal keeps history for (from recover on)
     std::uint64_t committed_seq_ = 0;
     std::uint64_t pushed_pos_ = 0, committed_pos_ = 0;

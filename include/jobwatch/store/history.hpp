@@ -81,7 +81,7 @@ public:
     virtual ~history() = default;
 
     /// Keeps a job that is leaving memory (core thread).
-    virtual void archive(job_snapshot const& job, std::int64_t updated_ms) = 0;
+    virtual void archive(job_snapshot job, std::int64_t updated_ms) = 0;
     /// A job of that tenant and id is in memory again (new): the file's earlier one is dropped (core thread).
     virtual void forget(std::string_view tenant, std::string_view job_id) = 0;
     /// Keeps a dead-letter entry made by event `seq` (core thread).

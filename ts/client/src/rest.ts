@@ -58,7 +58,10 @@ export class JobwatchRest {
   queues(): Promise<{ items: Array<{ queue: string; summary: Summary }> }> { return this.get("/api/v1/queues"); }
   health(): Promise<HealthReport> { return this.get("/api/v1/health/queues"); }
   failedStats(): Promise<Record<string, unknown>> { return this.get("/api/v1/jobs/failed/stats"); }
-  failedRecent(limit = 20): Promise<{ items: DeadLetterEntry[] }> { return this.get("/api/v1/jobs/failed/recent", { limit }); }
+  /** Newest first; pass a page's `next_before` as `before` for the one after it (older). */
+  failedRecent(limit = 20, before?: number): Promise<{ items: DeadLetterEntry[]; next_before?: number }> {
+    return this.get("/api/v1/jobs/failed/recent", { limit, before });
+  }
 }
 
 export function rest(o: RestOptions): JobwatchRest { return new JobwatchRest(o); }
