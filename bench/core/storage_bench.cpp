@@ -7,6 +7,9 @@
 //  - how long the core spends on one batch (its p50 and max): with storage on it
 //    must not grow, since the core hands events to the writer thread and never
 //    waits on the disk itself (except where sync answers wait, off the core);
+//  - the tick latency under that ingest: a 1 ms timer on the core's context,
+//    run between batches as a server's loop runs it between requests, and how
+//    late it fires (p50, p99, max);
 //  - recovery of 1,000,000 journaled events into a fresh core (target <= 10 s),
 //    and the file's bytes per event.
 #include <jobwatch/components/aggregator.hpp>
@@ -18,8 +21,11 @@
 
 #include <unistd.h>
 
+#include <boost/asio/steady_timer.hpp>
+
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -107,6 +113,7 @@ void bm_storage_ingest(benchmark::State& state)
     constexpr std::size_t events = 400'000;
     auto const batches = storage_batches(events, 0);
     std::vector<double> batch_us;
+    std::vector<double> late_us;
     std::uint64_t bytes = 0;
     for (auto _ : state) {
         state.PauseTiming();
@@ -116,6 +123,22 @@ void bm_storage_ingest(benchmark::State& state)
             storage_pipeline p(file, mode == 2 ? jobwatch::storage_durability::sync
                                                : jobwatch::storage_durability::batch);
             batch_us.clear();
+            late_us.clear();
+            // The tick: every 1 ms, and how late it runs.
+            jobwatch::asio::steady_timer tick(p.ioc);
+            bool ticking = true;
+            std::function<void()> arm = [&] {
+                tick.expires_after(std::chrono::milliseconds{1});
+                tick.async_wait([&](boost::system::error_code ec) {
+                    if (ec || !ticking)
+                        return;
+                    late_us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() -
+                                                                                tick.expiry())
+                                          .count());
+                    arm();
+                });
+            };
+            arm();
             state.ResumeTiming();
             for (auto const& b : batches) {
                 auto const t0 = std::chrono::steady_clock::now();
@@ -129,7 +152,11 @@ void bm_storage_ingest(benchmark::State& state)
                     std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
                 if (mode == 2)
                     p.wait_committed(p.core.events().last_seq());  // the answer waits for its commit
+                p.ioc.restart();
+                p.ioc.poll();  // the loop between two requests: due timers run
             }
+            ticking = false;
+            tick.cancel();
             p.wait_committed(p.core.events().last_seq());  // sustained: everything is on disk
             state.PauseTiming();
             if (p.journal)
@@ -145,6 +172,12 @@ void bm_storage_ingest(benchmark::State& state)
     state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * events));
     state.counters["batch_us_p50"] = batch_us[batch_us.size() / 2];
     state.counters["batch_us_max"] = batch_us.back();
+    std::sort(late_us.begin(), late_us.end());
+    if (!late_us.empty()) {
+        state.counters["tick_late_us_p50"] = late_us[late_us.size() / 2];
+        state.counters["tick_late_us_p99"] = late_us[late_us.size() * 99 / 100];
+        state.counters["tick_late_us_max"] = late_us.back();
+    }
     if (mode != 0)
         state.counters["file_bytes_per_event"] = static_cast<double>(bytes) / events;
 }
