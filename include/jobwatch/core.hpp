@@ -89,12 +89,27 @@ struct health_out
 /// Everything the core hands to the rooms (the gateway's hub consumes it).
 using room_message = std::variant<event_out, summary_out, alert_out, health_out>;
 
+/// A durable journal's counters (`GET /api/v1/monitor/connections`, `storage`).
+struct journal_report
+{
+    std::uint64_t committed = 0;      ///< records written
+    std::uint64_t transactions = 0;   ///< commits
+    std::uint64_t failures = 0;       ///< failed commits (each retried)
+    std::uint64_t deleted = 0;        ///< records removed by retention
+    std::uint64_t refused = 0;        ///< events refused while it could not take them
+    std::uint64_t pending = 0;        ///< handed to the writer, not yet committed
+    std::uint64_t committed_seq = 0;  ///< every message up to this number is in the file
+    bool writing = true;              ///< false while commits fail (a full disk)
+};
+
 /** @brief What the core asks of a durable journal (`storage/journal.hpp`),
     when there is one. Core thread. */
 class journal_gate
 {
 public:
     virtual ~journal_gate() = default;
+    /// Its counters, as of now.
+    virtual journal_report report() const = 0;
     /// False while the journal cannot take more events: ingest is refused (`unavailable`).
     virtual bool accepting() const noexcept = 0;
     /// Counts an event refused because it was not accepting.

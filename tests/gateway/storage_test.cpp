@@ -366,6 +366,11 @@ TEST_F(StorageTest, AFullDiskRefusesIngestWith503UntilItCanWriteAgain)
     EXPECT_NE(refused.body.find("storage unavailable"), std::string::npos) << refused.body;
     EXPECT_EQ(refused.headers[bhttp::field::retry_after], "1");
     EXPECT_EQ(post(5000).status, 503u);  // still full: refused at once
+    // The monitor says so.
+    auto const storage = h.get("/api/v1/monitor/connections").json().at("storage");
+    EXPECT_EQ(storage.at("writing"), false);
+    EXPECT_GE(storage.at("refused").to_number<int>(), 1);
+    EXPECT_GE(storage.at("failures").to_number<int>(), 1);
     // Reads and live updates go on.
     EXPECT_EQ(h.get("/api/v1/jobs?limit=5").status, 200u);
     // Space returns: writing resumes by itself.
@@ -375,6 +380,9 @@ TEST_F(StorageTest, AFullDiskRefusesIngestWith503UntilItCanWriteAgain)
         ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "ingest still refused after the disk had room";
         std::this_thread::sleep_for(std::chrono::milliseconds{100});
     }
+    auto const resumed = h.get("/api/v1/monitor/connections").json().at("storage");
+    EXPECT_EQ(resumed.at("writing"), true);
+    EXPECT_GE(resumed.at("committed_seq").to_number<std::uint64_t>(), acknowledged.back());
     // Everything acknowledged is in the file, once.
     storage_peek peek(db_path());
     for (auto seq : acknowledged)

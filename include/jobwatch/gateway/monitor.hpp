@@ -68,6 +68,13 @@ inline std::string connections_report(server& srv)
                                       {"invalid", log.invalid},       {"ignored", in.ignored},
                                       {"forbidden", in.forbidden},    {"conflicts", in.conflicts},
                                       {"rate_limited", in.rate_limited}};
+    if (auto const* j = core.journal()) {
+        auto const r = j->report();
+        o["storage"] = boost::json::object{{"committed", r.committed}, {"transactions", r.transactions},
+                                           {"failures", r.failures},   {"deleted", r.deleted},
+                                           {"refused", r.refused},     {"pending", r.pending},
+                                           {"committed_seq", r.committed_seq}, {"writing", r.writing}};
+    }
     std::vector<std::pair<std::size_t, std::string>> top;
     srv.fan.for_each_room([&](std::string_view room, std::size_t subs) { top.emplace_back(subs, std::string(room)); });
     std::sort(top.begin(), top.end(), [](auto const& a, auto const& b) { return a.first > b.first; });

@@ -77,15 +77,6 @@ public:
         std::chrono::milliseconds took{};
     };
 
-    /// Counters for the monitor report.
-    struct stats
-    {
-        std::uint64_t committed = 0;      ///< records written
-        std::uint64_t transactions = 0;   ///< commits
-        std::uint64_t failures = 0;       ///< failed commits (retried)
-        std::uint64_t deleted = 0;        ///< records removed by retention
-        std::uint64_t refused = 0;        ///< events refused while not accepting
-    };
 
     /// @throws storage_error naming the file: cannot create, open, lock or read it, or a newer schema.
     journal(storage_config cfg, logger lgr) : cfg_(std::move(cfg)), lgr_(std::move(lgr)), db_(open(cfg_))
@@ -127,12 +118,7 @@ public:
             replay(c, r);
             for (auto const key : recovery_forgets_) {
                 auto const& [tenant, id] = recovery_forget_ids_.at(key);
-                record rec;
-                rec.kind = kind_forget_job;
-                rec.x = std::make_unique<record::columns>();
-                rec.x->tenant = tenant;
-                rec.x->job_id = id;
-                keep(std::move(rec));
+                keep(forget_record(tenant, id));
             }
             recovery_forgets_.clear();
             recovery_forget_ids_.clear();
@@ -359,15 +345,17 @@ public:
         });
     }
 
-    /// Counters (core thread).
-    stats counters() const
+    journal_report report() const override
     {
-        stats s;
+        journal_report s;
         s.committed = committed_.load(std::memory_order_relaxed);
         s.transactions = transactions_.load(std::memory_order_relaxed);
         s.failures = failures_.load(std::memory_order_relaxed);
         s.deleted = deleted_.load(std::memory_order_relaxed);
         s.refused = refused_;
+        s.pending = pending_.load(std::memory_order_relaxed);
+        s.committed_seq = committed_seq_;
+        s.writing = !failed_.load(std::memory_order_relaxed);
         return s;
     }
     std::string const& file() const noexcept { return db_->file(); }
@@ -614,12 +602,7 @@ public:
             recovery_forget_ids_.try_emplace(key, std::string(tenant), std::string(job_id));
             return;
         }
-        record rec;
-        rec.kind = kind_forget_job;
-        rec.x = std::make_unique<record::columns>();
-        rec.x->tenant = tenant;
-        rec.x->job_id = job_id;
-        keep(std::move(rec));
+        keep(forget_record(tenant, job_id));
     }
     void archive(std::uint64_t seq, dead_letter_entry const& entry) override
     {
@@ -635,6 +618,16 @@ public:
     }
 
 private:
+    static record forget_record(std::string_view tenant, std::string_view job_id)
+    {
+        record rec;
+        rec.kind = kind_forget_job;
+        rec.x = std::make_unique<record::columns>();
+        rec.x->tenant = tenant;
+        rec.x->job_id = job_id;
+        return rec;
+    }
+
     // Recovering: the file holds this job as archived, up to the same event.
     bool already_archived(record::columns const& job, std::uint64_t seq)
     {
