@@ -318,6 +318,22 @@ public:
         return admitted.st == event_log::status::accepted && apply(std::move(admitted.event), false);
     }
 
+    /** @brief Applies a job event numbered elsewhere (the cluster's stream,
+        `cluster/projection.hpp`): number `seq`, its tenant resolved and its
+        time stamped by the instance that appended it. Applied, kept,
+        journaled and delivered as a published event is; an event the store
+        ignores leaves its number unused. */
+    publish_result apply_numbered(std::uint64_t seq, job_event ev)
+    {
+        log_.resume_after(seq - 1);
+        auto admitted = log_.admit(std::move(ev), now());
+        if (admitted.st != event_log::status::accepted) {
+            return {admitted.st == event_log::status::duplicate ? publish_status::duplicate : publish_status::invalid,
+                    0, std::move(admitted.error), {}};
+        }
+        return apply(std::move(admitted.event), true);
+    }
+
     /// Restores one journaled alert at start-up, as number `seq` in room `alerts`; not delivered.
     void replay_alert(std::uint64_t seq, alert a)
     {

@@ -1,0 +1,206 @@
+#ifndef JOBWATCH_CLUSTER_STREAM_LOG_HPP
+#define JOBWATCH_CLUSTER_STREAM_LOG_HPP
+
+/** @file
+    The cluster's ordered log (`cluster.mode: "redis"`): one Redis Stream
+    whose entry ids are the sequence numbers themselves (`<seq>-0`). A Lua
+    script numbers each event (`INCR` of a counter), drops a producer's
+    repeat (`SET NX PX` of its id for the dedup window) and appends it
+    (`XADD`), atomically, so every instance that reads the stream gives the
+    same event the same number, and a client can resume with `since` on any
+    instance. A reader detects a stream trimmed past its position (the next
+    entry's number is not the one it expects): it is told, never silently
+    skipped.
+*/
+
+#include <jobwatch/redis/connection.hpp>
+
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace jobwatch::cluster {
+
+/// One event to append: its JSON, and its producer id (scoped by its tenant) if it has one.
+struct append_item
+{
+    std::string json;
+    std::optional<std::string> dedup_key{};  ///< `tenant/id`; nullopt: never a duplicate
+};
+
+/// What the log did with one appended event.
+struct append_outcome
+{
+    std::uint64_t seq = 0;   ///< its number; 0 when it was a duplicate
+    bool duplicate = false;  ///< its producer id was seen within the dedup window
+};
+
+/// One entry read back.
+struct log_entry
+{
+    std::uint64_t seq = 0;
+    std::string json;
+};
+
+/// What one read found.
+struct log_read
+{
+    std::vector<log_entry> entries{};  ///< in number order
+    /// The stream no longer holds every number after the one asked for
+    /// (trimmed, `cluster.stream_max_len`): the first entry is not the next number.
+    bool gap = false;
+};
+
+/** @brief The cluster's ordered log on a Redis Stream.
+
+    @par Thread Safety
+    As its connection: only from the connection's executor. A reader that
+    blocks (`read_after` with a block time) uses a connection of its own.
+*/
+class stream_log
+{
+public:
+    struct config
+    {
+        std::string stream = "jobwatch:events";         ///< the stream's key (the counter and dedup keys derive from it)
+        std::uint64_t max_len = 10'000'000;             ///< `XADD MAXLEN ~`: entries kept, about
+        std::chrono::milliseconds dedup_window{300'000};  ///< how long a producer id is remembered
+    };
+
+    explicit stream_log(config cfg) : cfg_(std::move(cfg)) {}
+
+    config const& settings() const noexcept { return cfg_; }
+
+    /** @brief Numbers and appends `items`, in order, in one script call:
+        one round trip for the batch, atomic against other instances.
+        @return the error of the request (nothing was appended when the
+        request was never written; a lost connection after writing leaves it
+        unknown), and one outcome per item. */
+    asio::awaitable<std::pair<boost::system::error_code, std::vector<append_outcome>>>
+    append(redis::connection& conn, std::vector<append_item> const& items) const
+    {
+        std::vector<append_outcome> out;
+        if (items.empty())
+            co_return std::pair{boost::system::error_code{}, std::move(out)};
+        redis::request req;
+        auto const head = script_head();
+        std::vector<std::string_view> argv(head.begin(), head.end());
+        argv.reserve(head.size() + 2 * items.size());
+        for (auto const& it : items) {
+            argv.emplace_back(it.dedup_key ? std::string_view(*it.dedup_key) : std::string_view{});
+            argv.emplace_back(it.json);
+        }
+        req.push_argv(argv);
+        auto [ec, replies] = co_await conn.exec(req);
+        if (ec)
+            co_return std::pair{ec, std::move(out)};
+        auto const* numbers = replies.empty() ? nullptr : std::get_if<redis::reply::array_type>(&replies[0].value());
+        if (!numbers || numbers->size() != items.size())
+            co_return std::pair{boost::system::error_code(redis::error::reply_error), std::move(out)};
+        out.reserve(items.size());
+        for (auto const& n : *numbers) {
+            auto const v = n.to_integer().value_or(0);
+            out.push_back({static_cast<std::uint64_t>(v > 0 ? v : 0), v <= 0});
+        }
+        co_return std::pair{boost::system::error_code{}, std::move(out)};
+    }
+
+    /** @brief Up to `count` entries numbered after `after`, waiting up to
+        `block` for the first (zero: not at all). */
+    asio::awaitable<std::pair<boost::system::error_code, log_read>>
+    read_after(redis::connection& conn, std::uint64_t after, std::size_t count,
+               std::chrono::milliseconds block) const
+    {
+        redis::request req;
+        auto const from = std::to_string(after) + "-0";
+        if (block.count() > 0)
+            req.push("XREAD", "COUNT", static_cast<std::int64_t>(count), "BLOCK",
+                     static_cast<std::int64_t>(block.count()), "STREAMS", cfg_.stream, from);
+        else
+            req.push("XREAD", "COUNT", static_cast<std::int64_t>(count), "STREAMS", cfg_.stream, from);
+        auto [ec, replies] = co_await conn.exec(req);
+        log_read r;
+        if (ec)
+            co_return std::pair{ec, std::move(r)};
+        // [[stream, [[id, [field, value, ...]], ...]]], or nil when nothing came.
+        auto const* streams = std::get_if<redis::reply::array_type>(&replies.at(0).value());
+        if (!streams || streams->empty())
+            co_return std::pair{boost::system::error_code{}, std::move(r)};
+        auto const* stream = std::get_if<redis::reply::array_type>(&(*streams)[0].value());
+        auto const* entries = stream && stream->size() == 2
+                                  ? std::get_if<redis::reply::array_type>(&(*stream)[1].value())
+                                  : nullptr;
+        if (!entries)
+            co_return std::pair{boost::system::error_code(redis::error::reply_error), std::move(r)};
+        for (auto const& e : *entries) {
+            auto const* pair = std::get_if<redis::reply::array_type>(&e.value());
+            if (!pair || pair->size() != 2)
+                continue;
+            auto const seq = seq_of((*pair)[0].string().value_or(""));
+            auto const* fields = std::get_if<redis::reply::array_type>(&(*pair)[1].value());
+            if (!seq || !fields)
+                continue;
+            for (std::size_t i = 0; i + 1 < fields->size(); i += 2)
+                if ((*fields)[i].string() == "e")
+                    r.entries.push_back({*seq, std::string((*fields)[i + 1].string().value_or(""))});
+        }
+        r.gap = !r.entries.empty() && r.entries.front().seq != after + 1;
+        co_return std::pair{boost::system::error_code{}, std::move(r)};
+    }
+
+    /// The number in an entry id (`<seq>-0`), if it is one.
+    static std::optional<std::uint64_t> seq_of(std::string_view id) noexcept
+    {
+        std::uint64_t v = 0;
+        auto const [p, ec] = std::from_chars(id.data(), id.data() + id.size(), v);
+        if (ec != std::errc{} || p == id.data() || std::string_view(p, static_cast<std::size_t>(id.data() + id.size() - p)) != "-0")
+            return std::nullopt;
+        return v;
+    }
+
+private:
+    // KEYS: the stream, its counter, the prefix of dedup keys (one key per
+    // producer id: not for Redis Cluster, where one stream lives on one node
+    // anyway). ARGV: max_len, window ms, then per event its dedup key ('' for
+    // none) and its JSON. Returns one number per event, 0 for a duplicate.
+    static constexpr std::string_view script = R"lua(
+local out = {}
+local i = 3
+while i <= #ARGV do
+  local key = ARGV[i]
+  if key ~= '' and not redis.call('SET', KEYS[3] .. key, '1', 'NX', 'PX', ARGV[2]) then
+    out[#out + 1] = 0
+  else
+    local s = redis.call('INCR', KEYS[2])
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], s .. '-0', 'e', ARGV[i + 1])
+    out[#out + 1] = s
+  end
+  i = i + 2
+end
+return out
+)lua";
+
+    // EVAL, the script, its keys and its two settings; the events follow.
+    std::vector<std::string> script_head() const
+    {
+        return {"EVAL",
+                std::string(script),
+                "3",
+                cfg_.stream,
+                cfg_.stream + ":seq",
+                cfg_.stream + ":dedup:",
+                std::to_string(cfg_.max_len),
+                std::to_string(cfg_.dedup_window.count())};
+    }
+
+    config cfg_;
+};
+
+}  // namespace jobwatch::cluster
+
+#endif
