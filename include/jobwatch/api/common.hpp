@@ -9,6 +9,7 @@
 #include <jobwatch/detail/codec_write.hpp>
 #include <jobwatch/http/request.hpp>
 #include <jobwatch/http/router.hpp>
+#include <jobwatch/logger.hpp>
 
 #include <string>
 #include <string_view>
@@ -25,6 +26,22 @@ inline std::string pointer_member(std::string_view pointer)
     w.raw(R"("pointer":)");
     w.string(pointer);
     return out;
+}
+
+/** @brief 503 `storage unavailable: <detail>` with `Retry-After: 1`: the
+    durable journal cannot write, or its file cannot be read, now. */
+inline http::response storage_unavailable(http::request const& req, std::string_view detail)
+{
+    auto res = http::problem(req, http::status::service_unavailable, "storage unavailable: " + std::string(detail));
+    res.set(boost::beast::http::field::retry_after, "1");
+    return res;
+}
+
+/// The answer when durable history cannot be read: the reason is logged, not answered.
+inline http::response history_unavailable(http::request const& req, logger const& log, std::string const& error)
+{
+    log.error("storage: reading history: " + error);
+    return storage_unavailable(req, "history cannot be read now");
 }
 
 /// `"parameter":"<name>"`, naming the offending query parameter.

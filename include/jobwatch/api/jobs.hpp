@@ -84,11 +84,8 @@ private:
 
     static response storage_unavailable(request const& req)
     {
-        auto res = problem(req, status::service_unavailable,
-                           "storage unavailable: the durable journal cannot write now; nothing of this request "
-                           "was acknowledged, try again");
-        res.set(boost::beast::http::field::retry_after, "1");
-        return res;
+        return api::storage_unavailable(
+            req, "the durable journal cannot write now; nothing of this request was acknowledged, try again");
     }
 
     /** @brief `storage.durability: sync`: a successful ingest answer waits
@@ -320,14 +317,6 @@ private:
         return json_response(req, status::ok, std::move(body));
     }
 
-    response history_unavailable(request const& req, std::string const& error) const
-    {
-        core_.log().error("storage: reading history: " + error);
-        auto res = problem(req, status::service_unavailable, "storage unavailable: history cannot be read now");
-        res.set(boost::beast::http::field::retry_after, "1");
-        return res;
-    }
-
     /** Memory's jobs, and with durable history the jobs that left memory,
         merged in the store's order (updated_at, then seq, descending). A job
         in memory hides an archived job of the same tenant and id. */
@@ -349,7 +338,7 @@ private:
             auto read = h->jobs(q, keep);
             past = co_await std::move(read);
             if (!past.error.empty())
-                co_return history_unavailable(req, past.error);
+                co_return history_unavailable(req, core_.log(), past.error);
         }
         auto const& store = core_.store();
         auto const now = store.select(q, keep);
@@ -403,7 +392,7 @@ private:
         bool any = false;
         if (who.tenant_id) {
             if (asked && *asked != *who.tenant_id)
-                co_return problem(req, status::not_found, "no job " + std::string(id));
+                co_return not_found(req, id);
             tenant = *who.tenant_id;
         } else if (asked) {
             tenant = std::string(*asked);
@@ -432,7 +421,7 @@ private:
             matches = co_await std::move(read_any);
         }
         if (!matches.error.empty())
-            co_return history_unavailable(req, matches.error);
+            co_return history_unavailable(req, core_.log(), matches.error);
         if (matches.jobs.size() > 1)
             co_return conflict(req, id);
         if (matches.jobs.empty() || !may_see(who, matches.jobs.front()))
@@ -495,7 +484,7 @@ private:
             auto read = core_.past()->events_of(a->tenant_id, a->job_id, since, static_cast<std::size_t>(limit), true);
             auto lines = co_await std::move(read);
             if (!lines.error.empty())
-                co_return history_unavailable(req, lines.error);
+                co_return history_unavailable(req, core_.log(), lines.error);
             bool first = true;
             for (auto const& e : lines.events) {
                 auto ev = parse<job_event>(e.body);
@@ -543,7 +532,7 @@ private:
             auto read = core_.past()->events_of(a->tenant_id, a->job_id, 0, max_archived_events, false);
             auto events = co_await std::move(read);
             if (!events.error.empty())
-                co_return history_unavailable(req, events.error);
+                co_return history_unavailable(req, core_.log(), events.error);
             w.raw(R"(,"complete":)");
             w.boolean(events.complete && events.events.size() < max_archived_events);
             w.raw(R"(,"items":[)");

@@ -1,6 +1,7 @@
 #ifndef JOBWATCH_COMPONENTS_DLQ_MONITOR_HPP
 #define JOBWATCH_COMPONENTS_DLQ_MONITOR_HPP
 
+#include <jobwatch/api/common.hpp>
 #include <jobwatch/runtime/wait_cancelled.hpp>
 #include <jobwatch/auth/access.hpp>
 #include <jobwatch/core.hpp>
@@ -119,12 +120,8 @@ private:
             // Arguments bound before the co_await (GCC 12 mis-destroys temporaries inside one).
             auto read = h->dead_letters(below, who.tenant_id, who.user_id, want - items.size());
             auto past = co_await std::move(read);
-            if (!past.error.empty()) {
-                core_.log().error("storage: reading history: " + past.error);
-                auto res = problem(c.req, status::service_unavailable, "storage unavailable: history cannot be read now");
-                res.set(boost::beast::http::field::retry_after, "1");
-                co_return res;
-            }
+            if (!past.error.empty())
+                co_return api::history_unavailable(c.req, core_.log(), past.error);
             for (auto& e : past.entries)
                 items.emplace_back(e.seq, std::move(e.body));
         }

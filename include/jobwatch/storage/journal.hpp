@@ -44,7 +44,6 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace jobwatch::storage {
@@ -116,12 +115,9 @@ public:
                     archived_.add(job_key(st.text(0), st.text(1)));
             }
             replay(c, r);
-            for (auto const key : recovery_forgets_) {
-                auto const& [tenant, id] = recovery_forget_ids_.at(key);
-                keep(forget_record(tenant, id));
-            }
+            for (auto const& [key, job] : recovery_forgets_)
+                keep(forget_record(job.first, job.second));
             recovery_forgets_.clear();
-            recovery_forget_ids_.clear();
             recovery_statements_.reset();
             db_->exec("COMMIT");
         } catch (...) {
@@ -598,8 +594,7 @@ public:
         if (!core_) {
             // Recovering: replay re-creates and evicts again most archived jobs; only
             // those still in memory at its end are dropped from the file (recover()).
-            recovery_forgets_.insert(key);
-            recovery_forget_ids_.try_emplace(key, std::string(tenant), std::string(job_id));
+            recovery_forgets_.try_emplace(key, std::string(tenant), std::string(job_id));
             return;
         }
         keep(forget_record(tenant, job_id));
@@ -1026,8 +1021,8 @@ private:
 
     // Core thread.
     std::unique_ptr<statements> recovery_statements_;  // while recovering: what replay archives
-    std::unordered_set<std::int64_t> recovery_forgets_;  // while recovering: re-created, not archived again
-    std::unordered_map<std::int64_t, std::pair<std::string, std::string>> recovery_forget_ids_;
+    // While recovering: archived jobs replay re-created and has not archived again (tenant, id).
+    std::unordered_map<std::int64_t, std::pair<std::string, std::string>> recovery_forgets_;
 
     /// Which jobs may be in the jobs table (a Bloom filter of their job_key, 1 MiB,
     /// two probes): a new job that cannot be there costs nothing to forget. It
