@@ -17,7 +17,8 @@ packages=(
     libsqlite3-dev
     # The Redis tests and benchmark start their own redis-server on a free port;
     # a system service the package may start on 6379 is never used.
-    redis-server
+    # redis-tools (redis-cli) and curl for scripts/demo-cluster.sh.
+    redis-server redis-tools curl
 )
 # Node.js may come from elsewhere than Debian; only ask apt for it when absent.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

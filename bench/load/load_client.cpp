@@ -147,6 +147,7 @@ struct options
     std::string server_name = "jobwatch";
     std::string host = "127.0.0.1";
     unsigned short port = 0;
+    unsigned short publish_port = 0;  // 0: --port (a cluster: publish on one instance, watch another)
     std::size_t clients = 1000;
     std::string room = "queue:bench";
     double rate = 1000;
@@ -176,6 +177,9 @@ NDJSON events to /api/v1/events, and deliveries, loss and latency are measured.
   --server KIND        jobwatch (/ws), ws (/) or socketio (/socket.io/, Engine.IO v4)
   --host H             server address (default 127.0.0.1)
   --port P             server port (required)
+  --publish-port P     port the publisher POSTs to (default --port): with several
+                       instances of one cluster, events enter on one and are
+                       watched on another
   --clients N          WebSocket clients (default 1000)
   --room R             room to subscribe to, queue:<name> (default queue:bench);
                        events are published with queue <name>
@@ -264,6 +268,8 @@ options parse_options(int argc, char** argv)
         } else if (flag == "--port") {
             o.port = parse_number<unsigned short>(flag, value);
             have_port = true;
+        } else if (flag == "--publish-port") {
+            o.publish_port = parse_number<unsigned short>(flag, value);
         } else if (flag == "--clients") {
             o.clients = parse_number<std::size_t>(flag, value);
         } else if (flag == "--room") {
@@ -1677,7 +1683,10 @@ int main(int argc, char** argv)
     std::promise<clock_type::time_point> pub_start;
     std::thread pub_thread;
     if (!opt.idle) {
-        pub = std::make_unique<publisher>(opt, endpoint, ctx.tls, sni);
+        auto pub_endpoint = endpoint;
+        if (opt.publish_port)
+            pub_endpoint.port(opt.publish_port);
+        pub = std::make_unique<publisher>(opt, pub_endpoint, ctx.tls, sni);
         pub_thread = std::thread(
             [&, fut = pub_start.get_future()]() mutable { pub->run(pub_connected, std::move(fut)); });
         auto connected = pub_connected.get_future();

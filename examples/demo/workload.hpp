@@ -70,10 +70,20 @@ private:
         return a[std::uniform_int_distribution<std::size_t>(0, a.size() - 1)(rng_)];
     }
 
+    // Through core::submit, so that in a cluster the stream numbers it.
     void publish(std::string text)
     {
-        if (auto r = core_.publish_text(text); !r && r.status == jobwatch::publish_status::invalid)
-            core_.log().warn("demo workload produced an invalid event: " + r.error.message);
+        auto ev = jobwatch::parse<jobwatch::job_event>(text);
+        if (!ev) {
+            core_.log().warn("demo workload produced an invalid event: " + ev.error().message);
+            return;
+        }
+        std::vector<jobwatch::job_event> one;
+        one.push_back(std::move(*ev));
+        core_.submit(std::move(one), nullptr, [this](std::vector<jobwatch::publish_result> r) {
+            if (r.at(0).status == jobwatch::publish_status::invalid)
+                core_.log().warn("demo workload produced an invalid event: " + r[0].error.message);
+        });
     }
 
     std::string head(char const* type, job const& j)

@@ -3,6 +3,7 @@
 
 #include <jobwatch/api/jobs.hpp>
 #include <jobwatch/api/settings.hpp>
+#include <jobwatch/cluster/node.hpp>
 #include <jobwatch/config.hpp>
 #include <jobwatch/core.hpp>
 #include <jobwatch/detail/asio.hpp>
@@ -66,6 +67,8 @@ public:
         settings_routes_.install();
         if (core_.settings().storage.mode == storage_mode::sqlite)
             journal_ = std::make_unique<storage::journal>(core_.settings().storage, core_.log());
+        if (core_.settings().cluster.mode == cluster_mode::redis)
+            node_ = std::make_unique<cluster::node>(core_);
     }
 
     app(app const&) = delete;
@@ -110,9 +113,12 @@ public:
     void post(job_event ev, std::function<void(publish_result const&)> done = {})
     {
         asio::post(io_, [this, ev = std::make_shared<job_event>(std::move(ev)), done = std::move(done)] {
-            auto const r = core_.publish(std::move(*ev));
-            if (done)
-                done(r);
+            std::vector<job_event> one;
+            one.push_back(std::move(*ev));
+            core_.submit(std::move(one), nullptr, [done](std::vector<publish_result> r) {
+                if (done)
+                    done(r.at(0));
+            });
         });
     }
 
@@ -205,6 +211,8 @@ public:
     }
 
     core& get_core() noexcept { return core_; }
+    /// This instance's part in the cluster; nullptr unless `cluster.mode` is redis.
+    cluster::node* cluster_node() noexcept { return node_.get(); }
     /// The durable journal; nullptr with `storage.mode` memory.
     storage::journal* journal() noexcept { return journal_.get(); }
     asio::io_context& context() noexcept { return io_; }
@@ -242,10 +250,20 @@ private:
     }
 
     // Runs on the core executor; the caller's frame owns the event until it resumes.
-    asio::awaitable<publish_result> publish_on_core(job_event* ev) { co_return core_.publish(std::move(*ev)); }
+    asio::awaitable<publish_result> publish_on_core(job_event* ev)
+    {
+        if (!node_)
+            co_return core_.publish(std::move(*ev));
+        std::vector<job_event> one;
+        one.push_back(std::move(*ev));
+        auto r = co_await core_.submitted(std::move(one));
+        co_return std::move(r.at(0));
+    }
 
     asio::awaitable<std::vector<publish_result>> publish_on_core(std::vector<job_event>* batch)
     {
+        if (node_)
+            co_return co_await core_.submitted(std::move(*batch));
         std::vector<publish_result> out;
         out.reserve(batch->size());
         for (auto& ev : *batch)
@@ -276,6 +294,8 @@ private:
                                                 asio::deferred));
         std::vector<op_type> ops;
         ops.push_back(asio::co_spawn(io_.get_executor(), core_.tasks().run(), asio::deferred));
+        if (node_)
+            ops.push_back(asio::co_spawn(io_.get_executor(), node_->run(), asio::deferred));
         for (auto& c : components_)
             ops.push_back(asio::co_spawn(io_.get_executor(), c->run(), asio::deferred));
         auto [order, errors] = co_await asio::experimental::make_parallel_group(std::move(ops))
@@ -294,6 +314,7 @@ private:
     api::settings_routes settings_routes_{core_};
     std::vector<std::unique_ptr<component_base>> components_;
     std::unique_ptr<storage::journal> journal_;  // storage.mode sqlite
+    std::unique_ptr<cluster::node> node_;        // cluster.mode redis
     bool journal_started_ = false;
     asio::signal_set signals_{io_};
     asio::steady_timer shutdown_timer_{io_};

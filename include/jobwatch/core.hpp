@@ -124,6 +124,37 @@ public:
     virtual void append(std::uint64_t seq, alert const& a) = 0;
 };
 
+/// An event made ready at ingest for the cluster's log (`cluster/node.hpp`).
+struct clustered_event
+{
+    job_event event;  ///< its tenant decided for the principal, its time stamped
+    /// The principal's user, if it is bound to one: checked again where the
+    /// event is applied, against the job as it is at the event's number.
+    std::optional<std::string> bound_user{};
+    std::optional<std::string> dedup_key{};  ///< `tenant/id` of its producer id, if it has one
+};
+
+/** @brief Where ingest goes with `cluster.mode` redis: the cluster's log,
+    which every instance applies in order (`core::apply_numbered`). */
+class cluster_gate
+{
+public:
+    virtual ~cluster_gate() = default;
+    /// Appends `evs`, in order; calls `done` on the core executor with one
+    /// result each: `accepted` with its number, `duplicate`, or `unavailable`.
+    virtual void append(std::vector<clustered_event> evs, std::function<void(std::vector<publish_result>)> done) = 0;
+    /// An alert this instance raised: the cluster's leader appends it to the log, the others drop it.
+    virtual void raise(alert a) = 0;
+};
+
+/// One part's say in `/readyz` and `GET /api/v1/health`.
+struct health_check
+{
+    bool ready = true;
+    std::string reason{};  ///< why it is not ready
+    std::string detail{};  ///< a JSON object of the part's figures; empty: none
+};
+
 /** @brief The single-threaded state the components share: event log, job
     store, clock and logger, and the fan-out of what happens to them.
 
@@ -261,6 +292,11 @@ public:
     */
     publish_result publish(job_event ev, principal const* by = nullptr)
     {
+        if (cluster_) {
+            // Numbered by the cluster's stream only: this path would number locally.
+            return {publish_status::unavailable, 0,
+                    parse_error{"", "with cluster.mode redis, events go through core::submit or app::publish"}, {}};
+        }
         if (journal_ && !journal_->accepting()) {
             journal_->count_refused();
             return {publish_status::unavailable, 0, parse_error{"", "storage unavailable"}, {}};
@@ -274,6 +310,91 @@ public:
         }
         return apply(std::move(admitted.event), true);
     }
+
+    /// One result per event submitted, in order.
+    using results_fn = std::function<void(std::vector<publish_result>)>;
+
+    /** @brief Ingest of events from outside (REST, WebSocket, `app::publish`):
+        as `publish` each, and `done` with the results, at once; with
+        `cluster.mode` redis, each is prepared here (the checks of `publish`
+        that depend on the principal, its time stamped) and appended to the
+        cluster's log, and `done` is called once the log took them: an
+        accepted event is in Redis, and reaches the rooms when this instance
+        reads it back. */
+    void submit(std::vector<job_event> evs, principal const* by, results_fn done)
+    {
+        std::vector<publish_result> out(evs.size());
+        if (!cluster_) {
+            for (std::size_t i = 0; i < evs.size(); ++i)
+                out[i] = publish(std::move(evs[i]), by);
+            done(std::move(out));
+            return;
+        }
+        std::vector<clustered_event> batch;
+        std::vector<std::size_t> at;
+        for (std::size_t i = 0; i < evs.size(); ++i) {
+            if (auto refused = prepare(evs[i], by)) {
+                out[i] = std::move(*refused);
+                continue;
+            }
+            auto const& id = event_id_of(evs[i]);
+            auto const& tenant = tenant_field(evs[i]);
+            std::optional<std::string> key;
+            if (id && cfg_.event_log.dedup_window > 0)
+                key = tenant.value_or("") + "/" + *id;  // ids cannot hold '/'
+            batch.push_back({std::move(evs[i]), by ? by->user_id : std::nullopt, std::move(key)});
+            at.push_back(i);
+        }
+        if (batch.empty()) {
+            done(std::move(out));
+            return;
+        }
+        cluster_->append(std::move(batch), [out = std::move(out), at = std::move(at),
+                                            done = std::move(done)](std::vector<publish_result> r) mutable {
+            for (std::size_t k = 0; k < at.size() && k < r.size(); ++k)
+                out[at[k]] = std::move(r[k]);
+            done(std::move(out));
+        });
+    }
+
+    /// `submit`, awaited: resumed by a post once every result is known.
+    asio::awaitable<std::vector<publish_result>> submitted(std::vector<job_event> evs, principal const* by = nullptr)
+    {
+        return asio::async_initiate<decltype(asio::use_awaitable), void(std::vector<publish_result>)>(
+            [this, by](auto handler, std::vector<job_event> evs) {
+                auto h = std::make_shared<decltype(handler)>(std::move(handler));
+                submit(std::move(evs), by, [h](std::vector<publish_result> r) {
+                    // Never inside the initiation: the caller resumes from its executor's queue.
+                    auto const ex = asio::get_associated_executor(*h);
+                    asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
+                });
+            },
+            asio::use_awaitable, std::move(evs));
+    }
+
+    /// Ingest goes to the cluster's log (`cluster/node.hpp`); nullptr: this instance numbers events.
+    void set_cluster(cluster_gate* g) noexcept { cluster_ = g; }
+    cluster_gate* cluster() const noexcept { return cluster_; }
+
+    /** @brief Numbers `first` to `last` will never be applied here (the
+        cluster's stream was trimmed past this instance): resumes from before
+        `last` get a reset, and every live subscriber is told to resume from
+        `first - 1` (`on_gap`). */
+    void lost(std::uint64_t first, std::uint64_t last)
+    {
+        log_.mark_lost(last);
+        for (auto const& fn : gap_listeners_)
+            fn(first);
+    }
+    /// Calls `fn(first)` when numbers from `first` on were lost (`lost`).
+    void on_gap(std::function<void(std::uint64_t)> fn) { gap_listeners_.push_back(std::move(fn)); }
+
+    /// Adds a part to `/readyz` (ready only when every part is) and `GET /api/v1/health`.
+    void add_health_check(std::string name, std::function<health_check()> fn)
+    {
+        health_checks_.emplace_back(std::move(name), std::move(fn));
+    }
+    auto const& health_checks() const noexcept { return health_checks_; }
 
     /** @brief The journal (`storage/journal.hpp`) gates ingest and answers
         `durable`; nullptr: none (storage.mode memory). */
@@ -323,8 +444,15 @@ public:
         time stamped by the instance that appended it. Applied, kept,
         journaled and delivered as a published event is; an event the store
         ignores leaves its number unused. */
-    publish_result apply_numbered(std::uint64_t seq, job_event ev)
+    publish_result apply_numbered(std::uint64_t seq, job_event ev, std::optional<std::string> bound_user = {})
     {
+        // The checks that depend on the jobs, as they are at this number on every instance.
+        principal bound;
+        bound.user_id = std::move(bound_user);
+        if (auto refused = resolve(ev, bound.user_id ? &bound : nullptr)) {
+            log_.resume_after(seq);
+            return *refused;
+        }
         log_.resume_after(seq - 1);
         auto admitted = log_.admit(std::move(ev), now());
         if (admitted.st != event_log::status::accepted) {
@@ -332,6 +460,16 @@ public:
                     0, std::move(admitted.error), {}};
         }
         return apply(std::move(admitted.event), true);
+    }
+
+    /// Applies an alert numbered by the cluster's stream: kept, journaled and delivered.
+    void apply_alert_numbered(std::uint64_t seq, alert a)
+    {
+        log_.resume_after(seq - 1);
+        auto entry = log_.append_alert(std::move(a));
+        if (journal_)
+            journal_->append(entry.seq, *entry.alert_msg);
+        deliver(alert_out{entry.seq, entry.alert_msg});
     }
 
     /// Restores one journaled alert at start-up, as number `seq` in room `alerts`; not delivered.
@@ -381,6 +519,10 @@ public:
     {
         if (replay_now_)
             return;  // replaying a journal: its alerts come from the journal
+        if (cluster_) {
+            cluster_->raise(std::move(a));  // numbered by the stream, once for the cluster
+            return;
+        }
         auto entry = log_.append_alert(std::move(a));
         if (journal_)
             journal_->append(entry.seq, *entry.alert_msg);
@@ -408,6 +550,26 @@ private:
     static time_point system_now()
     {
         return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    }
+
+    // Cluster ingest: the checks of publish() before the log numbers the event; the refusal, if any.
+    std::optional<publish_result> prepare(job_event& ev, principal const* by)
+    {
+        if (journal_ && !journal_->accepting()) {
+            journal_->count_refused();
+            return publish_result{publish_status::unavailable, 0, parse_error{"", "storage unavailable"}, {}};
+        }
+        if (auto refused = resolve(ev, by))
+            return refused;
+        // Every instance must time it alike: stamped here, once.
+        auto& t = time_of(ev);
+        if (!t)
+            t = format_time(now());
+        else if (!parse_time(*t)) {
+            log_.count_invalid();
+            return publish_result{publish_status::invalid, 0, parse_error{"/time", "must be an RFC 3339 date-time"}, {}};
+        }
+        return std::nullopt;
     }
 
     // Decides the event's tenant (and user) for `by`; the refusal, if any.
@@ -537,6 +699,9 @@ private:
     keyed_buckets ingest_buckets_;  // rate_limits.ingest_*, by principal
     journal_gate* journal_ = nullptr;
     history* history_ = nullptr;
+    cluster_gate* cluster_ = nullptr;
+    std::vector<std::function<void(std::uint64_t)>> gap_listeners_;
+    std::vector<std::pair<std::string, std::function<health_check()>>> health_checks_;
     std::optional<time_point> replay_now_;  // set while a journaled message is replayed
     time_point last_replay_evict_{};        // the store's retention, in replayed time
 };

@@ -28,13 +28,19 @@ inline std::string pointer_member(std::string_view pointer)
     return out;
 }
 
+/// 503 with `Retry-After: 1`: something the answer needs cannot be reached now.
+inline http::response unavailable(http::request const& req, std::string_view detail)
+{
+    auto res = http::problem(req, http::status::service_unavailable, detail);
+    res.set(boost::beast::http::field::retry_after, "1");
+    return res;
+}
+
 /** @brief 503 `storage unavailable: <detail>` with `Retry-After: 1`: the
     durable journal cannot write, or its file cannot be read, now. */
 inline http::response storage_unavailable(http::request const& req, std::string_view detail)
 {
-    auto res = http::problem(req, http::status::service_unavailable, "storage unavailable: " + std::string(detail));
-    res.set(boost::beast::http::field::retry_after, "1");
-    return res;
+    return unavailable(req, "storage unavailable: " + std::string(detail));
 }
 
 /// The answer when durable history cannot be read: the reason is logged, not answered.

@@ -69,7 +69,7 @@ private:
     {
         auto const type = media_type(req);
         if (type == "application/json") {
-            auto answer = ingest_one(req, who);
+            auto answer = co_await ingest_one(req, who);
             co_return co_await when_durable(req, std::move(answer));
         }
         if (type == "application/x-ndjson" || type == "application/ndjson" || type == "application/jsonl") {
@@ -95,7 +95,8 @@ private:
     asio::awaitable<response> when_durable(request const& req, response answer)
     {
         auto* j = core_.journal();
-        if (!j || !j->sync() || answer.result_int() >= 300)
+        // In a cluster the acknowledgement is Redis's: the journal is this instance's copy.
+        if (!j || !j->sync() || answer.result_int() >= 300 || core_.cluster())
             co_return answer;
         if (!co_await j->durable(core_.events().last_seq()))
             co_return storage_unavailable(req);
@@ -108,24 +109,47 @@ private:
                std::to_string(core_.settings().rate_limits.ingest_events_per_s) + " events per second)";
     }
 
-    response ingest_one(request const& req, principal const& who)
+    // One event through the cluster's log; the same checks as publish_text.
+    asio::awaitable<publish_result> publish_clustered(std::string_view text, principal const& who)
+    {
+        auto parsed = parse<job_event>(text);
+        if (!parsed) {
+            core_.events().count_invalid();
+            co_return publish_result{publish_status::invalid, 0, parsed.error(), {}};
+        }
+        std::vector<job_event> one;
+        one.push_back(std::move(*parsed));
+        auto rs = co_await core_.submitted(std::move(one), &who);
+        co_return std::move(rs.at(0));
+    }
+
+    response unavailable_answer(request const& req, publish_result const& r) const
+    {
+        return core_.cluster() ? api::unavailable(req, r.error.message) : storage_unavailable(req);
+    }
+
+    asio::awaitable<response> ingest_one(request const& req, principal const& who)
     {
         if (auto const wait = core_.admit_ingest(&who); wait.count() > 0) {
             auto const secs = (wait.count() + 999) / 1000;
             auto res = problem(req, status::too_many_requests,
                                over_rate() + "; retry after " + std::to_string(secs) + " s");
             res.set(boost::beast::http::field::retry_after, std::to_string(secs));
-            return res;
+            co_return res;
         }
-        auto const r = core_.publish_text(req.body(), &who);
+        publish_result r;
+        if (core_.cluster())
+            r = co_await publish_clustered(req.body(), who);
+        else
+            r = core_.publish_text(req.body(), &who);
         switch (r.status) {
         case publish_status::invalid:
-            return problem(req, status::bad_request, r.error.message, pointer_member(r.error.path));
+            co_return problem(req, status::bad_request, r.error.message, pointer_member(r.error.path));
         case publish_status::forbidden:
-            return problem(req, status::forbidden, r.error.message, pointer_member(r.error.path));
+            co_return problem(req, status::forbidden, r.error.message, pointer_member(r.error.path));
         case publish_status::conflict:
-            return problem(req, status::conflict, r.error.message, pointer_member(r.error.path));
-        case publish_status::unavailable: return storage_unavailable(req);
+            co_return problem(req, status::conflict, r.error.message, pointer_member(r.error.path));
+        case publish_status::unavailable: co_return unavailable_answer(req, r);
         default: break;
         }
         std::string body;
@@ -141,7 +165,7 @@ private:
             w.string(r.reason);
         }
         w.raw('}');
-        return json_response(req, r ? status::accepted : status::ok, std::move(body));
+        co_return json_response(req, r ? status::accepted : status::ok, std::move(body));
     }
 
     /// Lines published before the batch yields to the rest of the core's work.
@@ -150,16 +174,23 @@ private:
     /** @brief An NDJSON batch, line by line. Between chunks of lines it
         yields, so the connections that fan-out filled get written meanwhile:
         a batch larger than a client's send queue does not lag a client that
-        reads at a normal pace. */
+        reads at a normal pace. With `cluster.mode` redis the events of the
+        batch go to the cluster's log together (one round trip), and the
+        answer comes once Redis has them. */
     asio::awaitable<response> ingest_batch(request const& req, principal const& who)
     {
-        std::string body;
-        json_writer w(body);
-        std::size_t accepted = 0, duplicates = 0, ignored = 0, rejected = 0, line_no = 0, in_chunk = 0;
-        std::string results;
-        json_writer r(results);
+        struct line_result
+        {
+            std::size_t line = 0;
+            publish_result r{};
+            std::chrono::milliseconds rate_wait{0};  // > 0: over the principal's rate
+        };
+        std::vector<line_result> outcomes;  // every line not plainly accepted, and (cluster) every line
+        std::vector<job_event> pending;     // cluster: events to submit, in line order
+        std::vector<std::size_t> pending_at;
+        std::size_t line_no = 0, in_chunk = 0, accepted = 0;
+        bool const clustered = core_.cluster() != nullptr;
         std::string_view text = req.body();
-        bool first = true;
         while (!text.empty()) {
             auto const nl = text.find('\n');
             auto line = text.substr(0, nl);
@@ -176,29 +207,55 @@ private:
             }
             if (auto const wait = core_.admit_ingest(&who); wait.count() > 0) {
                 // Over the principal's rate: this line is refused, by number; later ones may pass.
+                outcomes.push_back({line_no, {}, wait});
+                continue;
+            }
+            if (clustered) {
+                auto parsed = parse<job_event>(line);
+                if (!parsed) {
+                    core_.events().count_invalid();
+                    outcomes.push_back({line_no, {publish_status::invalid, 0, parsed.error(), {}}, {}});
+                    continue;
+                }
+                pending.push_back(std::move(*parsed));
+                pending_at.push_back(outcomes.size());
+                outcomes.push_back({line_no, {}, {}});
+                continue;
+            }
+            auto res = core_.publish_text(line, &who);
+            if (res)
+                ++accepted;  // only what is not plainly accepted gets a result line
+            else
+                outcomes.push_back({line_no, std::move(res), {}});
+        }
+        if (!pending.empty()) {
+            auto rs = co_await core_.submitted(std::move(pending), &who);
+            for (std::size_t k = 0; k < pending_at.size() && k < rs.size(); ++k)
+                outcomes[pending_at[k]].r = std::move(rs[k]);
+        }
+        std::size_t duplicates = 0, ignored = 0, rejected = 0;
+        std::string results;
+        json_writer r(results);
+        bool first = true;
+        for (auto const& o : outcomes) {
+            if (o.rate_wait.count() == 0 && o.r) {
+                ++accepted;
+                continue;
+            }
+            r.raw(first ? "" : ",");
+            first = false;
+            r.raw(R"({"line":)");
+            r.integer(static_cast<std::int64_t>(o.line));
+            if (o.rate_wait.count() > 0) {
                 ++rejected;
-                r.raw(first ? "" : ",");
-                first = false;
-                r.raw(R"({"line":)");
-                r.integer(static_cast<std::int64_t>(line_no));
                 r.raw(R"(,"status":"rate_limited","retry_after_ms":)");
-                r.integer(wait.count());
+                r.integer(o.rate_wait.count());
                 r.raw(R"(,"error":)");
                 r.string(over_rate());
                 r.raw('}');
                 continue;
             }
-            auto const res = core_.publish_text(line, &who);
-            if (res) {
-                ++accepted;
-                continue;
-            }
-            // Only what is not plainly accepted gets a result line: a large
-            // batch answers with a small body.
-            r.raw(first ? "" : ",");
-            first = false;
-            r.raw(R"({"line":)");
-            r.integer(static_cast<std::int64_t>(line_no));
+            auto const& res = o.r;
             r.raw(R"(,"status":)");
             r.string(status_name(res.status));
             if (res.status == publish_status::duplicate) {
@@ -208,9 +265,10 @@ private:
                 r.raw(R"(,"reason":)");
                 r.string(res.reason);
             } else if (res.status == publish_status::unavailable) {
-                // Storage cannot take it now: refused by number, like a rate limit; a retry may pass.
+                // Storage (or the cluster's log) cannot take it now: refused by number, like a rate limit.
                 ++rejected;
-                r.raw(R"(,"retry_after_ms":1000,"error":"storage unavailable")");
+                r.raw(R"(,"retry_after_ms":1000,"error":)");
+                r.string(clustered ? std::string_view(res.error.message) : std::string_view("storage unavailable"));
             } else {
                 ++rejected;
                 r.raw(R"(,"pointer":)");
@@ -220,6 +278,8 @@ private:
             }
             r.raw('}');
         }
+        std::string body;
+        json_writer w(body);
         w.raw(R"({"accepted":)");
         w.integer(static_cast<std::int64_t>(accepted));
         w.raw(R"(,"duplicates":)");

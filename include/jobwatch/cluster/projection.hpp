@@ -17,6 +17,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -60,6 +61,14 @@ public:
     std::uint64_t applied() const noexcept { return applied_; }
     /// Entries the stream no longer held when this instance came to read them.
     std::uint64_t trimmed() const noexcept { return trimmed_; }
+    /// The last read reached the stream's end (false until then, and after a failed read).
+    bool caught_up() const noexcept { return caught_up_; }
+    /** @brief The stream's numbering is below what this instance applied:
+        Redis lost its data (it ran without appendonly and restarted). New
+        events get numbers this instance takes for old ones. */
+    bool behind() const noexcept { return behind_; }
+    /// The reading connection's state.
+    redis::health_info health() const { return conn_.health(); }
 
 private:
     asio::awaitable<void> follow()
@@ -67,8 +76,11 @@ private:
         applied_ = core_.events().last_seq();  // after a durable journal's recovery, where it stopped
         asio::steady_timer pause(core_.get_executor());
         for (;;) {
-            auto [ec, r] = co_await log_.read_after(conn_, applied_, cfg_.batch, cfg_.block);
+            // Blocks only once caught up: a starting instance reads as fast as it applies.
+            auto [ec, r] = co_await log_.read_after(conn_, applied_, cfg_.batch,
+                                                    caught_up_ ? cfg_.block : std::chrono::milliseconds{0});
             if (ec) {
+                caught_up_ = false;
                 // The connection reconnects by itself; do not spin meanwhile.
                 boost::system::error_code wait_ec;
                 pause.expires_after(std::chrono::milliseconds{100});
@@ -76,20 +88,39 @@ private:
                 continue;
             }
             if (r.gap) {
-                // Trimmed past this instance: what it never read is lost to it, said once per gap.
+                // Trimmed past this instance: what it never read is lost to it, said once per gap,
+                // and its clients are told to resume (they get a reset).
                 auto const missing = r.entries.front().seq - applied_ - 1;
                 trimmed_ += missing;
                 core_.log().warn("cluster: the stream " + log_.settings().stream + " no longer holds " +
                                  std::to_string(missing) + " entries after " + std::to_string(applied_) +
                                  " (trimmed, cluster.stream_max_len): continuing at " +
                                  std::to_string(r.entries.front().seq));
+                core_.lost(applied_ + 1, r.entries.front().seq - 1);
             }
             for (auto& e : r.entries) {
-                if (auto ev = parse<job_event>(e.json))
-                    core_.apply_numbered(e.seq, std::move(*ev));
-                else
+                if (e.alert) {
+                    if (auto a = parse<alert>(e.json))
+                        core_.apply_alert_numbered(e.seq, std::move(*a));
+                    else
+                        core_.log().warn("cluster: entry " + std::to_string(e.seq) + " is not an alert; skipped");
+                } else if (auto ev = parse<job_event>(e.json)) {
+                    core_.apply_numbered(e.seq, std::move(*ev), std::move(e.user));
+                } else {
                     core_.log().warn("cluster: entry " + std::to_string(e.seq) + " is not a job event; skipped");
+                }
                 applied_ = e.seq;
+            }
+            // A read that did not fill its batch reached the stream's end.
+            caught_up_ = r.entries.size() < cfg_.batch;
+            if (r.entries.empty() && caught_up_) {
+                // Nothing new: the numbering must not be below what was applied
+                // (read on this connection after the read, so no newer number can race it).
+                redis::request req;
+                req.push("GET", log_.settings().stream + ":seq");
+                auto [gec, head] = co_await conn_.exec(req);
+                if (!gec)
+                    behind_ = static_cast<std::uint64_t>(std::max<std::int64_t>(0, head.at(0).to_integer().value_or(0))) < applied_;
             }
         }
     }
@@ -100,6 +131,8 @@ private:
     config cfg_;
     std::uint64_t applied_ = 0;
     std::uint64_t trimmed_ = 0;
+    bool caught_up_ = false;
+    bool behind_ = false;
 };
 
 }  // namespace jobwatch::cluster

@@ -15,6 +15,7 @@
 
 #include <jobwatch/redis/connection.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -26,11 +27,13 @@
 
 namespace jobwatch::cluster {
 
-/// One event to append: its JSON, and its producer id (scoped by its tenant) if it has one.
+/// One entry to append: an event's JSON and its producer id (scoped by its tenant) if it has one, or an alert's.
 struct append_item
 {
     std::string json;
     std::optional<std::string> dedup_key{};  ///< `tenant/id`; nullopt: never a duplicate
+    std::string user{};                      ///< the ingesting principal's user, if bound to one
+    bool alert = false;                      ///< an alert (field `a`), not an event (`e`)
 };
 
 /// What the log did with one appended event.
@@ -45,6 +48,8 @@ struct log_entry
 {
     std::uint64_t seq = 0;
     std::string json;
+    std::optional<std::string> user{};  ///< the ingesting principal's user, if bound to one
+    bool alert = false;
 };
 
 /// What one read found.
@@ -87,26 +92,38 @@ public:
         std::vector<append_outcome> out;
         if (items.empty())
             co_return std::pair{boost::system::error_code{}, std::move(out)};
+        // One script call per chunk, all in one request: Redis runs a script
+        // to its end before anything else, so a chunk bounds that pause.
         redis::request req;
         auto const head = script_head();
-        std::vector<std::string_view> argv(head.begin(), head.end());
-        argv.reserve(head.size() + 2 * items.size());
-        for (auto const& it : items) {
-            argv.emplace_back(it.dedup_key ? std::string_view(*it.dedup_key) : std::string_view{});
-            argv.emplace_back(it.json);
+        std::vector<std::string_view> argv;
+        for (std::size_t from = 0; from < items.size(); from += per_script) {
+            auto const to = std::min(items.size(), from + per_script);
+            argv.assign(head.begin(), head.end());
+            for (std::size_t i = from; i < to; ++i) {
+                auto const& it = items[i];
+                argv.emplace_back(it.dedup_key ? std::string_view(*it.dedup_key) : std::string_view{});
+                argv.emplace_back(it.alert ? "a" : "e");
+                argv.emplace_back(it.json);
+                argv.emplace_back(it.user);
+            }
+            req.push_argv(argv);
         }
-        req.push_argv(argv);
         auto [ec, replies] = co_await conn.exec(req);
         if (ec)
             co_return std::pair{ec, std::move(out)};
-        auto const* numbers = replies.empty() ? nullptr : std::get_if<redis::reply::array_type>(&replies[0].value());
-        if (!numbers || numbers->size() != items.size())
-            co_return std::pair{boost::system::error_code(redis::error::reply_error), std::move(out)};
         out.reserve(items.size());
-        for (auto const& n : *numbers) {
-            auto const v = n.to_integer().value_or(0);
-            out.push_back({static_cast<std::uint64_t>(v > 0 ? v : 0), v <= 0});
+        for (auto const& rep : replies) {
+            auto const* numbers = std::get_if<redis::reply::array_type>(&rep.value());
+            if (!numbers)
+                break;
+            for (auto const& n : *numbers) {
+                auto const v = n.to_integer().value_or(0);
+                out.push_back({static_cast<std::uint64_t>(v > 0 ? v : 0), v <= 0});
+            }
         }
+        if (out.size() != items.size())
+            co_return std::pair{boost::system::error_code(redis::error::reply_error), std::vector<append_outcome>{}};
         co_return std::pair{boost::system::error_code{}, std::move(out)};
     }
 
@@ -145,9 +162,21 @@ public:
             auto const* fields = std::get_if<redis::reply::array_type>(&(*pair)[1].value());
             if (!seq || !fields)
                 continue;
-            for (std::size_t i = 0; i + 1 < fields->size(); i += 2)
-                if ((*fields)[i].string() == "e")
-                    r.entries.push_back({*seq, std::string((*fields)[i + 1].string().value_or(""))});
+            log_entry le{.seq = *seq, .json = {}};
+            bool body = false;
+            for (std::size_t i = 0; i + 1 < fields->size(); i += 2) {
+                auto const name = (*fields)[i].string().value_or("");
+                auto const value = (*fields)[i + 1].string().value_or("");
+                if (name == "e" || name == "a") {
+                    le.json = std::string(value);
+                    le.alert = name == "a";
+                    body = true;
+                } else if (name == "u") {
+                    le.user = std::string(value);
+                }
+            }
+            if (body)
+                r.entries.push_back(std::move(le));
         }
         r.gap = !r.entries.empty() && r.entries.front().seq != after + 1;
         co_return std::pair{boost::system::error_code{}, std::move(r)};
@@ -163,24 +192,32 @@ public:
         return v;
     }
 
+    /// Entries per script call.
+    static constexpr std::size_t per_script = 500;
+
 private:
     // KEYS: the stream, its counter, the prefix of dedup keys (one key per
     // producer id: not for Redis Cluster, where one stream lives on one node
-    // anyway). ARGV: max_len, window ms, then per event its dedup key ('' for
-    // none) and its JSON. Returns one number per event, 0 for a duplicate.
+    // anyway). ARGV: max_len, window ms, then per entry its dedup key ('' for
+    // none), its field (e: an event, a: an alert), its JSON and the bound user
+    // ('' for none). Returns one number per entry, 0 for a duplicate.
     static constexpr std::string_view script = R"lua(
 local out = {}
 local i = 3
-while i <= #ARGV do
+while i + 3 <= #ARGV do
   local key = ARGV[i]
   if key ~= '' and not redis.call('SET', KEYS[3] .. key, '1', 'NX', 'PX', ARGV[2]) then
     out[#out + 1] = 0
   else
     local s = redis.call('INCR', KEYS[2])
-    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], s .. '-0', 'e', ARGV[i + 1])
+    if ARGV[i + 3] ~= '' then
+      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], s .. '-0', ARGV[i + 1], ARGV[i + 2], 'u', ARGV[i + 3])
+    else
+      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], s .. '-0', ARGV[i + 1], ARGV[i + 2])
+    end
     out[#out + 1] = s
   end
-  i = i + 2
+  i = i + 4
 end
 return out
 )lua";

@@ -81,6 +81,9 @@ public:
         listener_.bind(cfg.host.value_or(s.host), cfg.port ? *cfg.port : static_cast<std::uint16_t>(s.port));
         c.on_settings([this](jobwatch::config const& next) { srv_.apply_settings(next); });
         c.on_room_message([this](room_message const& m) { srv_.fan.on_room_message(m); });
+        // Numbers this instance will never hold (the cluster's stream was trimmed past it):
+        // every live subscriber resumes, and gets a reset.
+        c.on_gap([this](std::uint64_t seq) { srv_.fan.lag_all(seq); });
         c.on_reload([this] {
             // Reading the key files here blocks the core briefly; SIGHUP is rare.
             if (auto const why = srv_.auth->reload())
@@ -240,15 +243,60 @@ private:
         auto& r = core_.routes();
         r.add({{verb::get}, "/healthz", needs::none, "Liveness",
                [](call const& c) { return json_response(c.req, status::ok, R"({"status":"ok"})"); }});
-        r.add({{verb::get}, "/readyz", needs::none, "Readiness: listening and not draining", [this](call const& c) {
-                   return srv_.running && !srv_.draining
-                              ? json_response(c.req, status::ok, R"({"status":"ready"})")
-                              : problem(c.req, status::service_unavailable, "not accepting work (starting or draining)");
+        r.add({{verb::get}, "/readyz", needs::none, "Readiness: listening, not draining, every part ready",
+               [this](call const& c) {
+                   if (!srv_.running || srv_.draining)
+                       return problem(c.req, status::service_unavailable, "not accepting work (starting or draining)");
+                   for (auto const& [name, fn] : core_.health_checks())
+                       if (auto const h = fn(); !h.ready)
+                           return problem(c.req, status::service_unavailable, name + ": " + h.reason);
+                   return json_response(c.req, status::ok, R"({"status":"ready"})");
                }});
+        r.add({{verb::get}, "/api/v1/health", needs::read, "The server's parts: ready or not, why, and their figures",
+               [this](call const& c) { return json_response(c.req, status::ok, health_report_json()); }});
         r.add({{verb::get}, "/api/v1/monitor/connections", needs::admin, "Connections, rooms, queues and counters",
                [this](call const& c) { return json_response(c.req, status::ok, gw::connections_report(srv_)); }});
         r.add({{verb::get}, "/api/v1/poll", needs::read, "Long-poll: the rooms' messages after since", {},
                [this](call const& c) { return gw::long_poll(srv_, c.req, c.t, c.who); }});
+    }
+
+    // GET /api/v1/health: {"status": "ok" or "unavailable", "ready", "checks": {name: {ready, reason, ...}}}.
+    std::string health_report_json() const
+    {
+        bool ready = srv_.running && !srv_.draining;
+        std::string checks;
+        detail::json_writer w(checks);
+        bool first = true;
+        for (auto const& [name, fn] : core_.health_checks()) {
+            auto const h = fn();
+            ready = ready && h.ready;
+            w.raw(first ? "" : ",");
+            first = false;
+            w.string(name);
+            w.raw(R"(:{"ready":)");
+            w.raw(h.ready ? "true" : "false");
+            if (!h.reason.empty()) {
+                w.raw(R"(,"reason":)");
+                w.string(h.reason);
+            }
+            if (h.detail.size() > 2) {
+                w.raw(",");  // the part's own figures, after its readiness
+                w.raw(std::string_view(h.detail).substr(1, h.detail.size() - 2));
+            }
+            w.raw('}');
+        }
+        std::string out;
+        detail::json_writer o(out);
+        o.raw(R"({"status":)");
+        o.string(ready ? "ok" : "unavailable");
+        o.raw(R"(,"ready":)");
+        o.raw(ready ? "true" : "false");
+        o.raw(R"(,"draining":)");
+        o.raw(srv_.draining ? "true" : "false");
+        o.raw(R"(,"checks":{)");
+        o.raw(checks);
+        o.raw("}}");
+        return out;
     }
 
     core& core_;

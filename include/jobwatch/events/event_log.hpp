@@ -188,6 +188,15 @@ public:
         out again). */
     void resume_after(std::uint64_t seq) noexcept { seq_ = std::max(seq_, seq); }
 
+    /** @brief Numbers up to `seq` that this log never held (the cluster's
+        stream was trimmed past it): a client that resumes from before `seq`
+        gets a reset in every room, never a silent gap. */
+    void mark_lost(std::uint64_t seq) noexcept
+    {
+        lost_up_to_ = std::max(lost_up_to_, seq);
+        seq_ = std::max(seq_, seq);
+    }
+
     /// The last sequence number given out (0 before the first event).
     std::uint64_t last_seq() const noexcept { return seq_; }
 
@@ -224,6 +233,12 @@ public:
             return out;
         }
         auto it = rooms_.find(room);
+        if (since < lost_up_to_ && room != rooms::health) {
+            // Its history may lack numbers this log never held.
+            out.reset = true;
+            out.seq = it == rooms_.end() || it->second->seqs.empty() ? seq_ : it->second->seqs.back();
+            return out;
+        }
         if (it == rooms_.end()) {
             // Unknown room: it may have been evicted with entries after `since`.
             out.reset = room != rooms::health && since < evicted_up_to_;
@@ -400,6 +415,7 @@ private:
     config cfg_;
     std::uint64_t seq_ = 0;
     std::uint64_t evicted_up_to_ = 0;  // newest seq of any evicted room
+    std::uint64_t lost_up_to_ = 0;     // mark_lost: numbers never held here
     std::vector<room_entry> ring_;  // the newest messages, by seq % size
     // Open addressing (Boost 1.81's flat map): the room lookups per event are
     // the event log's main cost, and chained buckets miss the cache.

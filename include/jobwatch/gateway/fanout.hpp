@@ -119,6 +119,28 @@ public:
         }
     }
 
+    /** @brief Every subscriber of every room, on every shard, is told it
+        lagged from `first` on (after what was queued before): it resumes
+        from `first - 1`, and the event log answers with a reset where
+        numbers were lost. */
+    void lag_all(std::uint64_t first)
+    {
+        send_batches();
+        for (auto& p : shards_) {
+            auto& sh = *p;
+            auto lag = [&sh, first] {
+                std::vector<std::string> names;
+                sh.hub.for_each_room([&](room_state const& r) { names.push_back(r.name); });
+                for (auto const& room : names)
+                    lag_room(sh, room, first);
+            };
+            if (sh.is_core())
+                lag();
+            else
+                asio::post(sh.ex, lag);
+        }
+    }
+
     /// Rooms watched by a subscriber (sharded: granted) or a parked long-poll.
     std::size_t room_count() const
     {

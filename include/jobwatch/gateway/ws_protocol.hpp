@@ -299,11 +299,31 @@ private:
         return true;
     }
 
+    // The answer to a publish: the message, and whether it counts as a bad one.
+    static std::pair<wire_ptr, bool> publish_reply(std::optional<std::string> id, publish_result const& res)
+    {
+        if (res.status == publish_status::invalid || res.status == publish_status::forbidden ||
+            res.status == publish_status::conflict || res.status == publish_status::unavailable) {
+            return {encode_message(error_message{.id = std::move(id),
+                                                 .code = res.status == publish_status::invalid ? protocol_error::invalid_message
+                                                         : res.status == publish_status::unavailable
+                                                             ? protocol_error::unavailable
+                                                             : protocol_error::forbidden,
+                                                 .message = res.error.message,
+                                                 .path = "/event" + res.error.path}),
+                    res.status != publish_status::unavailable};
+        }
+        return {encode_message(published_message{.id = std::move(id), .seq = static_cast<std::int64_t>(res.seq)}), false};
+    }
+
     bool handle(subscriber& s, publish_request& r)
     {
         if (!auth::has_scope(s.who(), auth_scope::publish))
             return reply_error(s, r.id, protocol_error::forbidden, "the publish scope is required", "");
         auto self = s.shared_from_this();
+        // With the cluster's log the core answers later even on its own thread:
+        // the client's next message waits for this answer either way.
+        bool const waits = !sh_.is_core() || srv_.get_core().cluster() != nullptr;
         srv_.hop<std::pair<wire_ptr, bool>>(
             sh_,
             [this, r = std::move(r), who = s.who_ptr()](auto done) mutable {
@@ -318,31 +338,21 @@ private:
                                    true});
                     return;
                 }
-                auto const res = srv_.get_core().publish(std::move(r.event), who.get());
-                if (res.status == publish_status::invalid || res.status == publish_status::forbidden ||
-                    res.status == publish_status::conflict || res.status == publish_status::unavailable) {
-                    done(std::pair{encode_message(error_message{.id = std::move(id),
-                                                                .code = res.status == publish_status::invalid
-                                                                            ? protocol_error::invalid_message
-                                                                        : res.status == publish_status::unavailable
-                                                                            ? protocol_error::unavailable
-                                                                            : protocol_error::forbidden,
-                                                                .message = res.error.message,
-                                                                .path = "/event" + res.error.path}),
-                                   res.status != publish_status::unavailable});
-                    return;
-                }
-                done(std::pair{encode_message(published_message{.id = std::move(id),
-                                                                 .seq = static_cast<std::int64_t>(res.seq)}),
-                               false});
+                std::vector<job_event> one;
+                one.push_back(std::move(r.event));
+                srv_.get_core().submit(std::move(one), who.get(),
+                                       [id = std::move(id), done = std::move(done)](std::vector<publish_result> rs) mutable {
+                                           done(publish_reply(std::move(id), rs.at(0)));
+                                       });
             },
-            [this, self](std::pair<wire_ptr, bool> reply) {
+            [this, self, waits](std::pair<wire_ptr, bool> reply) {
                 if (reply.second)
                     ++sh_.counters[count::ws_bad_messages];
                 self->send(std::move(reply.first));
-                answered(*self);
+                if (waits)
+                    self->resume_reading();
             });
-        return sh_.is_core();
+        return !waits;
     }
 
     server& srv_;
