@@ -145,34 +145,37 @@ public:
         if (ec)
             co_return std::pair{ec, std::move(r)};
         // [[stream, [[id, [field, value, ...]], ...]]], or nil when nothing came.
-        auto const* streams = std::get_if<redis::reply::array_type>(&replies.at(0).value());
+        // The values are moved out of the reply, not copied.
+        auto* streams = std::get_if<redis::reply::array_type>(&replies.at(0).value());
         if (!streams || streams->empty())
             co_return std::pair{boost::system::error_code{}, std::move(r)};
-        auto const* stream = std::get_if<redis::reply::array_type>(&(*streams)[0].value());
-        auto const* entries = stream && stream->size() == 2
-                                  ? std::get_if<redis::reply::array_type>(&(*stream)[1].value())
-                                  : nullptr;
+        auto* stream = std::get_if<redis::reply::array_type>(&(*streams)[0].value());
+        auto* entries = stream && stream->size() == 2 ? std::get_if<redis::reply::array_type>(&(*stream)[1].value())
+                                                      : nullptr;
         if (!entries)
             co_return std::pair{boost::system::error_code(redis::error::reply_error), std::move(r)};
-        for (auto const& e : *entries) {
-            auto const* pair = std::get_if<redis::reply::array_type>(&e.value());
+        r.entries.reserve(entries->size());
+        for (auto& e : *entries) {
+            auto* pair = std::get_if<redis::reply::array_type>(&e.value());
             if (!pair || pair->size() != 2)
                 continue;
             auto const seq = seq_of((*pair)[0].string().value_or(""));
-            auto const* fields = std::get_if<redis::reply::array_type>(&(*pair)[1].value());
+            auto* fields = std::get_if<redis::reply::array_type>(&(*pair)[1].value());
             if (!seq || !fields)
                 continue;
             log_entry le{.seq = *seq, .json = {}};
             bool body = false;
             for (std::size_t i = 0; i + 1 < fields->size(); i += 2) {
                 auto const name = (*fields)[i].string().value_or("");
-                auto const value = (*fields)[i + 1].string().value_or("");
+                auto* value = std::get_if<std::string>(&(*fields)[i + 1].value());
+                if (!value)
+                    continue;
                 if (name == "e" || name == "a") {
-                    le.json = std::string(value);
+                    le.json = std::move(*value);
                     le.alert = name == "a";
                     body = true;
                 } else if (name == "u") {
-                    le.user = std::string(value);
+                    le.user = std::move(*value);
                 }
             }
             if (body)
