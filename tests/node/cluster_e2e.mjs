@@ -34,7 +34,7 @@ const opt = (name, dflt) => {
 };
 const EVENTS = opt("events", 100_000);
 const ri = args.indexOf("--redis-server");
-const REDIS_SERVER = ri >= 0 ? args[ri + 1] : "redis-server";
+const REDIS_SERVER = (ri >= 0 && args[ri + 1]) || "redis-server";
 const CLIENTS = opt("clients", 1000);
 let seed = opt("seed", 7);
 const QUEUES = 100; // rooms queue:q0..q99: ten clients per room, spread over the instances
