@@ -193,9 +193,11 @@ public:
                 co_return result{boost::system::error_code{}, std::move(*m)};
             if (stopped_)
                 co_return result{error::not_connected, {}};
-            co_await ready_.async_wait();  // cancel()ed when a message arrives or run() ends
+            // Checked before the wait, not after it: a cancellation emitted while this
+            // coroutine was not waiting would not end a wait started after it.
             if (co_await detail::is_cancelled())
                 co_return result{asio::error::operation_aborted, {}};
+            co_await ready_.async_wait();  // cancel()ed when a message arrives or run() ends
         }
     }
 

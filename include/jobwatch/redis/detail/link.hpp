@@ -88,6 +88,21 @@ inline asio::awaitable<bool> is_cancelled()
     co_return cs.cancelled() != asio::cancellation_type::none;
 }
 
+// Every loop of a coroutine that takes cancellation as state checks it before
+// it starts a new wait, not only after one: a cancellation emitted while the
+// coroutine was not waiting (its last operation's completion already queued)
+// is only recorded, and a wait started after it is not cancelled. A writer
+// that missed it so slept forever on its idle timer, and the session, which
+// waits for all its parts, never ended: the connection looked connected and
+// read nothing more.
+// (Two statements: GCC 12 cannot parse the one-expression form in a template.)
+#define JOBWATCH_REDIS_RETURN_IF_CANCELLED()                                      \
+    do {                                                                          \
+        auto const jw_cs_ = co_await asio::this_coro::cancellation_state;         \
+        if (jw_cs_.cancelled() != asio::cancellation_type::none)                  \
+            co_return asio::error::operation_aborted;                             \
+    } while (false)
+
 /** @brief One socket to Redis and its reconnect loop.
 
     The writer is an explicit state machine: `stopped` (no connection),
@@ -408,6 +423,7 @@ template <class OnReply> asio::awaitable<error_code> link::read(OnReply on_reply
         }
         if (parser_->failed())
             co_return protocol_error(parser_->error_text());
+        JOBWATCH_REDIS_RETURN_IF_CANCELLED();
         auto [ec, got] =
             co_await socket_.async_read_some(asio::buffer(rbuf_), ::jobwatch::detail::use_tuple);
         if (ec)
@@ -452,6 +468,7 @@ inline asio::awaitable<error_code> link::writer(link_hooks& h)
 {
     co_await take_cancellation_as_state();
     for (;;) {
+        JOBWATCH_REDIS_RETURN_IF_CANCELLED();
         out_.clear();
         h.fill(out_);
         if (out_.empty()) {
@@ -459,8 +476,6 @@ inline asio::awaitable<error_code> link::writer(link_hooks& h)
             writer_timer_.expires_at(clock::time_point::max());
             co_await writer_timer_.async_wait();  // woken by wake_writer(): operation_aborted
             writer_ = writer_state::writing;
-            if (co_await is_cancelled())
-                co_return asio::error::operation_aborted;
             continue;
         }
         writer_ = writer_state::writing;
@@ -483,6 +498,7 @@ inline asio::awaitable<error_code> link::pinger(link_hooks& h)
     bool const timeouts = cfg_.ping_timeout > settings::duration::zero();
     auto next_ping = clock::now() + cfg_.health_interval;
     for (;;) {
+        JOBWATCH_REDIS_RETURN_IF_CANCELLED();
         auto wake = next_ping;
         if (ping_outstanding_ && timeouts)
             wake = std::min(wake, ping_sent_ + cfg_.ping_timeout);
@@ -506,5 +522,7 @@ inline asio::awaitable<error_code> link::pinger(link_hooks& h)
 }
 
 }  // namespace jobwatch::redis::detail
+
+#undef JOBWATCH_REDIS_RETURN_IF_CANCELLED
 
 #endif
