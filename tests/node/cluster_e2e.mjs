@@ -14,12 +14,16 @@
 // Then a stream trimmed past a stopped instance's position: its clients are
 // told to resume and get `reset`, and the instance reports the trim.
 //
-// Usage: node cluster_e2e.mjs <jobwatch_demo> [--redis-server PATH] [--events N] [--clients N] [--seed N]
+// With --tls the instances reach Redis over TLS (rediss://, a self-signed
+// certificate made by the openssl command, given as cluster.redis_ca_file);
+// the test's own commands use Redis's plain port.
+//
+// Usage: node cluster_e2e.mjs <jobwatch_demo> [--redis-server PATH] [--tls] [--events N] [--clients N] [--seed N]
 // Exits 0 when every check holds; prints the first failure and exits 1.
 // Every wait has a deadline; every process it starts is stopped on exit.
 import WebSocket from "ws";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -36,6 +40,7 @@ const EVENTS = opt("events", 100_000);
 const ri = args.indexOf("--redis-server");
 const REDIS_SERVER = (ri >= 0 && args[ri + 1]) || "redis-server";
 const CLIENTS = opt("clients", 1000);
+const TLS = args.includes("--tls");
 let seed = opt("seed", 7);
 const QUEUES = 100; // rooms queue:q0..q99: ten clients per room, spread over the instances
 const PER_JOB = 6; // queued, started, progress x3, completed
@@ -91,10 +96,20 @@ function freePort() {
 
 // --- processes -----------------------------------------------------------------
 const redisPort = await freePort();
+const tlsPort = TLS ? await freePort() : 0;
+const tlsArgs = [];
+if (TLS) {
+  execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+    "-keyout", join(dir, "redis.key"), "-out", join(dir, "redis.crt")], { stdio: "ignore" });
+  tlsArgs.push("--tls-port", String(tlsPort), "--tls-cert-file", join(dir, "redis.crt"),
+    "--tls-key-file", join(dir, "redis.key"), "--tls-auth-clients", "no");
+}
+const redisUrl = TLS ? `rediss://127.0.0.1:${tlsPort}/0` : `redis://127.0.0.1:${redisPort}/0`;
 let redis = null;
 async function startRedis() {
   redis = spawn(REDIS_SERVER, ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "",
-    "--appendonly", "yes", "--dir", dir], { stdio: "ignore" });
+    "--appendonly", "yes", "--dir", dir, ...tlsArgs], { stdio: "ignore" });
   children.add(redis);
   await until("redis-server", async () => (await redisCmd("PING").catch(() => "")) === "+PONG\r\n", 10_000);
 }
@@ -126,7 +141,7 @@ class Instance {
   async start() {
     const argv = ["--gateway.port=0", "--gateway.host=127.0.0.1", "--storage.mode=sqlite",
       `--storage.path=${join(dir, this.name + ".db")}`, "--cluster.mode=redis",
-      `--cluster.redis_url=redis://127.0.0.1:${redisPort}/0`, `--cluster.instance_id=${this.name}`,
+      `--cluster.redis_url=${redisUrl}`, ...(TLS ? [`--cluster.redis_ca_file=${join(dir, "redis.crt")}`] : []), `--cluster.instance_id=${this.name}`,
       "--event_log.history_per_room=5000", "--event_log.history_size=300000",
       "--gateway.max_send_queue_bytes=67108864", ...this.extra];
     this.proc = spawn(demo, argv, { env: { ...process.env, JOBWATCH_DEMO_WORKLOAD: "off" },
@@ -267,7 +282,7 @@ async function produce(p, events, instances, pace) {
 await startRedis();
 const instances = [new Instance("a"), new Instance("b"), new Instance("c")];
 for (const inst of instances) await inst.start();
-console.log(`cluster_e2e: redis on ${redisPort}, instances on ${instances.map((i) => i.port).join(", ")}`);
+console.log(`cluster_e2e: redis on ${redisPort}${TLS ? ` (TLS on ${tlsPort})` : ""}, instances on ${instances.map((i) => i.port).join(", ")}`);
 
 const clients = [];
 for (let n = 0; n < CLIENTS; ++n) clients.push(new Client(n, `queue:q${n % QUEUES}`));

@@ -22,6 +22,7 @@ struct url_row
     std::string username{};
     std::string password{};
     int database = 0;
+    bool tls = false;
     // Expected on failure (success when empty):
     boost::system::error_code ec{};
 };
@@ -47,6 +48,9 @@ TEST(RedisUrlTest, ParsesEveryAcceptedForm)
         {.url = "redis://[::1]:7000/4", .host = "::1", .port = 7000, .database = 4},
         {.url = "redis://[::1]", .host = "::1"},
         {.url = "redis://h:65535", .host = "h", .port = 65535},
+        // rediss://: the same, over TLS.
+        {.url = "rediss://h:6380", .host = "h", .port = 6380, .tls = true},
+        {.url = "REDISS://:secret@h/2", .host = "h", .password = "secret", .database = 2, .tls = true},
     };
     for (auto const& row : rows) {
         settings s{.client_name = "kept", .max_queued_requests = 7};
@@ -58,6 +62,7 @@ TEST(RedisUrlTest, ParsesEveryAcceptedForm)
         EXPECT_EQ(s.username, row.username) << row.url;
         EXPECT_EQ(s.password, row.password) << row.url;
         EXPECT_EQ(s.database, row.database) << row.url;
+        EXPECT_EQ(s.tls, row.tls) << row.url;
         EXPECT_EQ(s.client_name, "kept") << "other fields are left alone";
         EXPECT_EQ(s.max_queued_requests, 7u);
     }
@@ -66,8 +71,7 @@ TEST(RedisUrlTest, ParsesEveryAcceptedForm)
 TEST(RedisUrlTest, RefusesWhatItCannotServeWithAReason)
 {
     std::vector<url_row> const rows = {
-        {.url = "rediss://h:6380", .ec = error::tls_not_supported},
-        {.url = "REDISS://h", .ec = error::tls_not_supported},
+        {.url = "rediss:/h", .ec = error::invalid_url},
         {.url = "http://h", .ec = error::invalid_url},
         {.url = "redis:/h", .ec = error::invalid_url},
         {.url = "", .ec = error::invalid_url},

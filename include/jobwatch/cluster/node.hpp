@@ -170,6 +170,7 @@ private:
         std::string why;
         if (redis::parse_url(c.redis_url, s, &why))
             throw settings_error("cluster.redis_url", why);
+        s.tls_ca_file = c.redis_ca_file;
         s.client_name = "jobwatch-" + id;
         for (auto& ch : s.client_name)
             if (ch == ' ')
@@ -301,7 +302,8 @@ private:
         w.raw(R"({"mode":"redis","instance":)");
         w.string(id_);
         w.raw(R"(,"redis":)");
-        w.string(redis_.host + ":" + std::to_string(redis_.port) + "/" + std::to_string(redis_.database));
+        w.string(std::string(redis_.tls ? "rediss://" : "redis://") + redis_.host + ":" + std::to_string(redis_.port) + "/" +
+                 std::to_string(redis_.database));
         w.raw(R"(,"connected":)");
         w.raw(ch.connected && rh.connected ? "true" : "false");
         if (ch.last_rtt) {

@@ -31,8 +31,8 @@ enum class error
     reply_error,
     /// Not a `redis://` URL this client understands.
     invalid_url,
-    /// `rediss://` (TLS) is not supported yet.
-    tls_not_supported,
+    /// TLS (`rediss://`): the CA file cannot be used, or the handshake or the server's certificate failed.
+    tls_failed,
     /// A request `exec` cannot carry: SUBSCRIBE and its kin go through `subscriber`.
     invalid_request,
     /// The server refused AUTH (wrong password or user), or wants AUTH and got none.
@@ -71,8 +71,8 @@ public:
             return "Redis answered a command with an error";
         case error::invalid_url:
             return "invalid Redis URL";
-        case error::tls_not_supported:
-            return "rediss:// (TLS) is not supported yet";
+        case error::tls_failed:
+            return "TLS failed (the CA file, the handshake or the server's certificate)";
         case error::invalid_request:
             return "this request cannot go through exec (use a subscriber for SUBSCRIBE)";
         case error::auth_failed:

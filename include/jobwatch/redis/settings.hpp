@@ -36,7 +36,7 @@ enum class on_disconnected
     @code
     jobwatch::redis::settings s{.client_name = "jobwatch-ingest"};
     if (auto ec = jobwatch::redis::parse_url("redis://:secret@10.0.0.5:6379/2", s))
-        ...;  // error::invalid_url or error::tls_not_supported
+        ...;  // error::invalid_url
     @endcode
 */
 struct settings
@@ -49,6 +49,10 @@ struct settings
     std::string password{};     ///< empty: no AUTH
     int database = 0;           ///< SELECTed at every connect when not 0
     std::string client_name{};  ///< sent as CLIENT SETNAME when not empty (seen in CLIENT LIST)
+    /// TLS (`rediss://`): the server's certificate is verified against `tls_ca_file`
+    /// (or the system's CAs) and `host` (its name, or its address).
+    bool tls = false;
+    std::string tls_ca_file{};  ///< PEM certificates of the CAs to trust; empty: the system's
 
     /// Bound on resolving, connecting and the handshake (AUTH, SELECT, SETNAME, PING).
     duration connect_timeout = std::chrono::seconds{5};
@@ -148,9 +152,9 @@ inline boost::system::error_code refuse(error e, std::string* reason, std::strin
 
     Accepted: `redis://host`, `redis://host:port`, `redis://host:port/db`,
     `redis://:password@host:port/db`, `redis://user:password@host:port/db`
-    (ACL), and `[v6 address]` as host. The port defaults to 6379 and the
-    database to 0; user and password may carry `%XX` escapes. Refused:
-    `rediss://` (`error::tls_not_supported`), other schemes, `user@` without
+    (ACL), and `[v6 address]` as host; `rediss://` the same over TLS
+    (`tls`). The port defaults to 6379 and the database to 0; user and
+    password may carry `%XX` escapes. Refused: other schemes, `user@` without
     a `:` (ambiguous between a user and a password), query strings, and bad
     numbers (`error::invalid_url`). On failure `s` is unchanged, and
     `reason`, when given, gets a one-line explanation that never contains
@@ -160,12 +164,10 @@ inline boost::system::error_code refuse(error e, std::string* reason, std::strin
                                                          std::string* reason = nullptr)
 {
     using detail::refuse;
-    if (detail::iequals_prefix(url, "rediss://"))
-        return refuse(error::tls_not_supported, reason,
-                      "rediss:// (TLS) is not supported yet; use redis://");
-    if (!detail::iequals_prefix(url, "redis://"))
-        return refuse(error::invalid_url, reason, "the URL must start with redis://");
-    auto rest = url.substr(8);
+    bool const tls = detail::iequals_prefix(url, "rediss://");
+    if (!tls && !detail::iequals_prefix(url, "redis://"))
+        return refuse(error::invalid_url, reason, "the URL must start with redis:// or rediss://");
+    auto rest = url.substr(tls ? 9 : 8);
     if (rest.find_first_of("?#") != std::string_view::npos)
         return refuse(error::invalid_url, reason,
                       "query strings and fragments are not supported in a Redis URL");
@@ -233,6 +235,7 @@ inline boost::system::error_code refuse(error e, std::string* reason, std::strin
     s.username = std::move(username);
     s.password = std::move(password);
     s.database = database;
+    s.tls = tls;
     return {};
 }
 

@@ -23,6 +23,7 @@
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/system/system_error.hpp>
 
@@ -34,6 +35,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <variant>
 #include <vector>
 
@@ -135,6 +137,20 @@ public:
             who_ += " '" + cfg_.client_name + "'";
         who_ += " " + cfg_.host + ":" + std::to_string(cfg_.port) + ": ";
         health_.since = clock::now();
+        if (cfg_.tls) {
+            // Servers are verified against the CAs and by name (or address); TLS 1.2 at least.
+            tls_ctx_.emplace(asio::ssl::context::tls_client);
+            tls_ctx_->set_options(asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+            tls_ctx_->set_verify_mode(asio::ssl::verify_peer);
+            error_code ec;
+            if (cfg_.tls_ca_file.empty())
+                tls_ctx_->set_default_verify_paths(ec);
+            else
+                tls_ctx_->load_verify_file(cfg_.tls_ca_file, ec);
+            if (ec)
+                tls_ctx_error_ = "the CA file " + (cfg_.tls_ca_file.empty() ? std::string("(system)") : cfg_.tls_ca_file) +
+                                 " cannot be used: " + ec.message();
+        }
     }
 
     link(link const&) = delete;
@@ -191,6 +207,16 @@ private:
     logger lgr_;
     std::string who_;
     asio::ip::tcp::socket socket_;
+    // rediss://: a TLS stream over socket_, made again at every connect.
+    std::optional<asio::ssl::context> tls_ctx_;
+    std::string tls_ctx_error_;  // why the CA file could not be used
+    std::optional<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
+    asio::awaitable<std::tuple<error_code, std::size_t>> write_all(asio::const_buffer b)
+    {
+        if (tls_)
+            co_return co_await asio::async_write(*tls_, b, ::jobwatch::detail::use_tuple);
+        co_return co_await asio::async_write(socket_, b, ::jobwatch::detail::use_tuple);
+    }
     ::jobwatch::detail::tuple_timer writer_timer_;
     backoff backoff_;
     std::optional<resp_reader> parser_;
@@ -264,7 +290,7 @@ inline asio::awaitable<void> link::run(link_hooks& h)
                 ++health_.reconnects;
             ever_connected_ = true;
             set_connected(true);
-            lgr_.info(who_ + "connected" +
+            lgr_.info(who_ + "connected" + (cfg_.tls ? " over TLS" : "") +
                       (cfg_.database != 0 ? " (db " + std::to_string(cfg_.database) + ")" : ""));
             h.on_connected();
             ec = co_await session(h);
@@ -327,6 +353,7 @@ inline asio::awaitable<error_code> link::connect_steps()
 {
     co_await take_cancellation_as_state();
     using asio::ip::tcp;
+    tls_.reset();  // no operation is pending on it between sessions
     tcp::resolver resolver{ex_};
     auto [rec, endpoints] = co_await resolver.async_resolve(cfg_.host, std::to_string(cfg_.port),
                                                             ::jobwatch::detail::use_tuple);
@@ -344,6 +371,23 @@ inline asio::awaitable<error_code> link::connect_steps()
     // Pipelined requests are written as soon as they are queued: no Nagle delay.
     socket_.set_option(tcp::no_delay(true), ignored);
     socket_.set_option(asio::socket_base::keep_alive(true), ignored);
+    if (tls_ctx_) {
+        if (!tls_ctx_error_.empty()) {
+            why_ = tls_ctx_error_;
+            co_return error::tls_failed;
+        }
+        tls_.emplace(socket_, *tls_ctx_);
+        error_code addr_ec;
+        asio::ip::make_address(cfg_.host, addr_ec);
+        if (addr_ec)  // a name: sent as SNI
+            SSL_set_tlsext_host_name(tls_->native_handle(), cfg_.host.c_str());
+        tls_->set_verify_callback(asio::ssl::host_name_verification(cfg_.host));
+        auto [hec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, ::jobwatch::detail::use_tuple);
+        if (hec) {
+            why_ = "TLS handshake: " + hec.message();
+            co_return error::tls_failed;
+        }
+    }
 
     // The handshake, pipelined: [AUTH] [SELECT] [CLIENT SETNAME] PING. The PING
     // proves that a Redis answers (and that it does not want AUTH we did not send).
@@ -368,8 +412,7 @@ inline asio::awaitable<error_code> link::connect_steps()
     hs.push("PING");
     steps.push_back(step::ping);
 
-    auto [wec, written] = co_await asio::async_write(socket_, asio::buffer(hs.payload()),
-                                                     ::jobwatch::detail::use_tuple);
+    auto [wec, written] = co_await write_all(asio::buffer(hs.payload()));
     if (wec) {
         why_ = "writing the handshake: " + wec.message();
         co_return wec;
@@ -424,8 +467,12 @@ template <class OnReply> asio::awaitable<error_code> link::read(OnReply on_reply
         if (parser_->failed())
             co_return protocol_error(parser_->error_text());
         JOBWATCH_REDIS_RETURN_IF_CANCELLED();
-        auto [ec, got] =
-            co_await socket_.async_read_some(asio::buffer(rbuf_), ::jobwatch::detail::use_tuple);
+        error_code ec;
+        std::size_t got = 0;
+        if (tls_)
+            std::tie(ec, got) = co_await tls_->async_read_some(asio::buffer(rbuf_), ::jobwatch::detail::use_tuple);
+        else
+            std::tie(ec, got) = co_await socket_.async_read_some(asio::buffer(rbuf_), ::jobwatch::detail::use_tuple);
         if (ec)
             co_return ec;
         if (!parser_->feed(rbuf_.data(), got))
@@ -479,8 +526,7 @@ inline asio::awaitable<error_code> link::writer(link_hooks& h)
             continue;
         }
         writer_ = writer_state::writing;
-        auto [ec, n] =
-            co_await asio::async_write(socket_, asio::buffer(out_), ::jobwatch::detail::use_tuple);
+        auto [ec, n] = co_await write_all(asio::buffer(out_));
         if (ec)
             co_return ec;
     }
