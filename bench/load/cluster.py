@@ -18,6 +18,7 @@ fresh stream; the table gives medians over the rounds.
             messages/s delivered and the delivering server's CPU
 
 usage: bench/load/cluster.py [--rounds 3] [--duration 10] [--scenarios ingest,latency,fanout]
+                             [--instances 3]   (instances of the cluster; latency and fan-out need 2+)
        (build first: cmake --preset release && cmake --build --preset release
         --target jobwatch_demo jobwatch_load)
 """
@@ -123,7 +124,7 @@ SCENARIOS = {
 }
 
 
-def run(mode, scenario, duration, work, log):
+def run(mode, scenario, duration, work, log, instances=3):
     procs = []
     redis = None
     try:
@@ -134,12 +135,13 @@ def run(mode, scenario, duration, work, log):
         redis = Redis(tempfile.mkdtemp(dir=work))
         url = f"--cluster.redis_url=redis://127.0.0.1:{redis.port}/0"
         ports = []
-        for i in range(3):
+        for i in range(instances):
             p, port = start_demo(["--cluster.mode=redis", url, f"--cluster.instance_id=i{i}"], log)
             procs.append(p)
             ports.append(port)
         # Events enter on instance 1; clients (and the CPU measured) are instance 2's.
-        return load(ports[1], procs[1].pid, SCENARIOS[scenario](duration),
+        watched = 1 if instances > 1 else 0
+        return load(ports[watched], procs[watched].pid, SCENARIOS[scenario](duration),
                     publish_port=ports[0] if scenario != "ingest" else None)
     finally:
         for p in procs:
@@ -153,6 +155,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--scenarios", default="ingest,latency,fanout")
+    ap.add_argument("--instances", type=int, default=3)
     a = ap.parse_args()
     for exe in (DEMO, LOAD):
         if not os.access(exe, os.X_OK):
@@ -164,7 +167,7 @@ def main():
             for r in range(a.rounds):
                 for scenario in a.scenarios.split(","):
                     for mode in (("single", "cluster") if r % 2 == 0 else ("cluster", "single")):
-                        res = run(mode, scenario, a.duration, work, log)
+                        res = run(mode, scenario, a.duration, work, log, a.instances)
                         results.setdefault((scenario, mode), []).append(res)
                         print(f"round {r + 1} {scenario:8} {mode:8} publish {res['publish_rate']:>10} ev/s  "
                               f"delivered {res['msgs_per_s_window']:>11} msg/s  p50 {res['lat_p50_ms']} ms  "
