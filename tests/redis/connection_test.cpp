@@ -527,66 +527,37 @@ TEST(RedisFaultTest, AnUnansweredPingClosesAndReconnects)
     }())), 10s);
 }
 
-// Answers every PING with PONG and closes each connection after a few of them,
-// so that a client that writes all the time loses its connection mid-write.
-class closing_ping_server
+// Answers every PING with PONG and closes the connection after `pongs` of them
+// (the handshake's included), so that a client that writes all the time loses
+// its connection mid-write.
+asio::awaitable<void> pong_then_close(asio::ip::tcp::socket sock, std::size_t pongs)
 {
-public:
-    explicit closing_ping_server(asio::any_io_executor ex)
-        : acceptor_(ex, {asio::ip::make_address("127.0.0.1"), 0})
-    {
-    }
-
-    std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
-    std::size_t accepted() const noexcept { return accepted_; }
-
-    asio::awaitable<void> run()
-    {
-        for (;;) {
-            auto [ec, sock] = co_await acceptor_.async_accept(detail::use_tuple);
-            if (ec)
-                co_return;
-            ++accepted_;
-            // 1 to 8 PONGs after the handshake's, varied so that the close falls at
-            // different points of the client's writes.
-            asio::co_spawn(acceptor_.get_executor(), serve(std::move(sock), 2 + accepted_ % 8),
-                           asio::detached);
+    static constexpr std::string_view ping = "PING\r\n";
+    std::string seen;  // unmatched bytes: a PING may come in two reads
+    char buf[4096];
+    for (;;) {
+        auto [ec, n] = co_await sock.async_read_some(asio::buffer(buf), detail::use_tuple);
+        if (ec)
+            co_return;
+        seen.append(buf, n);
+        std::string out;
+        for (auto pos = seen.find(ping); pos != std::string::npos; pos = seen.find(ping)) {
+            seen.erase(0, pos + ping.size());
+            out += "+PONG\r\n";
+        }
+        if (seen.size() > ping.size())
+            seen.erase(0, seen.size() - ping.size());
+        auto const k = std::min(pongs, out.size() / 7);
+        pongs -= k;
+        co_await asio::async_write(sock, asio::buffer(out.data(), k * 7), detail::use_tuple);
+        if (pongs == 0) {
+            boost::system::error_code ignored;
+            sock.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+            sock.close(ignored);
+            co_return;
         }
     }
-
-private:
-    static asio::awaitable<void> serve(asio::ip::tcp::socket sock, std::size_t pongs)
-    {
-        static constexpr std::string_view ping = "PING\r\n";
-        std::string seen;  // unmatched bytes: a PING may come in two reads
-        char buf[4096];
-        for (;;) {
-            auto [ec, n] = co_await sock.async_read_some(asio::buffer(buf), detail::use_tuple);
-            if (ec)
-                co_return;
-            seen.append(buf, n);
-            std::string out;
-            for (auto pos = seen.find(ping); pos != std::string::npos; pos = seen.find(ping)) {
-                seen.erase(0, pos + ping.size());
-                out += "+PONG\r\n";
-            }
-            if (seen.size() > ping.size())
-                seen.erase(0, seen.size() - ping.size());
-            auto const k = std::min(pongs, out.size() / 7);
-            pongs -= k;
-            co_await asio::async_write(sock, asio::buffer(out.data(), k * 7), detail::use_tuple);
-            if (pongs == 0) {
-                boost::system::error_code ignored;
-                sock.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-                sock.close(ignored);
-                co_return;
-            }
-        }
-    }
-
-    asio::ip::tcp::acceptor acceptor_;
-    std::size_t accepted_ = 0;
-};
+}
 
 // A cancellation that reaches a session part while it is not waiting (its last
 // write's completion already queued) must still end the session: the writer once
@@ -597,7 +568,11 @@ private:
 TEST(RedisFaultTest, EveryCloseMidWriteEndsTheSessionAndReconnects)
 {
     asio::io_context ioc;
-    closing_ping_server server{ioc.get_executor()};
+    // 2 to 9 PONGs per connection, varied so that the close falls at different
+    // points of the client's writes.
+    fake_server server{ioc.get_executor(), [](asio::ip::tcp::socket sock, std::size_t n) {
+                           return pong_then_close(std::move(sock), 2 + n % 8);
+                       }};
     redis::settings s{.port = server.port(),
                       .reconnect_base = 1ms,
                       .reconnect_max = 2ms,

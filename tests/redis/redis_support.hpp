@@ -151,13 +151,24 @@ asio::awaitable<void> while_running(Client& client, asio::awaitable<void> body)
 }
 
 /** @brief A TCP server on 127.0.0.1 that is not Redis: it accepts every
-    connection, answers the first read with `answer` (nothing if empty), then
-    reads and discards forever. For timeouts and protocol errors. */
+    connection and serves each in a coroutine of its own. By default it
+    answers the first read with `answer` (nothing if empty), then reads and
+    discards forever: for timeouts and protocol errors. */
 class fake_server
 {
 public:
+    /// Serves one accepted connection; `n` counts the connections, from 1.
+    using serve_fn = std::function<asio::awaitable<void>(asio::ip::tcp::socket sock, std::size_t n)>;
+
     fake_server(asio::any_io_executor ex, std::string answer)
-        : acceptor_(ex, {asio::ip::make_address("127.0.0.1"), 0}), answer_(std::move(answer))
+        : fake_server(std::move(ex), [answer = std::move(answer)](asio::ip::tcp::socket sock, std::size_t) {
+              return answer_then_discard(std::move(sock), answer);
+          })
+    {
+    }
+
+    fake_server(asio::any_io_executor ex, serve_fn serve)
+        : acceptor_(ex, {asio::ip::make_address("127.0.0.1"), 0}), serve_(std::move(serve))
     {
     }
 
@@ -172,13 +183,12 @@ public:
             if (ec)
                 co_return;
             ++accepted_;
-            asio::co_spawn(acceptor_.get_executor(), serve(std::move(sock), answer_),
-                           asio::detached);
+            asio::co_spawn(acceptor_.get_executor(), serve_(std::move(sock), accepted_), asio::detached);
         }
     }
 
 private:
-    static asio::awaitable<void> serve(asio::ip::tcp::socket sock, std::string answer)
+    static asio::awaitable<void> answer_then_discard(asio::ip::tcp::socket sock, std::string answer)
     {
         char buf[4096];
         bool answered = answer.empty();
@@ -194,7 +204,7 @@ private:
     }
 
     asio::ip::tcp::acceptor acceptor_;
-    std::string answer_;
+    serve_fn serve_;
     std::size_t accepted_ = 0;
 };
 
