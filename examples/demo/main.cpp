@@ -57,6 +57,10 @@ try {
     app.add<jobwatch::dlq_monitor>({.threshold = 10, .window = std::chrono::seconds{60}});
     app.add<jobwatch::health>();
     auto& gw = app.add<jobwatch::gateway>();
+    // BullMQ queues to follow, when named (--bullmq.queues=emails,images).
+    auto const& bull = app.get_core().settings().bullmq;
+    if (!bull.queues.empty())
+        app.add<jobwatch::bullmq_source>();
     char const* workload = std::getenv("JOBWATCH_DEMO_WORKLOAD");
     bool const simulate = !workload || std::string(workload) != "off";
     if (simulate)

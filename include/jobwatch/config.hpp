@@ -108,6 +108,16 @@ inline std::optional<boost::json::value> setting_value(setting const& s, std::st
         why = "expected true or false, got \"" + std::string(text) + "\"";
         return std::nullopt;
     }
+    // A list of names reads as a comma-separated list too (--bullmq.queues=emails,images).
+    if (d.is_array() && !text.starts_with('[')) {
+        boost::json::array a;
+        for (std::size_t start = 0; start <= text.size() && !text.empty();) {
+            auto const end = std::min(text.find(',', start), text.size());
+            a.emplace_back(boost::json::string_view{text.data() + start, end - start});
+            start = end + 1;
+        }
+        return boost::json::value(std::move(a));
+    }
     // Numbers, arrays and maps are written as JSON.
     boost::json::error_code ec;
     auto v = boost::json::parse(boost::json::string_view{text.data(), text.size()}, ec);

@@ -11,6 +11,7 @@
 #include <jobwatch/messages/server_message.hpp>
 #include <jobwatch/http/router.hpp>
 #include <jobwatch/messages/summary.hpp>
+#include <jobwatch/monitor/queue_counts.hpp>
 #include <jobwatch/runtime/scheduler.hpp>
 #include <jobwatch/runtime/token_bucket.hpp>
 #include <jobwatch/store/history.hpp>
@@ -213,6 +214,18 @@ public:
     void on_change(std::function<void(job_change const&)> fn) { change_listeners_.push_back(std::move(fn)); }
     /// Calls `fn` for every message to rooms (events, summaries, alerts, health).
     void on_room_message(std::function<void(room_message const&)> fn) { room_listeners_.push_back(std::move(fn)); }
+
+    /// Calls `fn` whenever a source reports a queue's counts as its broker has them (`report_queue_counts`).
+    void on_queue_counts(std::function<void(std::string_view queue, queue_counts const&)> fn)
+    {
+        queue_count_listeners_.push_back(std::move(fn));
+    }
+    /// A source (the BullMQ source) tells queue health what the broker counts for `queue`.
+    void report_queue_counts(std::string_view queue, queue_counts const& c)
+    {
+        for (auto const& fn : queue_count_listeners_)
+            fn(queue, c);
+    }
 
     /// Calls `fn` with the new settings whenever `update_settings` changes them.
     void on_settings(std::function<void(config const&)> fn) { settings_listeners_.push_back(std::move(fn)); }
@@ -689,6 +702,7 @@ private:
     job_store store_;
     scheduler tasks_;
     std::vector<std::function<void(job_change const&)>> change_listeners_;
+    std::vector<std::function<void(std::string_view, queue_counts const&)>> queue_count_listeners_;
     std::vector<std::function<void(room_message const&)>> room_listeners_;
     std::vector<std::function<void(config const&)>> settings_listeners_;
     std::vector<std::function<void()>> reload_listeners_;

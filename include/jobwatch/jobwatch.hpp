@@ -7,6 +7,7 @@
 #include <jobwatch/components/aggregator.hpp>
 #include <jobwatch/components/dlq_monitor.hpp>
 #include <jobwatch/components/gateway.hpp>
+#include <jobwatch/components/bullmq_source.hpp>
 #include <jobwatch/components/health.hpp>
 #include <jobwatch/runtime/scheduler.hpp>
 #include <jobwatch/config.hpp>

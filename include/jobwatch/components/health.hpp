@@ -32,6 +32,8 @@ public:
     {
         cfg_.interval = c.settings().health.interval_ms;
         c.on_change([this](job_change const& change) { health_.on_change(change, core_.now()); });
+        // A broker's own counts (the BullMQ source) replace those the events add up to.
+        c.on_queue_counts([this](std::string_view queue, queue_counts const& n) { health_.set_counts(queue, n); });
         // The store already knows every running job's last event: staleness is
         // read from it at report time instead of tracked per event.
         health_.use_last_event_source([this](auto const& visit) {

@@ -12,6 +12,7 @@
 #include <jobwatch/events/event.hpp>
 #include <jobwatch/messages/config.hpp>
 #include <jobwatch/messages/health_report.hpp>
+#include <jobwatch/monitor/queue_counts.hpp>
 #include <jobwatch/store/job_change.hpp>
 
 #include <chrono>
@@ -105,6 +106,13 @@ public:
     */
     bool set_paused(std::string_view queue, bool paused);
 
+    /** @brief Reports `queue` with the counts its broker has (`queue_counts`)
+        from now on, instead of those derived from events; its pause flag too.
+
+        Returns false when the queue is unknown and no more queues can be tracked.
+    */
+    bool set_counts(std::string_view queue, queue_counts const& counts);
+
     /// The health of every known queue and overall, as of `now`.
     health_report report(time_point now) const;
 
@@ -163,6 +171,7 @@ private:
         std::uint64_t failed = 0;
         std::uint64_t cancelled = 0;
         bool paused = false;
+        std::optional<queue_counts> broker;  // what the broker counts, when a source reports it
         std::optional<time_point> last_processed;
         std::deque<outcome_bucket> buckets;  // ascending index, within the window
     };

@@ -213,6 +213,16 @@ inline bool health_core::set_paused(std::string_view queue, bool paused)
     return true;
 }
 
+inline bool health_core::set_counts(std::string_view queue, queue_counts const& counts)
+{
+    queue_state* q = find_or_add_queue(queue);
+    if (!q)
+        return false;
+    q->broker = counts;
+    q->paused = counts.paused;
+    return true;
+}
+
 // --- reports -------------------------------------------------------------------------
 
 inline health_report health_core::report(time_point now) const
@@ -251,13 +261,15 @@ inline health_report health_core::report(time_point now) const
         };
         std::string const prefix = "queue " + name + ": ";
 
+        // What the broker counts wins over what the events add up to.
+        std::uint64_t const ready = q.broker ? q.broker->waiting : q.waiting;
         // While paused, waiting jobs are held rather than waiting for a worker.
-        h.stats.waiting = q.paused ? 0 : detail::to_json_count(q.waiting);
-        h.stats.paused = q.paused ? detail::to_json_count(q.waiting) : 0;
-        h.stats.active = detail::to_json_count(q.active);
-        h.stats.delayed = detail::to_json_count(q.delayed);
-        h.stats.completed = detail::to_json_count(q.completed);
-        h.stats.failed = detail::to_json_count(q.failed);
+        h.stats.waiting = q.paused ? 0 : detail::to_json_count(ready);
+        h.stats.paused = q.paused ? detail::to_json_count(ready) : 0;
+        h.stats.active = detail::to_json_count(q.broker ? q.broker->active : q.active);
+        h.stats.delayed = detail::to_json_count(q.broker ? q.broker->delayed : q.delayed);
+        h.stats.completed = detail::to_json_count(q.broker ? q.broker->completed : q.completed);
+        h.stats.failed = detail::to_json_count(q.broker ? q.broker->failed : q.failed);
 
         std::uint64_t succeeded = 0, failed = 0, durations = 0;
         double duration_sum = 0;
@@ -285,7 +297,7 @@ inline health_report health_core::report(time_point now) const
 
         if (q.paused && cfg_.paused_status != health_status::healthy)
             raise(cfg_.paused_status,
-                  prefix + "paused, " + detail::plural(q.waiting, "job", "jobs") + " held");
+                  prefix + "paused, " + detail::plural(ready, "job", "jobs") + " held");
 
         if (judged > 0 && judged >= cfg_.error_rate_min_jobs) {
             auto rate_issue = [&](double limit) {
