@@ -61,6 +61,12 @@ try {
     auto const& bull = app.get_core().settings().bullmq;
     if (!bull.queues.empty())
         app.add<jobwatch::bullmq_source>();
+    // The Redis pub/sub bridge, when asked for (--redis.publish=true, --redis.ingest_channels=...).
+    auto const& bridge = app.get_core().settings().redis;
+    if (bridge.publish)
+        app.add<jobwatch::redis_publisher>();
+    if (!bridge.ingest_channels.empty())
+        app.add<jobwatch::redis_subscriber>();
     char const* workload = std::getenv("JOBWATCH_DEMO_WORKLOAD");
     bool const simulate = !workload || std::string(workload) != "off";
     if (simulate)
