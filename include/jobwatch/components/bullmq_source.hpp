@@ -12,6 +12,7 @@
 #include <jobwatch/detail/asio.hpp>
 #include <jobwatch/monitor/queue_counts.hpp>
 #include <jobwatch/redis/connection.hpp>
+#include <jobwatch/runtime/wait_cancelled.hpp>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -151,6 +152,7 @@ private:
     struct track
     {
         std::int64_t started = 0;   // attempts started, as seen
+        std::uint64_t start_ms = 0; // when the current attempt started (processedOn)
         std::size_t log_seen = 0;   // lines of its log list read
         bool active = false;
         bool added = false;
@@ -468,7 +470,7 @@ private:
             n.hash = !t || e.get("prev") == "active";
             n.data = !t;
         } else if (ev == "active") {
-            n.hash = !t;
+            n.hash = true;  // processedOn: the attempt's start on the worker's clock
         } else if (ev == "delayed") {
             n.hash = true;
         } else if (ev == "completed" || ev == "failed") {
@@ -744,10 +746,18 @@ private:
                 if (t)
                     t->started = attempt;
             }
-            if (t)
+            // Timed by processedOn when the hash still holds this attempt: then the
+            // duration is BullMQ's own (finishedOn - processedOn, the worker's clock).
+            auto start_ms = ms;
+            if (h && started_from(h) == attempt)
+                if (auto p = bullmq::to_int(h->f[f_processed]); p && *p > 0)
+                    start_ms = static_cast<std::uint64_t>(*p);
+            if (t) {
                 t->active = true;
+                t->start_ms = start_ms;
+            }
             running_.insert(jid);
-            auto s = base<job_started>(q, jid, std::move(id), ms);
+            auto s = base<job_started>(q, jid, std::move(id), start_ms);
             s.attempt = std::clamp<std::int64_t>(attempt, 1, 1000);
             out.emplace_back(std::move(s));
         } else if (ev == "progress") {
@@ -759,7 +769,8 @@ private:
                 ++q.fig.events_ignored;
                 return;
             }
-            auto pe = base<job_progress>(q, jid, std::move(id), ms);
+            // Never before its attempt's start, whatever the two clocks say (an older progress is stale).
+            auto pe = base<job_progress>(q, jid, std::move(id), std::max<std::uint64_t>(ms, t ? t->start_ms : 0));
             pe.percent = p->percent;
             pe.step = std::move(p->step);
             pe.current = p->current;
@@ -768,8 +779,14 @@ private:
             out.emplace_back(std::move(pe));
         } else if (ev == "completed" || ev == "failed") {
             emit_logs(q, jid, h, t, ms, out);
+            // Timed by finishedOn, on the clock the start was timed with.
+            std::uint64_t end_ms = ms;
+            if (h)
+                if (auto f = bullmq::to_int(h->f[f_finished]); f && *f > 0)
+                    end_ms = static_cast<std::uint64_t>(*f);
+            end_ms = std::max<std::uint64_t>(end_ms, t ? t->start_ms : 0);
             if (ev == "completed") {
-                auto c = base<job_completed>(q, jid, std::move(id), ms);
+                auto c = base<job_completed>(q, jid, std::move(id), end_ms);
                 if (h) {
                     auto const p = bullmq::to_int(h->f[f_processed]);
                     auto const f = bullmq::to_int(h->f[f_finished]);
@@ -785,7 +802,7 @@ private:
                 }
                 out.emplace_back(std::move(c));
             } else {
-                auto f = base<job_failed>(q, jid, std::move(id), ms);
+                auto f = base<job_failed>(q, jid, std::move(id), end_ms);
                 auto reason = e.get("failedReason");
                 f.error = bullmq::clip(!reason.empty() ? reason
                                                        : (h && h->f[f_reason] ? std::string_view(*h->f[f_reason])
@@ -1073,44 +1090,52 @@ private:
                 running_.erase(jid);
                 out.emplace_back(std::move(r));
             }
-        } else if (want == job_state::running) {
+        } else {
+            // Running or finished: what jobwatch lacks of it, as the hash records it — the job
+            // was queued (timestamp) and its latest attempt started (processedOn) — then where it is.
             auto* t = track_job(jid, qi, bull_id);
-            if (t) {
-                t->added = true;
-                t->started = std::max<std::int64_t>(1, ats);
-                t->active = true;
-            }
-            running_.insert(jid);
-            if (!have || *have == job_state::queued || have_attempt < ats) {
+            if (!have)
+                out.emplace_back(queued_event(q, jid, bull_id, {}, &h, rid + "queued", ms_of(f_timestamp)));
+            bool const started_known = bullmq::to_int(h.f[f_processed]).has_value() && ats > 0;
+            if (started_known && (!have || *have == job_state::queued || have_attempt < ats)) {
                 auto s = base<job_started>(q, jid, rid + "started:" + std::to_string(ats), ms_of(f_processed));
                 s.attempt = std::clamp<std::int64_t>(ats, 1, 1000);
                 out.emplace_back(std::move(s));
             }
-        } else if (want == job_state::succeeded) {
-            auto c = base<job_completed>(q, jid, rid + "completed", ms_of(f_finished));
-            auto const p = bullmq::to_int(h.f[f_processed]);
-            auto const f = bullmq::to_int(h.f[f_finished]);
-            if (p && f && *f >= *p)
-                c.duration_ms = static_cast<double>(*f - *p);
-            if (h.f[f_returnvalue] && h.f[f_returnvalue]->size() <= max_result_bytes) {
-                boost::system::error_code ec;
-                auto v = boost::json::parse(*h.f[f_returnvalue], ec);
-                if (!ec)
-                    c.result = std::move(v);
+            if (want == job_state::running) {
+                if (t) {
+                    t->added = true;
+                    t->started = std::max<std::int64_t>(1, ats);
+                    t->start_ms = ms_of(f_processed);
+                    t->active = true;
+                }
+                running_.insert(jid);
+            } else if (want == job_state::succeeded) {
+                auto c = base<job_completed>(q, jid, rid + "completed", std::max(ms_of(f_finished), ms_of(f_processed)));
+                auto const p = bullmq::to_int(h.f[f_processed]);
+                auto const f = bullmq::to_int(h.f[f_finished]);
+                if (p && f && *f >= *p)
+                    c.duration_ms = static_cast<double>(*f - *p);
+                if (h.f[f_returnvalue] && h.f[f_returnvalue]->size() <= max_result_bytes) {
+                    boost::system::error_code ec;
+                    auto v = boost::json::parse(*h.f[f_returnvalue], ec);
+                    if (!ec)
+                        c.result = std::move(v);
+                }
+                out.emplace_back(std::move(c));
+                forget(jid);
+            } else {
+                auto f = base<job_failed>(q, jid, rid + "failed", std::max(ms_of(f_finished), ms_of(f_processed)));
+                f.error = bullmq::clip(h.f[f_reason] ? std::string_view(*h.f[f_reason]) : std::string_view("failed"), 8192);
+                if (f.error.empty())
+                    f.error = "failed";
+                f.attempt = std::clamp<std::int64_t>(bullmq::to_int(h.f[f_atm]).value_or(std::max<std::int64_t>(1, ats)), 1, 1000);
+                f.will_retry = false;
+                if (h.stacktrace)
+                    f.error_code = bullmq::error_class(*h.stacktrace);
+                out.emplace_back(std::move(f));
+                forget(jid);
             }
-            out.emplace_back(std::move(c));
-            forget(jid);
-        } else {
-            auto f = base<job_failed>(q, jid, rid + "failed", ms_of(f_finished));
-            f.error = bullmq::clip(h.f[f_reason] ? std::string_view(*h.f[f_reason]) : std::string_view("failed"), 8192);
-            if (f.error.empty())
-                f.error = "failed";
-            f.attempt = std::clamp<std::int64_t>(bullmq::to_int(h.f[f_atm]).value_or(std::max<std::int64_t>(1, ats)), 1, 1000);
-            f.will_retry = false;
-            if (h.stacktrace)
-                f.error_code = bullmq::error_class(*h.stacktrace);
-            out.emplace_back(std::move(f));
-            forget(jid);
         }
     }
 
