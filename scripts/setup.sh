@@ -39,8 +39,9 @@ fi
 
 # npm ci only when a lock file changed since the last install: the TypeScript
 # package (ts/), the Node WebSocket client of the end-to-end tests, and the
-# client package's build and test tools (ts/client/: esbuild, tsc, ws).
-for dir in ts tests/node ts/client; do
+# client package's build and test tools (ts/client/: esbuild, tsc, ws), and the BullMQ
+# producer and workers of scripts/demo-bullmq.sh (examples/bullmq/).
+for dir in ts tests/node ts/client examples/bullmq; do
     stamp=$dir/node_modules/.jobwatch-lock.sha256
     want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then

@@ -89,6 +89,10 @@ try {
               << "  publish an event:    curl -X POST -H 'Content-Type: application/json' \\\n"
               << "                         -d '{\"type\":\"job.queued\",\"job_id\":\"mine-1\",\"queue\":\"emails\"}' "
               << url << "/api/v1/events\n\n"
+              << (bull.queues.empty() ? std::string()
+                                      : "  BullMQ queues:       " + std::to_string(bull.queues.size()) +
+                                            " followed (jobs are <queue>:<id>); curl " + url +
+                                            "/api/v1/monitor/bullmq\n\n")
               << history_hint(app.get_core().settings().storage) << auth_hint(app.get_core().settings().auth)
               << "Ctrl-C stops it." << std::endl;
     return app.run();

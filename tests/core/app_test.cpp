@@ -2,6 +2,7 @@
 #include <jobwatch/app.hpp>
 
 #include <jobwatch/components/aggregator.hpp>
+#include <jobwatch/components/bullmq_source.hpp>
 #include <jobwatch/components/dlq_monitor.hpp>
 #include <jobwatch/components/health.hpp>
 
@@ -78,6 +79,21 @@ jobwatch::job_event queued(std::string job, std::string run = "r1", std::string 
     jobwatch::job_queued q{.job_id = std::move(job), .queue = std::move(queue)};
     q.run_id = std::move(run);
     return q;
+}
+
+TEST(AppTest, ABullmqSourceGivenInCodeSetsItsSettings)
+{
+    // [snippet:bullmq-in-code]
+    jobwatch::app app;
+    app.add<jobwatch::health>();
+    app.add<jobwatch::bullmq_source>({.redis_url = "redis://127.0.0.1:6379/0",
+                                      .prefix = "bull",
+                                      .queues = {"emails", "images"}});
+    // [end:bullmq-in-code]
+    auto const& s = app.get_core().settings().bullmq;
+    EXPECT_EQ(s.queues, (std::vector<std::string>{"emails", "images"}));
+    EXPECT_EQ(s.prefix, "bull");
+    EXPECT_EQ(s.log_poll_ms, std::chrono::milliseconds{1000});  // not given: the setting's default
 }
 
 TEST(AppTest, AnEventBuiltInTheCallIsSafe)

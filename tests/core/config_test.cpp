@@ -78,6 +78,21 @@ TEST(ConfigTest, EveryKindOfSettingCanBeOverridden)
     EXPECT_EQ(r.value->dlq.run_success_rate_threshold, 0.5);
 }
 
+TEST(ConfigTest, AListOfNamesIsJsonOrCommaSeparated)
+{
+    auto r = load({"--bullmq.queues=emails,images", "--redis.ingest_channels=[\"a\",\"b,c\"]"},
+                  {{"JOBWATCH_BULLMQ_PREFIX", "{bull}"}, {"JOBWATCH_REDIS_PUBLISH", "true"}});
+    ASSERT_TRUE(r.value) << r.error;
+    EXPECT_EQ(r.value->bullmq.queues, (std::vector<std::string>{"emails", "images"}));
+    EXPECT_EQ(r.value->redis.ingest_channels, (std::vector<std::string>{"a", "b,c"}));
+    EXPECT_EQ(r.value->bullmq.prefix, "{bull}");
+    EXPECT_TRUE(r.value->redis.publish);
+    // Each name is still checked: a queue name BullMQ could not have is refused.
+    auto bad = load({"--bullmq.queues=emails,has space"});
+    EXPECT_FALSE(bad.value);
+    EXPECT_NE(bad.error.find("bullmq.queues"), std::string::npos) << bad.error;
+}
+
 TEST(ConfigTest, ABadSettingNamesItselfItsSourceAndTheReason)
 {
     auto range = load({"--gateway.port=70000"});
