@@ -246,6 +246,35 @@ TEST_F(HealthCoreTest, PausedQueueHoldsItsWaitingJobs)
     EXPECT_EQ(report(strict, t0).status, health_status::unhealthy);
 }
 
+TEST_F(HealthCoreTest, ABrokersCountsReplaceThoseTheEventsAddUpTo)
+{
+    health_core core;
+    core.on_change(changes_.queued("a", t0), t0);
+    finish(core, 4, 1, t0);
+    // BullMQ holds more than jobwatch saw (jobs added before it started, jobs it removed).
+    EXPECT_TRUE(core.set_counts("emails", {.waiting = 1200, .active = 4, .delayed = 3, .completed = 40, .failed = 12}));
+    auto r = report(core, t0);
+    auto const& q = queue(r, "emails");
+    EXPECT_EQ(q.stats.waiting, 1200);
+    EXPECT_EQ(q.stats.active, 4);
+    EXPECT_EQ(q.stats.delayed, 3);
+    EXPECT_EQ(q.stats.completed, 40);
+    EXPECT_EQ(q.stats.failed, 12);
+    EXPECT_EQ(q.stats.paused, 0);
+    // The waiting rule judges the broker's number; the error rate still comes from the events.
+    EXPECT_EQ(q.status, health_status::degraded);  // 1200 waiting >= degraded_waiting (1000)
+    EXPECT_NEAR(q.details.error_rate, 0.25, 1e-9);
+    // Later events do not move the broker's counts; the next report of them does.
+    core.on_change(changes_.queued("b", t0), t0);
+    EXPECT_EQ(queue(report(core, t0), "emails").stats.waiting, 1200);
+    EXPECT_TRUE(core.set_counts("emails", {.waiting = 7, .paused = true}));
+    r = report(core, t0);
+    EXPECT_EQ(queue(r, "emails").stats.waiting, 0);
+    EXPECT_EQ(queue(r, "emails").stats.paused, 7);
+    EXPECT_TRUE(queue(r, "emails").details.is_paused);
+    EXPECT_EQ(queue(r, "emails").issues.at(0), "queue emails: paused, 7 jobs held");
+}
+
 TEST_F(HealthCoreTest, OverallStatusIsTheWorstQueue)
 {
     health_core core({.degraded_waiting = 2});

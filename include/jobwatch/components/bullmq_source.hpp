@@ -585,15 +585,16 @@ private:
         out.reserve(batch.size() + 8);
         for (std::size_t i = 0; i < batch.size(); ++i) {
             auto const& e = batch[i];
-            ++q.fig.events_read;
             bool const stall_follows = i + 1 < batch.size() && batch[i + 1].event == "stalled" &&
                                        batch[i + 1].get("jobId") == e.get("jobId");
             map_entry(qi, e, hashes, stall_follows, out);
         }
+        if (!co_await submit(q, std::move(out)))
+            co_return;
+        q.fig.events_read += batch.size();
         q.last = batch.back().id;
         q.fig.last_id = q.last.text();
         q.ordinal += batch.size();
-        co_await submit(q, std::move(out));
     }
 
     job_hash const* hash_of(std::unordered_map<std::string, job_hash> const& hashes, std::string const& jid) const
@@ -755,8 +756,8 @@ private:
             if (t) {
                 t->active = true;
                 t->start_ms = start_ms;
+                running_.insert(jid);  // bounded with jobs_: only tracked jobs have their logs polled
             }
-            running_.insert(jid);
             auto s = base<job_started>(q, jid, std::move(id), start_ms);
             s.attempt = std::clamp<std::int64_t>(attempt, 1, 1000);
             out.emplace_back(std::move(s));
@@ -912,25 +913,42 @@ private:
         }
         for (std::size_t qi = 0; qi < queues_.size(); ++qi)
             if (!per_queue[qi].empty())
-                co_await submit(queues_[qi], std::move(per_queue[qi]));
+                if (!co_await submit(queues_[qi], std::move(per_queue[qi])))
+                    co_return;
     }
 
-    asio::awaitable<void> submit(queue_state& q, std::vector<job_event> evs)
+    /** Publishes `evs` in order; those refused for now (`unavailable`: the cluster's
+        Redis or the journal cannot take them) are offered again until they are taken, so
+        the stream is not read on meanwhile and nothing read is lost. False when
+        cancelled first. */
+    asio::awaitable<bool> submit(queue_state& q, std::vector<job_event> evs)
     {
-        if (evs.empty())
-            co_return;
-        auto results = co_await core_.submitted(std::move(evs));
-        for (auto const& r : results) {
-            if (r.status == publish_status::accepted)
-                ++q.fig.events_published;
-            else if (r.status == publish_status::invalid || r.status == publish_status::forbidden ||
-                     r.status == publish_status::conflict) {
-                ++bad_entries_;
-                if (bad_entries_ <= 10)
-                    core_.log().warn("bullmq: queue " + q.fig.queue + ": an event was refused: " +
-                                     r.error.message);
+        while (!evs.empty()) {
+            std::vector<job_event> copy = evs;
+            auto results = co_await core_.submitted(std::move(copy));
+            std::vector<job_event> again;
+            for (std::size_t i = 0; i < results.size() && i < evs.size(); ++i) {
+                auto const& r = results[i];
+                if (r.status == publish_status::unavailable) {
+                    again.push_back(std::move(evs[i]));
+                } else if (r.status == publish_status::accepted) {
+                    ++q.fig.events_published;
+                } else if (r.status == publish_status::invalid || r.status == publish_status::forbidden ||
+                           r.status == publish_status::conflict) {
+                    ++bad_entries_;
+                    if (bad_entries_ <= 10)
+                        core_.log().warn("bullmq: queue " + q.fig.queue + ": an event was refused: " +
+                                         r.error.message);
+                }
             }
+            evs = std::move(again);
+            if (evs.empty())
+                break;
+            if (co_await redis::detail::is_cancelled())
+                co_return false;
+            co_await pause_for(std::chrono::milliseconds{200});
         }
+        co_return true;
     }
 
     // --- resync ----------------------------------------------------------------------------
@@ -1038,7 +1056,11 @@ private:
         q.fig.is_paused = paused;
         ++q.fig.resyncs;
         auto const corrected = out.size();
-        co_await submit(q, std::move(out));
+        if (!co_await submit(q, std::move(out))) {
+            q.need_resync = true;  // again, once ingest takes events
+            --q.fig.resyncs;
+            co_return false;
+        }
         core_.log().info("bullmq: queue " + q.fig.queue + ": resynced " + std::to_string(jobs.size()) +
                          " jobs from its containers (" + std::to_string(corrected) +
                          " corrected); following its events after " + last.text());
@@ -1108,8 +1130,8 @@ private:
                     t->started = std::max<std::int64_t>(1, ats);
                     t->start_ms = ms_of(f_processed);
                     t->active = true;
+                    running_.insert(jid);
                 }
-                running_.insert(jid);
             } else if (want == job_state::succeeded) {
                 auto c = base<job_completed>(q, jid, rid + "completed", std::max(ms_of(f_finished), ms_of(f_processed)));
                 auto const p = bullmq::to_int(h.f[f_processed]);
