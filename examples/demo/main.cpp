@@ -50,7 +50,8 @@ int main(int argc, char** argv)
 try {
     // The demo keeps its history across restarts (the framework's default is memory).
     // [snippet:demo-preset]
-    jobwatch::app app{jobwatch::load_config(argc, argv, {{"storage", {{"mode", "sqlite"}}}})};
+    jobwatch::app app{
+        jobwatch::load_config(argc, argv, {{"storage", {{"mode", "sqlite"}}}, {"gateway", {{"dashboard", true}}}})};
     // [end:demo-preset]
     app.add<jobwatch::aggregator>();
     // A short window, so the demo's failure bursts raise an alert and resolve within minutes.

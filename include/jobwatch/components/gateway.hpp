@@ -131,6 +131,9 @@ public:
         bool const sharded = !srv_.shards.front()->is_core();
         if (tls_)
             log.info(tls_->describe());
+        if (core_.settings().gateway.dashboard && !gw::dashboard_built())
+            log.warn("gateway.dashboard is on, but this binary was built without the dashboard "
+                     "(link jobwatch::dashboard; it needs node and the npm packages of scripts/setup.sh)");
         log.info(std::string("gateway listening on ") + (tls_ ? "https://" : "http://") + listener_.address() + ":" + std::to_string(listener_.port()) +
                  (sharded ? " with " + std::to_string(srv_.shards.size()) + " I/O threads" : std::string()));
         srv_.running = true;

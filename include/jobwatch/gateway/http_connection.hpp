@@ -195,6 +195,9 @@ asio::awaitable<void> serve_http(server& srv, shard& sh, ws_host& ws, Stream soc
         } else if (http::cors_policy::is_preflight(req)) {
             // Before authentication: a browser sends no credentials with a preflight.
             res = srv.cors.preflight(req);
+        } else if (auto page = srv.dashboard ? gw::dashboard_answer(req, t.path) : std::nullopt) {
+            // The dashboard's files: public, answered here on the I/O thread (the page asks for a token).
+            res = std::move(page);
         } else if (auto who = srv.authenticate(req, t, remote);
                    std::get_if<auth::auth_failure>(&who) && !impl::auths_by_message(req, t, who, *srv.auth)) {
             auto const* fail = std::get_if<auth::auth_failure>(&who);

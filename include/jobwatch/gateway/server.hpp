@@ -7,6 +7,7 @@
 */
 
 #include <jobwatch/auth/authenticator.hpp>
+#include <jobwatch/gateway/dashboard.hpp>
 #include <jobwatch/http/cors.hpp>
 #include <jobwatch/core.hpp>
 #include <jobwatch/detail/asio.hpp>
@@ -44,6 +45,7 @@ public:
         , max_header_bytes(c.settings().gateway.max_header_bytes)
         , max_body_bytes(c.settings().gateway.max_body_bytes)
         , cors(c.settings().gateway.cors)
+        , dashboard(c.settings().gateway.dashboard && dashboard_built())
         , fan(c.get_executor(), shards, c.settings().gateway.max_shard_backlog)
     {
         apply_settings(c.settings());
@@ -181,6 +183,7 @@ public:
     std::size_t max_header_bytes;
     std::size_t max_body_bytes;
     http::cors_policy const cors;  ///< gateway.cors (restart-only: read by every I/O thread)
+    bool const dashboard;          ///< gateway.dashboard, and the binary carries it
     /// WebSocket and SSE connections per subject and tenant (any thread).
     std::shared_ptr<connection_quota> const quota = std::make_shared<connection_quota>();
 
