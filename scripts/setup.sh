@@ -19,6 +19,8 @@ packages=(
     # a system service the package may start on 6379 is never used.
     # redis-tools (redis-cli) and curl for scripts/demo-cluster.sh.
     redis-server redis-tools curl
+    # The dashboard's browser test drives headless Chromium (playwright-core).
+    chromium
 )
 # Node.js may come from elsewhere than Debian; only ask apt for it when absent.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
@@ -40,8 +42,9 @@ fi
 # npm ci only when a lock file changed since the last install: the TypeScript
 # package (ts/), the Node WebSocket client of the end-to-end tests, and the
 # client package's build and test tools (ts/client/: esbuild, tsc, ws), and the BullMQ
-# producer and workers of scripts/demo-bullmq.sh (examples/bullmq/).
-for dir in ts tests/node ts/client examples/bullmq; do
+# producer and workers of scripts/demo-bullmq.sh (examples/bullmq/), and the
+# dashboard's bundler and browser driver (dashboard/: esbuild, playwright-core).
+for dir in ts tests/node ts/client examples/bullmq dashboard; do
     stamp=$dir/node_modules/.jobwatch-lock.sha256
     want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then

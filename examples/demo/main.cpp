@@ -82,6 +82,9 @@ try {
               << (https ? "  TLS: add --cacert " + tls.cert_file +
                               " to curl when the certificate is self-signed (-k skips the check).\n\n"
                         : std::string())
+              << (app.get_core().settings().gateway.dashboard && jobwatch::gw::dashboard_built()
+                      ? "  dashboard:           " + url + "/\n"
+                      : std::string())
               << "  live events (SSE):   curl -N '" << url << "/api/v1/stream?room=queue:payments&room=alerts'\n"
               << "  failed jobs (REST):  curl '" << url << "/api/v1/jobs?status=failed&limit=5'\n"
               << "  queue health:        curl '" << url << "/api/v1/health/queues'\n"
