@@ -21,7 +21,11 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/jobwatch-bullmq.XXXXXX")
 pids=()
 stop() {
     trap - EXIT INT TERM
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    # Newest first: jobwatch and the workers close while Redis is still there.
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        kill "${pids[$i]}" 2>/dev/null || true
+        [ "$i" -gt 0 ] && timeout 15 tail --pid="${pids[$i]}" -f /dev/null 2>/dev/null || true
+    done
     wait 2>/dev/null || true
     rm -rf "$work"
 }

@@ -121,7 +121,7 @@ public:
         }
         core_.log().info("bullmq: following " + std::to_string(queues_.size()) + " queue(s) with prefix " +
                          settings_.prefix + " on " + redis_target());
-        co_await (stream_conn_.run() || conn_.run() || follow() || count_loop());
+        co_await detail::run_until_cancelled(work());
     }
 
     /// Each queue's figures, in the order of `bullmq.queues`.
@@ -247,6 +247,12 @@ private:
         auto const& s = conn_.config();
         return (s.tls ? "rediss://" : "redis://") + s.host + ":" + std::to_string(s.port) + "/" +
                std::to_string(s.database);
+    }
+
+    asio::awaitable<void> work()
+    {
+        using namespace asio::experimental::awaitable_operators;
+        co_await (stream_conn_.run() || conn_.run() || follow() || count_loop());
     }
 
     // --- the stream -----------------------------------------------------------------------

@@ -113,7 +113,7 @@ public:
     asio::awaitable<void> run()
     {
         using namespace asio::experimental::awaitable_operators;
-        co_await (conn_.run() || writer());
+        co_await detail::run_until_cancelled(work());
     }
 
     std::uint64_t published() const noexcept { return published_; }
@@ -131,6 +131,12 @@ private:
                 s.redis.user_channel_pattern = cfg.user_channel_pattern;
         });
         return c.settings().redis;
+    }
+
+    asio::awaitable<void> work()
+    {
+        using namespace asio::experimental::awaitable_operators;
+        co_await (conn_.run() || writer());
     }
 
     void enqueue(job_change const& ch)
@@ -259,7 +265,7 @@ public:
     asio::awaitable<void> run()
     {
         using namespace asio::experimental::awaitable_operators;
-        co_await (sub_.run() || consume());
+        co_await detail::run_until_cancelled(work());
     }
 
     std::uint64_t accepted() const noexcept { return accepted_; }
@@ -275,6 +281,12 @@ private:
                 s.redis.ingest_channels = cfg.channels;
         });
         return c.settings().redis;
+    }
+
+    asio::awaitable<void> work()
+    {
+        using namespace asio::experimental::awaitable_operators;
+        co_await (sub_.run() || consume());
     }
 
     void bad(std::string const& channel, std::string const& why)
