@@ -622,6 +622,23 @@ for (const ref of jobs) {
   }
 }
 
+// A graceful stop (SIGTERM) ends the server at once: the source's connections and loops stop with it.
+{
+  const proc = jw.proc;
+  children.delete(proc); // its exit is expected now
+  const t0 = Date.now();
+  const code = await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error("jobwatch_demo did not exit within 5 s of SIGTERM")), 5_000);
+    proc.once("exit", (c) => {
+      clearTimeout(t);
+      resolve(c);
+    });
+    proc.kill("SIGTERM");
+  });
+  assert.equal(code, 0, "exit status after SIGTERM");
+  console.log(`bullmq_e2e: jobwatch stopped ${Date.now() - t0} ms after SIGTERM`);
+}
+
 clearTimeout(overall);
 const secs = ((Date.now() - started) / 1000).toFixed(1);
 console.log(`bullmq e2e: ${everyJob.length} jobs on ${queues.size} queues equal (state, attempt, progress, error, ` +

@@ -206,6 +206,19 @@ assert.equal(server.exitCode, null, "the server still runs");
 
 console.log(`redis bridge e2e: ${got.global.length} global and ${got.u1.length + got.u2.length} user messages, ` +
   `${mon.accepted} events ingested, ${mon.bad_messages} bad messages counted`);
+// A graceful stop (SIGTERM) ends the server at once: the bridge's connections and loops stop with it.
+children.delete(server);
+const stopStart = Date.now();
+const code = await new Promise((resolve, reject) => {
+  const t = setTimeout(() => reject(new Error("the server did not exit within 5 s of SIGTERM")), 5_000);
+  server.once("exit", (c) => {
+    clearTimeout(t);
+    resolve(c);
+  });
+  server.kill("SIGTERM");
+});
+assert.equal(code, 0, "exit status after SIGTERM");
+console.log(`redis bridge e2e: the server stopped ${Date.now() - stopStart} ms after SIGTERM`);
 clearTimeout(overall);
 cleanup();
 console.log("PASS");
