@@ -12,6 +12,7 @@
 #include <jobwatch/detail/asio.hpp>
 #include <jobwatch/monitor/queue_counts.hpp>
 #include <jobwatch/redis/connection.hpp>
+#include <jobwatch/runtime/run_until_cancelled.hpp>
 #include <jobwatch/runtime/wait_cancelled.hpp>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>

@@ -12,6 +12,7 @@
 #include <jobwatch/detail/asio.hpp>
 #include <jobwatch/redis/connection.hpp>
 #include <jobwatch/redis/subscriber.hpp>
+#include <jobwatch/runtime/run_until_cancelled.hpp>
 #include <jobwatch/runtime/wait_cancelled.hpp>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
