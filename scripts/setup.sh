@@ -21,6 +21,8 @@ packages=(
     redis-server redis-tools curl
     # The dashboard's browser test drives headless Chromium (playwright-core).
     chromium
+    # promtool (in the prometheus package) checks the live /metrics in the tests.
+    prometheus
 )
 # Node.js may come from elsewhere than Debian; only ask apt for it when absent.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

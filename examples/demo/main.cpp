@@ -88,6 +88,7 @@ try {
               << "  live events (SSE):   curl -N '" << url << "/api/v1/stream?room=queue:payments&room=alerts'\n"
               << "  failed jobs (REST):  curl '" << url << "/api/v1/jobs?status=failed&limit=5'\n"
               << "  queue health:        curl '" << url << "/api/v1/health/queues'\n"
+              << "  Prometheus metrics:  curl '" << url << "/metrics'\n"
               << "  WebSocket:           " << (https ? "wss" : "ws") << "://127.0.0.1:" << gw.port()
               << "/ws  then send {\"type\":\"subscribe\",\"room\":\"tenant:acme\"}\n"
               << "  publish an event:    curl -X POST -H 'Content-Type: application/json' \\\n"

@@ -2,6 +2,7 @@
 #define JOBWATCH_APP_HPP
 
 #include <jobwatch/api/jobs.hpp>
+#include <jobwatch/api/metrics.hpp>
 #include <jobwatch/api/settings.hpp>
 #include <jobwatch/cluster/node.hpp>
 #include <jobwatch/config.hpp>
@@ -48,7 +49,7 @@ public:
     /// Process-level options that are not settings of the config file.
     struct options
     {
-        logger log{};                              ///< where the app and its components log
+        logger log{};  ///< where the app and its components log (level and format: the settings log.level, log.format)
         core::clock_fn clock{};                    ///< wall clock; empty: the system clock
         duration drain_timeout = std::chrono::seconds{10};  ///< graceful shutdown, then forced
         bool handle_signals = true;                ///< stop on SIGINT/SIGTERM
@@ -60,11 +61,13 @@ public:
         storage::storage_error when `storage.mode` is sqlite and the file
         cannot be used (its text names the file and why). */
     app(config cfg, options opts)
-        : opts_(std::move(opts)), core_(io_.get_executor(), checked(std::move(cfg)), opts_.log, opts_.clock)
+        : opts_(with_log_settings(std::move(opts), cfg.log))
+        , core_(io_.get_executor(), checked(std::move(cfg)), opts_.log, opts_.clock)
     {
         // The core's own REST routes; components add theirs when added.
         job_routes_.install();
         settings_routes_.install();
+        metrics_routes_.install();
         if (core_.settings().storage.mode == storage_mode::sqlite)
             journal_ = std::make_unique<storage::journal>(core_.settings().storage, core_.log());
         if (core_.settings().cluster.mode == cluster_mode::redis)
@@ -141,7 +144,7 @@ public:
             // Before anything runs: every component's listeners see the journal's history.
             journal_started_ = true;
             auto const r = journal_->recover(core_);
-            core_.log().info("storage: " + journal_->file() + ": recovered " + std::to_string(r.events) +
+            core_.log().info("storage", journal_->file() + ": recovered " + std::to_string(r.events) +
                              " events and " + std::to_string(r.alerts) + " alerts in " +
                              std::to_string(r.took.count()) + " ms" +
                              (r.skipped ? " (" + std::to_string(r.skipped) + " unreadable, skipped)" : "") +
@@ -165,13 +168,13 @@ public:
             if (shutting_down_ || finished)
                 return;
             shutting_down_ = true;
-            core_.log().info("shutting down");
+            core_.log().info("app", "shutting down");
             cancel.emit(asio::cancellation_type::total);
             shutdown_timer_.expires_after(opts_.drain_timeout);
             shutdown_timer_.async_wait([this, &cancel, &finished](boost::system::error_code ec) {
                 if (ec || finished)
                     return;
-                core_.log().warn("drain timeout: forcing the remaining work to stop");
+                core_.log().warn("app", "drain timeout: forcing the remaining work to stop");
                 cancel.emit(asio::cancellation_type::terminal);
                 shutdown_timer_.expires_after(opts_.drain_timeout);
                 shutdown_timer_.async_wait([this, &finished](boost::system::error_code ec2) {
@@ -194,7 +197,7 @@ public:
             try {
                 std::rethrow_exception(failure);
             } catch (std::exception const& e) {
-                core_.log().error(std::string("a component failed: ") + e.what());
+                core_.log().error("app", std::string("a component failed: ") + e.what());
             }
             return 1;
         }
@@ -231,6 +234,17 @@ private:
             core_.reload();
             wait_for_signal();
         });
+    }
+
+    // The settings log.level and log.format decide what the logger writes, and how;
+    // options.log decides where (its fn).
+    static options with_log_settings(options o, log_config const& s)
+    {
+        static_assert(static_cast<int>(server_log_level::trace) == static_cast<int>(logger::level::trace) &&
+                      static_cast<int>(server_log_level::error) == static_cast<int>(logger::level::error));
+        o.log.lvl = static_cast<logger::level>(static_cast<int>(s.level));
+        o.log.fmt = s.format == log_format::json ? logger::format::json : logger::format::text;
+        return o;
     }
 
     static config checked(config cfg)
@@ -290,6 +304,11 @@ private:
         // Let the app's `total` cancellation through to the group (a
         // coroutine passes only `terminal` by default).
         co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+        // A stop requested before this coroutine began (stop() right after
+        // run(), a signal at start-up) emitted its cancellation before there
+        // was anything to receive it: end now rather than wait out the drain.
+        if (shutting_down_)
+            co_return;
         using op_type = decltype(asio::co_spawn(io_.get_executor(), std::declval<asio::awaitable<void>>(),
                                                 asio::deferred));
         std::vector<op_type> ops;
@@ -312,6 +331,7 @@ private:
     core core_;
     api::job_routes job_routes_{core_};
     api::settings_routes settings_routes_{core_};
+    api::metrics_routes metrics_routes_{core_};
     std::vector<std::unique_ptr<component_base>> components_;
     std::unique_ptr<storage::journal> journal_;  // storage.mode sqlite
     std::unique_ptr<cluster::node> node_;        // cluster.mode redis

@@ -5,6 +5,8 @@
 #include <jobwatch/detail/asio.hpp>
 #include <jobwatch/events/event_log.hpp>
 #include <jobwatch/logger.hpp>
+#include <jobwatch/metrics/histogram.hpp>
+#include <jobwatch/metrics/prometheus.hpp>
 #include <jobwatch/messages/alert.hpp>
 #include <jobwatch/messages/config.hpp>
 #include <jobwatch/messages/health_report.hpp>
@@ -61,6 +63,37 @@ struct ingest_stats
     std::uint64_t forbidden = 0;  ///< events refused for their tenant or user
     std::uint64_t conflicts = 0;  ///< events refused for naming no tenant where several have the job id
     std::uint64_t rate_limited = 0;  ///< events refused for their principal's rate (rate_limits.ingest_events_per_s)
+};
+
+/// Events offered to the core, by type and by what became of them (for `/metrics`).
+struct ingest_results
+{
+    /// Event types, in `job_event`'s order; the last is `unknown` (text that did not parse).
+    static constexpr std::size_t types = std::variant_size_v<job_event> + 1;
+    /// What became of an event: `publish_status`'s values, in order.
+    static constexpr std::size_t results = 7;
+    std::array<std::array<std::uint64_t, results>, types> n{};
+
+    void count(std::size_t type, publish_status st) noexcept
+    {
+        ++n[std::min(type, types - 1)][static_cast<std::size_t>(st)];
+    }
+    /// The wire name of type `i` ("job.queued", ...), "unknown" past the last.
+    static std::string_view type_name(std::size_t i) noexcept
+    {
+        return name_at(i, std::make_index_sequence<std::variant_size_v<job_event>>{});
+    }
+    static constexpr std::array<std::string_view, results> result_names = {
+        "accepted", "duplicate", "ignored", "invalid", "forbidden", "conflict", "unavailable"};
+
+private:
+    template<std::size_t... I>
+    static std::string_view name_at(std::size_t i, std::index_sequence<I...>) noexcept
+    {
+        std::string_view out = "unknown";
+        ((i == I ? (out = std::variant_alternative_t<I, job_event>::type, 0) : 0), ...);
+        return out;
+    }
 };
 
 /// A job event, for the rooms it belongs to.
@@ -235,7 +268,7 @@ public:
     /// Tells every component to re-read its keys and certificates (what SIGHUP does). Core thread.
     void reload()
     {
-        lgr_.info("reloading keys and certificates");
+        lgr_.info("app", "reloading keys and certificates");
         for (auto const& fn : reload_listeners_)
             fn();
     }
@@ -305,6 +338,45 @@ public:
     */
     publish_result publish(job_event ev, principal const* by = nullptr)
     {
+        auto const type = ev.index();
+        auto r = publish_here(std::move(ev), by);
+        results_.count(type, r.status);
+        return r;
+    }
+
+    /// One result per event submitted, in order.
+    using results_fn = std::function<void(std::vector<publish_result>)>;
+
+    /** @brief Ingest of events from outside (REST, WebSocket, `app::publish`):
+        as `publish` each, and `done` with the results, at once; with
+        `cluster.mode` redis, each is prepared here (the checks of `publish`
+        that depend on the principal, its time stamped) and appended to the
+        cluster's log, and `done` is called once the log took them: an
+        accepted event is in Redis, and reaches the rooms when this instance
+        reads it back. The time until `done` is the ingest latency of `/metrics`. */
+    void submit(std::vector<job_event> evs, principal const* by, results_fn done)
+    {
+        auto const began = std::chrono::steady_clock::now();
+        submit_timed(std::move(evs), by, [this, began, done = std::move(done)](std::vector<publish_result> r) {
+            std::chrono::duration<double, std::milli> const took = std::chrono::steady_clock::now() - began;
+            ingest_latency_.add(took.count());
+            done(std::move(r));
+        });
+    }
+
+    /// Events offered, by type and result (`/metrics`).
+    ingest_results const& ingest_results_by_type() const noexcept { return results_; }
+    /// Milliseconds from `submit` to its results, per call (`/metrics`).
+    log_histogram const& ingest_latency() const noexcept { return ingest_latency_; }
+
+    /** @brief Adds what a component exports on `GET /metrics`: `fn` writes
+        its families when scraped, on the core executor. */
+    void add_metrics(std::function<void(metrics::prometheus_writer&)> fn) { metrics_.push_back(std::move(fn)); }
+    auto const& metrics_collectors() const noexcept { return metrics_; }
+
+private:
+    publish_result publish_here(job_event ev, principal const* by)
+    {
         if (cluster_) {
             // Numbered by the cluster's stream only: this path would number locally.
             return {publish_status::unavailable, 0,
@@ -324,17 +396,7 @@ public:
         return apply(std::move(admitted.event), true);
     }
 
-    /// One result per event submitted, in order.
-    using results_fn = std::function<void(std::vector<publish_result>)>;
-
-    /** @brief Ingest of events from outside (REST, WebSocket, `app::publish`):
-        as `publish` each, and `done` with the results, at once; with
-        `cluster.mode` redis, each is prepared here (the checks of `publish`
-        that depend on the principal, its time stamped) and appended to the
-        cluster's log, and `done` is called once the log took them: an
-        accepted event is in Redis, and reaches the rooms when this instance
-        reads it back. */
-    void submit(std::vector<job_event> evs, principal const* by, results_fn done)
+    void submit_timed(std::vector<job_event> evs, principal const* by, results_fn done)
     {
         std::vector<publish_result> out(evs.size());
         if (!cluster_) {
@@ -347,6 +409,7 @@ public:
         std::vector<std::size_t> at;
         for (std::size_t i = 0; i < evs.size(); ++i) {
             if (auto refused = prepare(evs[i], by)) {
+                results_.count(evs[i].index(), refused->status);
                 out[i] = std::move(*refused);
                 continue;
             }
@@ -370,6 +433,7 @@ public:
         });
     }
 
+public:
     /// `submit`, awaited: resumed by a post once every result is known.
     asio::awaitable<std::vector<publish_result>> submitted(std::vector<job_event> evs, principal const* by = nullptr)
     {
@@ -452,12 +516,22 @@ public:
         return admitted.st == event_log::status::accepted && apply(std::move(admitted.event), false);
     }
 
+public:
     /** @brief Applies a job event numbered elsewhere (the cluster's stream,
         `cluster/projection.hpp`): number `seq`, its tenant resolved and its
         time stamped by the instance that appended it. Applied, kept,
         journaled and delivered as a published event is; an event the store
         ignores leaves its number unused. */
     publish_result apply_numbered(std::uint64_t seq, job_event ev, std::optional<std::string> bound_user = {})
+    {
+        auto const type = ev.index();
+        auto r = apply_numbered_here(seq, std::move(ev), std::move(bound_user));
+        results_.count(type, r.status);
+        return r;
+    }
+
+private:
+    publish_result apply_numbered_here(std::uint64_t seq, job_event ev, std::optional<std::string> bound_user)
     {
         // The checks that depend on the jobs, as they are at this number on every instance.
         principal bound;
@@ -475,6 +549,7 @@ public:
         return apply(std::move(admitted.event), true);
     }
 
+public:
     /// Applies an alert numbered by the cluster's stream: kept, journaled and delivered.
     void apply_alert_numbered(std::uint64_t seq, alert a)
     {
@@ -498,6 +573,7 @@ public:
         auto r = parse<job_event>(text);
         if (!r) {
             log_.count_invalid();
+            results_.count(ingest_results::types - 1, publish_status::invalid);
             return {publish_status::invalid, 0, r.error(), {}};
         }
         return publish(std::move(*r), by);
@@ -710,6 +786,9 @@ private:
     std::array<snapshot_fn, 7> snapshots_{};  // by rooms::kind
     std::shared_ptr<health_report const> latest_health_;
     ingest_stats stats_;
+    ingest_results results_;
+    log_histogram ingest_latency_;
+    std::vector<std::function<void(metrics::prometheus_writer&)>> metrics_;
     keyed_buckets ingest_buckets_;  // rate_limits.ingest_*, by principal
     journal_gate* journal_ = nullptr;
     history* history_ = nullptr;

@@ -31,12 +31,19 @@ struct test_app
     std::vector<jobwatch::room_message> messages;
 
     explicit test_app(jobwatch::config cfg = {}, bool signals = false, jobwatch::duration drain = 2s)
-        : app(std::move(cfg), {.log = {.lvl = jobwatch::logger::level::warn},
+        : app(quiet(std::move(cfg)), {.log = {},
                                .clock = [this] { return at(now_ms); },
                                .drain_timeout = drain,
                                .handle_signals = signals})
     {
         app.get_core().on_room_message([this](jobwatch::room_message const& m) { messages.push_back(m); });
+    }
+
+    static jobwatch::config quiet(jobwatch::config cfg)
+    {
+        if (cfg.log.level == jobwatch::server_log_level::info)
+            cfg.log.level = jobwatch::server_log_level::warn;
+        return cfg;
     }
 
     /// Runs the app with `body` as a test coroutine; stops the app when it

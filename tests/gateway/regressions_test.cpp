@@ -366,5 +366,29 @@ TEST(RegressionTest, SmallerThingsAnswerCleanly)
     EXPECT_TRUE(logged);
 }
 
+// log.format json: every line is one JSON object; a refused token is named by no line.
+TEST(RegressionTest, JsonLogLinesNeverHoldTheToken)
+{
+    auto cfg = tenants_config();
+    cfg.log.format = log_format::json;
+    test_server srv(cfg);
+    http_client h(srv.port());
+    EXPECT_EQ(h.get("/api/v1/jobs", "sekrit-not-a-token").status, 401u);
+    bool logged = false;
+    for (int i = 0; i < 200 && !logged; ++i) {
+        for (auto const& line : srv.log_lines()) {
+            EXPECT_EQ(line.find("sekrit"), std::string::npos) << "a token in the log: " << line;
+            auto const v = boost::json::parse(line).as_object();
+            EXPECT_TRUE(v.contains("ts") && v.contains("level") && v.contains("component") && v.contains("msg"))
+                << line;
+            logged = logged || (v.at("component") == "auth" && v.at("level") == "warn" &&
+                                v.at("msg").as_string().starts_with("authentication refused"));
+        }
+        if (!logged)
+            std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    }
+    EXPECT_TRUE(logged);
+}
+
 }  // namespace
 }  // namespace jobwatch::test

@@ -46,7 +46,7 @@ inline http::response storage_unavailable(http::request const& req, std::string_
 /// The answer when durable history cannot be read: the reason is logged, not answered.
 inline http::response history_unavailable(http::request const& req, logger const& log, std::string const& error)
 {
-    log.error("storage: reading history: " + error);
+    log.error("storage", "reading history: " + error);
     return storage_unavailable(req, "history cannot be read now");
 }
 

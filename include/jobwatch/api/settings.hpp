@@ -104,7 +104,7 @@ private:
         if (!next)
             return problem(req, status::bad_request, next.error().message, pointer_member(next.error().path));
         core_.update_settings(std::move(*next));
-        core_.log().info("settings changed at runtime: " + boost::json::serialize(patch));
+        core_.log().info("settings", "changed at runtime: " + boost::json::serialize(patch));
         boost::json::object out;
         out["settings"] = settings_json(core_.settings());
         return json_response(req, status::ok, boost::json::serialize(out));

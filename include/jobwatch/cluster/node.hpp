@@ -226,7 +226,7 @@ private:
     {
         auto [ec, out] = co_await log_.append(conn_, items);
         if (ec)
-            core_.log().warn("cluster: an alert could not be appended: " + ec.message());
+            core_.log().warn("cluster", "an alert could not be appended: " + ec.message());
         (void)out;
     }
 
@@ -260,7 +260,7 @@ private:
                 bool const was = leader_;
                 leader_ = replies[0].to_integer().value_or(0) == 1;
                 if (leader_ != was)
-                    core_.log().info(std::string("cluster: ") + id_ + (leader_ ? " leads" : " no longer leads") +
+                    core_.log().info("cluster", id_ + (leader_ ? " leads" : " no longer leads") +
                                      " (its alerts are the cluster's)");
                 head_ = static_cast<std::uint64_t>(
                     std::max<std::int64_t>(0, replies[2].to_integer().value_or(0)));

@@ -92,7 +92,7 @@ private:
                 // and its clients are told to resume (they get a reset).
                 auto const missing = r.entries.front().seq - applied_ - 1;
                 trimmed_ += missing;
-                core_.log().warn("cluster: the stream " + log_.settings().stream + " no longer holds " +
+                core_.log().warn("cluster", "the stream " + log_.settings().stream + " no longer holds " +
                                  std::to_string(missing) + " entries after " + std::to_string(applied_) +
                                  " (trimmed, cluster.stream_max_len): continuing at " +
                                  std::to_string(r.entries.front().seq));
@@ -103,11 +103,11 @@ private:
                     if (auto a = parse<alert>(e.json))
                         core_.apply_alert_numbered(e.seq, std::move(*a));
                     else
-                        core_.log().warn("cluster: entry " + std::to_string(e.seq) + " is not an alert; skipped");
+                        core_.log().warn("cluster", "entry " + std::to_string(e.seq) + " is not an alert; skipped");
                 } else if (auto ev = parse<job_event>(e.json)) {
                     core_.apply_numbered(e.seq, std::move(*ev), std::move(e.user));
                 } else {
-                    core_.log().warn("cluster: entry " + std::to_string(e.seq) + " is not a job event; skipped");
+                    core_.log().warn("cluster", "entry " + std::to_string(e.seq) + " is not a job event; skipped");
                 }
                 applied_ = e.seq;
             }

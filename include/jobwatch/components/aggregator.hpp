@@ -3,6 +3,7 @@
 
 #include <jobwatch/runtime/wait_cancelled.hpp>
 #include <jobwatch/auth/access.hpp>
+#include <jobwatch/api/metrics.hpp>
 #include <jobwatch/core.hpp>
 #include <jobwatch/detail/codec_write.hpp>
 #include <jobwatch/metrics/aggregates.hpp>
@@ -61,6 +62,7 @@ public:
         install_routes();
         c.tasks().add("aggregator.evict", {.interval = std::chrono::minutes{1}},
                       [this] { metrics_.evict_idle(core_.now()); });
+        c.add_metrics([this](metrics::prometheus_writer& w) { export_metrics(w); });
     }
 
     /// Lives until cancelled, then publishes what changed since the last tick.
@@ -99,6 +101,65 @@ private:
     }
 
     // GET /api/v1/runs/{id}/summary and /api/v1/queues.
+    // Jobs by state per queue and per tenant, and the run and wait time
+    // histograms per queue: at most metrics.max_queues queues and
+    // metrics.max_tenants tenants, the rest summed under "_other".
+    void export_metrics(metrics::prometheus_writer& w) const
+    {
+        auto const& caps = core_.settings().metrics;
+        std::vector<std::pair<std::string, scope_metrics const*>> queues, tenants;
+        metrics_.for_each_scope([&](std::string_view name, scope_metrics const& m) {
+            if (name.starts_with("queue:"))
+                queues.emplace_back(std::string(name.substr(6)), &m);
+            else if (name.starts_with("tenant:"))
+                tenants.emplace_back(std::string(name.substr(7)), &m);
+        });
+        // Owned copies, so "_other" can merge several scopes.
+        auto owned = [](auto const& v) {
+            std::vector<std::pair<std::string, scope_metrics>> out;
+            out.reserve(v.size());
+            for (auto const& [n, m] : v)
+                out.emplace_back(n, *m);
+            return out;
+        };
+        auto weight = [](scope_metrics const& m) { return m.counts.total; };
+        auto add = [](scope_metrics& a, scope_metrics const& b) { a.merge(b); };
+        auto const q = metrics::top_with_other(owned(queues), caps.max_queues, weight, add);
+        auto const tn = metrics::top_with_other(owned(tenants), caps.max_tenants, weight, add);
+
+        auto states = [&](std::string_view family, std::string_view label, auto const& scopes) {
+            for (auto const& [name, m] : scopes) {
+                auto const& c = m.counts;
+                std::pair<std::string_view, std::int64_t> const by_state[] = {
+                    {"queued", c.queued}, {"running", c.running}, {"succeeded", c.succeeded},
+                    {"failed", c.failed}, {"cancelled", c.cancelled}};
+                for (auto const& [state, n] : by_state)
+                    w.sample(family, {{label, name}, {"state", state}}, static_cast<double>(n));
+            }
+        };
+        w.family("jobwatch_jobs", "gauge",
+                 "Jobs seen by this instance, by queue and by the state they are in (terminal states count every "
+                 "job that ended so, until it is forgotten).");
+        states("jobwatch_jobs", "queue", q);
+        w.family("jobwatch_tenant_jobs", "gauge", "Jobs by tenant and state (as jobwatch_jobs).");
+        states("jobwatch_tenant_jobs", "tenant", tn);
+        w.family("jobwatch_job_executions_total", "counter", "Attempts started, retries included, by queue.");
+        for (auto const& [name, m] : q)
+            w.sample("jobwatch_job_executions_total", {{"queue", name}}, static_cast<double>(m.executions));
+        w.family("jobwatch_job_duration_seconds", "histogram", "Run time of finished jobs, by queue.");
+        for (auto const& [name, m] : q) {
+            metrics::prometheus_writer::label const l[] = {{"queue", name}};
+            w.histogram("jobwatch_job_duration_seconds", l, m.latency, metrics::duration_bounds_ms);
+        }
+        w.family("jobwatch_job_wait_seconds", "histogram", "Time from queued to first start, by queue.");
+        for (auto const& [name, m] : q) {
+            metrics::prometheus_writer::label const l[] = {{"queue", name}};
+            w.histogram("jobwatch_job_wait_seconds", l, m.wait, metrics::duration_bounds_ms);
+        }
+        w.family("jobwatch_metric_scopes", "gauge", "Scopes (runs, queues, tenants, users) the aggregator holds.");
+        w.sample("jobwatch_metric_scopes", {}, static_cast<double>(metrics_.scope_count()));
+    }
+
     void install_routes()
     {
         using namespace http;

@@ -120,7 +120,7 @@ public:
             co_await detail::wait_until_cancelled();
             co_return;
         }
-        core_.log().info("bullmq: following " + std::to_string(queues_.size()) + " queue(s) with prefix " +
+        core_.log().info("bullmq", "following " + std::to_string(queues_.size()) + " queue(s) with prefix " +
                          settings_.prefix + " on " + redis_target());
         co_await detail::run_until_cancelled(work());
     }
@@ -314,7 +314,7 @@ private:
                 continue;
             }
             if (replies.back().is_error()) {
-                core_.log().warn("bullmq: XREAD failed: " + std::string(replies.back().error_message()));
+                core_.log().warn("bullmq", "XREAD failed: " + std::string(replies.back().error_message()));
                 co_await pause_for(std::chrono::seconds{1});
                 continue;
             }
@@ -380,7 +380,7 @@ private:
     {
         ++q.fig.gaps;
         q.need_resync = true;
-        core_.log().warn("bullmq: queue " + q.fig.queue + ": " + std::string(why) + " (after " + q.last.text() +
+        core_.log().warn("bullmq", "queue " + q.fig.queue + ": " + std::string(why) + " (after " + q.last.text() +
                          "): resyncing from its job containers");
     }
 
@@ -686,7 +686,7 @@ private:
             ++q.fig.unmappable;
             ++bad_entries_;
             if (q.fig.unmappable <= 10)
-                core_.log().warn("bullmq: queue " + q.fig.queue + ": job id \"" + bullmq::clip(bull_id, 100) +
+                core_.log().warn("bullmq", "queue " + q.fig.queue + ": job id \"" + bullmq::clip(bull_id, 100) +
                                  "\" cannot name a jobwatch job (A-Z a-z 0-9 . _ : @ - only); its events are skipped");
             return;
         }
@@ -944,7 +944,7 @@ private:
                            r.status == publish_status::conflict) {
                     ++bad_entries_;
                     if (bad_entries_ <= 10)
-                        core_.log().warn("bullmq: queue " + q.fig.queue + ": an event was refused: " +
+                        core_.log().warn("bullmq", "queue " + q.fig.queue + ": an event was refused: " +
                                          r.error.message);
                 }
             }
@@ -983,7 +983,7 @@ private:
         auto [ec, replies] = co_await conn_.exec(req);
         if (ec || replies.empty() || !replies.back().is_array()) {
             if (ec && ec != redis::error::not_connected && ec != redis::error::connection_lost)
-                core_.log().warn("bullmq: queue " + q.fig.queue + ": resync read failed: " + ec.message());
+                core_.log().warn("bullmq", "queue " + q.fig.queue + ": resync read failed: " + ec.message());
             co_return false;
         }
         auto const res = replies.back().elements();
@@ -1068,7 +1068,7 @@ private:
             --q.fig.resyncs;
             co_return false;
         }
-        core_.log().info("bullmq: queue " + q.fig.queue + ": resynced " + std::to_string(jobs.size()) +
+        core_.log().info("bullmq", "queue " + q.fig.queue + ": resynced " + std::to_string(jobs.size()) +
                          " jobs from its containers (" + std::to_string(corrected) +
                          " corrected); following its events after " + last.text());
         co_return true;

@@ -5,6 +5,7 @@
 #include <jobwatch/runtime/wait_cancelled.hpp>
 #include <jobwatch/auth/access.hpp>
 #include <jobwatch/core.hpp>
+#include <jobwatch/metrics/prometheus.hpp>
 #include <jobwatch/detail/codec_write.hpp>
 
 #include <boost/json/serialize.hpp>
@@ -48,6 +49,7 @@ public:
         c.tasks().add("dlq.tick", {.interval = cfg_.tick}, [this] { publish(dlq_.tick(core_.now())); });
         c.on_settings([this](jobwatch::config const& s) { dlq_.set_config(dlq_core::config::from(s.dlq)); });
         install_routes();
+        c.add_metrics([this](metrics::prometheus_writer& w) { export_metrics(w); });
     }
 
     /// Lives until cancelled; all work happens on events and ticks.
@@ -58,6 +60,30 @@ public:
     dlq_stats stats() const { return dlq_.stats(core_.now()); }
 
 private:
+    // Failures, dead letters, and the failure_rate alerts firing (per queue, at most metrics.max_queues).
+    void export_metrics(metrics::prometheus_writer& w) const
+    {
+        auto const s = stats();
+        w.family("jobwatch_job_failures_total", "counter", "Failed attempts seen, retried or not.");
+        w.sample("jobwatch_job_failures_total", {}, static_cast<double>(s.total_failures));
+        w.family("jobwatch_dead_lettered_total", "counter", "Jobs that failed for good (entered the dead-letter list).");
+        w.sample("jobwatch_dead_lettered_total", {}, static_cast<double>(s.total_dead_lettered));
+        std::size_t firing = 0;
+        for (auto const& q : s.queues)
+            firing += q.firing ? 1 : 0;
+        w.family("jobwatch_dead_letter_alerts_firing", "gauge", "Queues whose failure_rate alert is firing.");
+        w.sample("jobwatch_dead_letter_alerts_firing", {}, static_cast<double>(firing));
+        w.family("jobwatch_queue_failures_in_window", "gauge",
+                 "Failed attempts within the queue's dlq window, and whether its alert fires (firing=\"true\").");
+        std::size_t shown = 0;
+        for (auto const& q : s.queues) {
+            if (shown++ >= core_.settings().metrics.max_queues)
+                break;
+            w.sample("jobwatch_queue_failures_in_window", {{"queue", q.queue}, {"firing", q.firing ? "true" : "false"}},
+                     static_cast<double>(q.failures_in_window));
+        }
+    }
+
     // What the code gave is the settings' initial value (core::initial_setting).
     static dlq_core::config adopt(core& c, config const& cfg)
     {

@@ -87,18 +87,19 @@ public:
         c.on_reload([this] {
             // Reading the key files here blocks the core briefly; SIGHUP is rare.
             if (auto const why = srv_.auth->reload())
-                core_.log().error("auth: keys not reloaded, the current ones stay in use: " + *why);
+                core_.log().error("auth", "keys not reloaded, the current ones stay in use: " + *why);
             else
-                core_.log().info(srv_.auth->describe());
+                core_.log().info("auth", srv_.auth->describe());
             if (!tls_)
                 return;
             // New connections get the new certificate; open ones keep theirs.
             if (auto const why = tls_->reload())
-                core_.log().error("tls: certificate not reloaded, the current one stays in use: " + *why);
+                core_.log().error("tls", "certificate not reloaded, the current one stays in use: " + *why);
             else
-                core_.log().info(tls_->describe());
+                core_.log().info("tls", tls_->describe());
         });
         install_routes();
+        c.add_metrics([this](metrics::prometheus_writer& w) { gw::write_metrics(srv_, w); });
     }
 
     ~gateway()
@@ -121,25 +122,25 @@ public:
     {
         auto& log = core_.log();
         if (listener_.error()) {
-            log.error(listener_.what() + ": " + listener_.error().message());
+            log.error("gateway", listener_.what() + ": " + listener_.error().message());
             throw boost::system::system_error(listener_.error(), listener_.what());
         }
         if (dynamic_cast<auth::open_authenticator const*>(srv_.auth.get()))
-            log.warn("!!! " + srv_.auth->describe() + " !!!");
+            log.warn("auth", "!!! " + srv_.auth->describe() + " !!!");
         else
-            log.info(srv_.auth->describe());
+            log.info("auth", srv_.auth->describe());
         bool const sharded = !srv_.shards.front()->is_core();
         if (tls_)
-            log.info(tls_->describe());
+            log.info("tls", tls_->describe());
         if (core_.settings().gateway.dashboard && !gw::dashboard_built())
-            log.warn("gateway.dashboard is on, but this binary was built without the dashboard "
+            log.warn("gateway", "gateway.dashboard is on, but this binary was built without the dashboard "
                      "(link jobwatch::dashboard; it needs node and the npm packages of scripts/setup.sh)");
-        log.info(std::string("gateway listening on ") + (tls_ ? "https://" : "http://") + listener_.address() + ":" + std::to_string(listener_.port()) +
+        log.info("gateway", std::string("listening on ") + (tls_ ? "https://" : "http://") + listener_.address() + ":" + std::to_string(listener_.port()) +
                  (sharded ? " with " + std::to_string(srv_.shards.size()) + " I/O threads" : std::string()));
         srv_.running = true;
         for (auto& sh : srv_.shards)
             sh->start([this](std::string what) {
-                asio::post(core_.get_executor(), [this, what] { core_.log().error("gateway I/O thread: " + what); });
+                asio::post(core_.get_executor(), [this, what] { core_.log().error("gateway", "I/O thread: " + what); });
             });
         listener_.accept();
         rearm_accepting();
@@ -188,7 +189,7 @@ private:
                 std::rethrow_exception(e);
             } catch (std::exception const& ex) {
                 asio::post(core_.get_executor(),
-                           [this, what = std::string(ex.what())] { core_.log().error("connection failed: " + what); });
+                           [this, what = std::string(ex.what())] { core_.log().error("gateway", "connection failed: " + what); });
             }
         };
         if (tls_)

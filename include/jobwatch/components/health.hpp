@@ -3,8 +3,11 @@
 
 #include <jobwatch/runtime/wait_cancelled.hpp>
 #include <jobwatch/core.hpp>
+#include <jobwatch/metrics/prometheus.hpp>
 #include <jobwatch/monitor/health_core.hpp>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 
 namespace jobwatch {
@@ -53,6 +56,7 @@ public:
                                 return http::problem(h.req, http::status::forbidden, "queue health mixes tenants");
                             return http::json_response(h.req, http::status::ok, to_json(report()));
                         }});
+        c.add_metrics([this](metrics::prometheus_writer& w) { export_metrics(w); });
     }
 
     /// Lives until cancelled; all work happens on events and ticks.
@@ -71,6 +75,28 @@ public:
     bool set_paused(std::string_view queue, bool paused) { return health_.set_paused(queue, paused); }
 
 private:
+    // Queues per status, and each queue's status (the worst first, at most metrics.max_queues).
+    void export_metrics(metrics::prometheus_writer& w) const
+    {
+        auto r = report();
+        std::array<std::size_t, 3> per_status{};
+        for (auto const& q : r.queues)
+            ++per_status[static_cast<std::size_t>(q.status)];
+        constexpr std::array<health_status, 3> all = {health_status::healthy, health_status::degraded,
+                                                      health_status::unhealthy};
+        w.family("jobwatch_queues", "gauge", "Queues by health status.");
+        for (auto st : all)
+            w.sample("jobwatch_queues", {{"status", to_string(st)}}, static_cast<double>(per_status[static_cast<std::size_t>(st)]));
+        std::stable_sort(r.queues.begin(), r.queues.end(),
+                         [](queue_health const& a, queue_health const& b) { return a.status > b.status; });
+        if (r.queues.size() > core_.settings().metrics.max_queues)
+            r.queues.resize(core_.settings().metrics.max_queues);
+        w.family("jobwatch_queue_health", "gauge", "1 for the queue's health status, 0 for the others.");
+        for (auto const& q : r.queues)
+            for (auto st : all)
+                w.sample("jobwatch_queue_health", {{"queue", q.queue}, {"status", to_string(st)}}, q.status == st ? 1.0 : 0.0);
+    }
+
     // An interval given in code is the setting's initial value (core::initial_setting).
     static health_core::config adopt(core& c, config const& cfg)
     {

@@ -176,7 +176,7 @@ private:
         if (pending_.size() + n > settings_.max_pending) {
             dropped_ += n;
             if ((dropped_ & (dropped_ - 1)) == 0 || dropped_ < 3)
-                core_.log().warn("redis publisher: " + std::to_string(dropped_) +
+                core_.log().warn("redis publisher", std::to_string(dropped_) +
                                  " status messages dropped so far (redis.max_pending reached: Redis slow or away)");
             return;
         }
@@ -295,7 +295,7 @@ private:
         ++bad_;
         // Logged with the channel, at most a few times per power of two: a flood of bad input must not flood the log.
         if (bad_ <= 10 || (bad_ & (bad_ - 1)) == 0)
-            core_.log().warn("redis subscriber: channel " + channel + ": bad message (" + why + "); " +
+            core_.log().warn("redis subscriber", "channel " + channel + ": bad message (" + why + "); " +
                              std::to_string(bad_) + " so far");
     }
 

@@ -91,7 +91,7 @@ public:
                 return;
             if (ec) {
                 // EMFILE and friends: do not spin; the gateway's sweep calls accept() again.
-                srv_.get_core().log().warn("accept failed: " + ec.message());
+                srv_.get_core().log().warn("gateway", "accept failed: " + ec.message());
                 return;
             }
             on_accept(std::move(sock));
@@ -128,7 +128,7 @@ private:
                     ::close(fd);
             }
             if (ec) {
-                srv_.get_core().log().warn("cannot hand a connection to an I/O thread: " + ec.message());
+                srv_.get_core().log().warn("gateway", "cannot hand a connection to an I/O thread: " + ec.message());
                 return;
             }
             sock = std::move(moved);

@@ -7,6 +7,7 @@
 */
 
 #include <jobwatch/gateway/server.hpp>
+#include <jobwatch/metrics/prometheus.hpp>
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -27,35 +28,52 @@ inline gateway_counters total_counters(server const& srv)
     return total;
 }
 
-/** @brief The report's JSON. Another shard's queue and room figures are as of
-    its last sweep (a quarter of a second); the core's shard is read now.
-    @par Thread Safety On the core executor. */
-inline std::string connections_report(server& srv)
+/// Connections by kind and what their send queues hold, over every shard.
+struct connection_totals
 {
-    boost::json::object o;
     std::size_t all = 0, ws = 0, sse = 0, queued_msgs = 0, queued_bytes = 0;
-    boost::json::array shards;
+    std::size_t http() const noexcept { return all - std::min(all, ws + sse); }
+};
+
+/** @brief Sums the shards' figures. Another shard's queue and room figures are
+    as of its last sweep (a quarter of a second); the core's shard is read now.
+    `each(shard)` is called for every shard. @par Thread Safety On the core executor. */
+template<class F>
+connection_totals sum_connections(server& srv, F&& each)
+{
+    connection_totals s;
     for (auto const& p : srv.shards) {
         auto& sh = *p;
         if (sh.is_core())
             sh.refresh_stats();
-        auto const n = sh.conns.size();
-        all += n;
-        ws += sh.ws.load();
-        sse += sh.sse.load();
-        queued_msgs += sh.queued_messages.load();
-        queued_bytes += sh.queued_bytes.load();
-        shards.push_back(boost::json::object{{"connections", n}, {"rooms", sh.rooms.load()}, {"backlog", sh.backlog.load()}});
+        s.all += sh.conns.size();
+        s.ws += sh.ws.load();
+        s.sse += sh.sse.load();
+        s.queued_msgs += sh.queued_messages.load();
+        s.queued_bytes += sh.queued_bytes.load();
+        each(sh);
     }
-    all += srv.accepting.load();
-    o["connections"] = all;
-    o["websocket"] = ws;
-    o["sse"] = sse;
-    o["http"] = all - std::min(all, ws + sse);
+    s.all += srv.accepting.load();
+    return s;
+}
+
+/** @brief The report's JSON. @par Thread Safety On the core executor. */
+inline std::string connections_report(server& srv)
+{
+    boost::json::object o;
+    boost::json::array shards;
+    auto const s = sum_connections(srv, [&](shard& sh) {
+        shards.push_back(
+            boost::json::object{{"connections", sh.conns.size()}, {"rooms", sh.rooms.load()}, {"backlog", sh.backlog.load()}});
+    });
+    o["connections"] = s.all;
+    o["websocket"] = s.ws;
+    o["sse"] = s.sse;
+    o["http"] = s.http();
     o["max_connections"] = srv.max_connections;
     o["rooms"] = srv.fan.room_count();
-    o["queued_messages"] = queued_msgs;
-    o["queued_bytes"] = queued_bytes;
+    o["queued_messages"] = s.queued_msgs;
+    o["queued_bytes"] = s.queued_bytes;
     o["threads"] = srv.shards.front()->is_core() ? 0 : srv.shards.size();
     o["shards"] = std::move(shards);
     boost::json::object counters;
@@ -83,6 +101,58 @@ inline std::string connections_report(server& srv)
         rooms.push_back(boost::json::object{{"room", top[i].second}, {"subscribers", top[i].first}});
     o["top_rooms"] = std::move(rooms);
     return boost::json::serialize(o);
+}
+
+/// What each gateway counter means, for `/metrics` (in `count`'s order).
+inline constexpr std::array<std::string_view, count_names.size()> count_help = {
+    "TCP connections accepted.",
+    "Connections refused at gateway.max_connections.",
+    "HTTP requests answered.",
+    "WebSocket messages received.",
+    "WebSocket messages refused (bad JSON, schema, unknown type).",
+    "Messages queued to clients (sent).",
+    "Gather writes issued.",
+    "Queued messages replaced by a newer one under pressure (coalesced).",
+    "lagged notices sent to clients that fell behind (messages dropped for them).",
+    "Connections closed for a send queue overflow.",
+    "Connections closed for missed heartbeats.",
+    "HTTP connections closed for read or idle timeouts.",
+    "HTTP requests refused before routing (malformed, ambiguous framing).",
+    "Requests and upgrades refused by the authenticator.",
+    "Room messages not delivered to a principal they are not for.",
+    "WebSockets closed for sending no auth message in time.",
+    "WebSocket and SSE connections closed when their token expired.",
+    "WebSocket messages refused for rate_limits.ws_messages_per_s.",
+    "WebSockets closed for rate_limits.ws_close_after_refused.",
+    "New connections refused for rate_limits.new_connections_per_ip_per_s.",
+    "Connections refused for rate_limits.max_connections_per_subject.",
+    "Connections refused for rate_limits.max_connections_per_tenant.",
+    "TLS handshakes that failed.",
+    "Plain HTTP requests on the TLS port.",
+};
+
+/** @brief The gateway's families of `/metrics`: connections by kind, send
+    queues, rooms, and every counter as `jobwatch_gateway_<name>_total`.
+    @par Thread Safety On the core executor. */
+inline void write_metrics(server& srv, metrics::prometheus_writer& w)
+{
+    auto const s = sum_connections(srv, [](shard&) {});
+    w.family("jobwatch_connections", "gauge", "Open connections by kind (websocket, sse, http: REST and long-poll).");
+    w.sample("jobwatch_connections", {{"kind", "websocket"}}, static_cast<double>(s.ws));
+    w.sample("jobwatch_connections", {{"kind", "sse"}}, static_cast<double>(s.sse));
+    w.sample("jobwatch_connections", {{"kind", "http"}}, static_cast<double>(s.http()));
+    w.family("jobwatch_send_queue_messages", "gauge", "Messages waiting in clients' send queues.");
+    w.sample("jobwatch_send_queue_messages", {}, static_cast<double>(s.queued_msgs));
+    w.family("jobwatch_send_queue_bytes", "gauge", "Bytes waiting in clients' send queues.");
+    w.sample("jobwatch_send_queue_bytes", {}, static_cast<double>(s.queued_bytes));
+    w.family("jobwatch_rooms", "gauge", "Rooms with at least one subscriber.");
+    w.sample("jobwatch_rooms", {}, static_cast<double>(srv.fan.room_count()));
+    std::size_t i = 0;
+    total_counters(srv).for_each([&](std::string_view name, std::uint64_t v) {
+        auto const family = "jobwatch_gateway_" + std::string(name) + "_total";
+        w.family(family, "counter", count_help[i++]);
+        w.sample(family, {}, static_cast<double>(v));
+    });
 }
 
 }  // namespace jobwatch::gw

@@ -157,13 +157,13 @@ public:
             auto const now = std::chrono::steady_clock::now();
             if (now - refusals_since_ >= std::chrono::seconds{10}) {
                 if (refusals_unlogged_ > 0)
-                    core_.log().warn(std::to_string(refusals_unlogged_) + " more authentication(s) refused");
+                    core_.log().warn("auth", std::to_string(refusals_unlogged_) + " more authentication(s) refused");
                 refusals_since_ = now;
                 refusals_logged_ = refusals_unlogged_ = 0;
             }
             if (refusals_logged_ < 10) {
                 ++refusals_logged_;
-                core_.log().warn("authentication refused for " + (remote.empty() ? "a client" : remote) + ": " + reason);
+                core_.log().warn("auth", "authentication refused for " + (remote.empty() ? "a client" : remote) + ": " + reason);
             } else {
                 ++refusals_unlogged_;
             }

@@ -254,7 +254,7 @@ private:
             // Rate-limited: the 1st, 2nd, 4th, 8th... drop.
             ++dropped_;
             if ((dropped_ & (dropped_ - 1)) == 0)
-                link_.log().warn(std::string(link_.who()) + "message queue full (" +
+                link_.log().warn("redis", std::string(link_.who()) + "message queue full (" +
                                  std::to_string(link_.config().max_pending_messages) +
                                  "): dropped " + std::to_string(dropped_) + " so far");
             return;
@@ -298,7 +298,7 @@ private:
             link_.pong();
             break;
         case detail::push::kind::server_error:
-            link_.log().warn(std::string(link_.who()) + "server error: " + p.text);
+            link_.log().warn("redis", std::string(link_.who()) + "server error: " + p.text);
             break;
         case detail::push::kind::unexpected:
             return error::protocol;

@@ -185,7 +185,7 @@ private:
                 r.alerts += ok;
             }
             if (!ok && ++r.skipped <= 5)
-                lgr_.warn("storage: record " + std::to_string(seq) + " of " + db_->file() +
+                lgr_.warn("storage", "record " + std::to_string(seq) + " of " + db_->file() +
                           " could not be replayed; skipped");
         }
         // Never give out a number the file holds (a record skipped above) or held (deleted by retention).
@@ -879,10 +879,10 @@ private:
                 rollback();
                 failures_.fetch_add(1, std::memory_order_relaxed);
                 if (!failed_.exchange(true))
-                    lgr_.error(std::string("storage: cannot write, ingest refused until it can: ") + e.what());
+                    lgr_.error("storage", std::string("cannot write, ingest refused until it can: ") + e.what());
                 post_commit(0, 0, false);
                 if (stopping && attempt > 0) {
-                    lgr_.error("storage: stopping with " + std::to_string(batch.size()) + " events not written");
+                    lgr_.error("storage", "stopping with " + std::to_string(batch.size()) + " events not written");
                     pending_.fetch_sub(batch.size(), std::memory_order_relaxed);
                     batch.clear();
                     return;
@@ -893,7 +893,7 @@ private:
             }
         }
         if (failed_.exchange(false))
-            lgr_.info("storage: writing again");
+            lgr_.info("storage", "writing again");
         committed_.fetch_add(batch.size(), std::memory_order_relaxed);
         transactions_.fetch_add(1, std::memory_order_relaxed);
         pending_.fetch_sub(batch.size(), std::memory_order_relaxed);
@@ -939,7 +939,7 @@ private:
                 db_->exec("PRAGMA incremental_vacuum(256)");
             }
         } catch (storage_error const& e) {
-            lgr_.warn(std::string("storage: retention: ") + e.what());
+            lgr_.warn("storage", std::string("retention: ") + e.what());
         }
     }
 

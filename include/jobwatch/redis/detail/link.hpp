@@ -253,7 +253,7 @@ inline void link::note_failure(error_code ec, std::string text, bool was_connect
     health_.last_error_text = std::move(text);
     auto const& why = health_.last_error_text.empty() ? ec.message() : health_.last_error_text;
     if (was_connected) {
-        lgr_.warn(who_ + "connection lost: " + why + "; reconnecting");
+        lgr_.warn("redis", who_ + "connection lost: " + why + "; reconnecting");
         return;
     }
     ++health_.failed_attempts;
@@ -290,7 +290,7 @@ inline asio::awaitable<void> link::run(link_hooks& h)
                 ++health_.reconnects;
             ever_connected_ = true;
             set_connected(true);
-            lgr_.info(who_ + "connected" + (cfg_.tls ? " over TLS" : "") +
+            lgr_.info("redis", who_ + "connected" + (cfg_.tls ? " over TLS" : "") +
                       (cfg_.database != 0 ? " (db " + std::to_string(cfg_.database) + ")" : ""));
             h.on_connected();
             ec = co_await session(h);
@@ -303,7 +303,7 @@ inline asio::awaitable<void> link::run(link_hooks& h)
         }
         auto const delay = backoff_.next();
         if (lgr_.enabled(logger::level::debug))
-            lgr_.debug(who_ + "next attempt in " +
+            lgr_.debug("redis", who_ + "next attempt in " +
                        std::to_string(
                            std::chrono::duration_cast<std::chrono::milliseconds>(delay).count()) +
                        " ms");
@@ -315,7 +315,7 @@ inline asio::awaitable<void> link::run(link_hooks& h)
     set_connected(false);
     h.on_stopped();
     running_ = false;
-    lgr_.info(who_ + "stopped");
+    lgr_.info("redis", who_ + "stopped");
 }
 
 // Resolve, connect and handshake, bounded by connect_timeout.

@@ -53,8 +53,8 @@ inline scheduler::touch_result scheduler::touch(family_id f, std::string_view ke
     auto const r = core_.touch(f, key, now());
     if (r == touch_result::created) {
         if (lgr_.enabled(logger::level::debug))
-            lgr_.log(logger::level::debug,
-                     "scheduler: key '" + std::string(core_.family_name(f)) + "/" +
+            lgr_.log(logger::level::debug, "scheduler",
+                     "key '" + std::string(core_.family_name(f)) + "/" +
                          std::string(key) + "' is active: its task starts");
         wake();
     } else if (r == touch_result::refused) {
@@ -84,8 +84,8 @@ inline void scheduler::note_refused(family_id f, std::string_view key)
     ++refused_;
     // Rate-limited: the 1st, 2nd, 4th, 8th... refusal.
     if ((refused_ & (refused_ - 1)) == 0)
-        lgr_.log(logger::level::warn,
-                 "scheduler: refused key '" + std::string(core_.family_name(f)) + "/" +
+        lgr_.log(logger::level::warn, "scheduler",
+                 "refused key '" + std::string(core_.family_name(f)) + "/" +
                      std::string(key) + "': max_keyed_tasks (" +
                      std::to_string(cfg_.max_keyed_tasks) + ") reached; " +
                      std::to_string(refused_) + " refused so far");
@@ -119,12 +119,12 @@ void scheduler::run_sync(task_id id, Body&& body)
         body();
     } catch (std::exception const& e) {
         failed = true;
-        lgr_.log(logger::level::error,
-                 "scheduler: task '" + describe(id) + "' failed: " + e.what());
+        lgr_.log(logger::level::error, "scheduler",
+                 "task '" + describe(id) + "' failed: " + e.what());
     } catch (...) {
         failed = true;
-        lgr_.log(logger::level::error,
-                 "scheduler: task '" + describe(id) + "' failed with an unknown exception");
+        lgr_.log(logger::level::error, "scheduler",
+                 "task '" + describe(id) + "' failed with an unknown exception");
     }
     finish(id, started, failed);
 }
@@ -144,8 +144,8 @@ void scheduler::spawn(task_id id, MakeAwaitable&& make)
     } catch (std::exception const& e) {
         // The body threw before it became a coroutine (or co_spawn could not allocate).
         children_.erase(id);
-        lgr_.log(logger::level::error,
-                 "scheduler: task '" + describe(id) + "' failed to start: " + e.what());
+        lgr_.log(logger::level::error, "scheduler",
+                 "task '" + describe(id) + "' failed to start: " + e.what());
         finish(id, started, true);
     }
 }
@@ -160,17 +160,17 @@ inline void scheduler::on_child_done(task_id id, time_point started, std::except
             // A run that ended because it was cancelled did not fail (STYLE.md item 8).
             if (se.code() != asio::error::operation_aborted) {
                 failed = true;
-                lgr_.log(logger::level::error,
-                         "scheduler: task '" + describe(id) + "' failed: " + se.what());
+                lgr_.log(logger::level::error, "scheduler",
+                         "task '" + describe(id) + "' failed: " + se.what());
             }
         } catch (std::exception const& ex) {
             failed = true;
-            lgr_.log(logger::level::error,
-                     "scheduler: task '" + describe(id) + "' failed: " + ex.what());
+            lgr_.log(logger::level::error, "scheduler",
+                     "task '" + describe(id) + "' failed: " + ex.what());
         } catch (...) {
             failed = true;
-            lgr_.log(logger::level::error,
-                     "scheduler: task '" + describe(id) + "' failed with an unknown exception");
+            lgr_.log(logger::level::error, "scheduler",
+                     "task '" + describe(id) + "' failed with an unknown exception");
         }
     }
     finish(id, started, failed);
@@ -185,7 +185,7 @@ inline void scheduler::finish(task_id id, time_point started, bool failed)
 {
     auto const t = now();
     if (core_.finish(id, started, t, failed) && lgr_.enabled(logger::level::debug))
-        lgr_.log(logger::level::debug, "scheduler: task '" + describe(id) + "' overran: took " +
+        lgr_.log(logger::level::debug, "scheduler", "task '" + describe(id) + "' overran: took " +
                                            format_ms(t - started) +
                                            "; its next run starts late");
 }
@@ -194,7 +194,7 @@ inline void scheduler::removed(scheduler_core::removed_key const& r)
 {
     auto& entry = families_[static_cast<std::size_t>(r.family)];
     if (lgr_.enabled(logger::level::debug))
-        lgr_.log(logger::level::debug, "scheduler: key '" +
+        lgr_.log(logger::level::debug, "scheduler", "key '" +
                                            std::string(core_.family_name(r.family)) + "/" +
                                            r.key + "' is idle: its task is removed");
     if (!entry.on_removed)
@@ -202,7 +202,7 @@ inline void scheduler::removed(scheduler_core::removed_key const& r)
     try {
         entry.on_removed(r.key);
     } catch (std::exception const& e) {
-        lgr_.log(logger::level::error, "scheduler: on_removed of '" +
+        lgr_.log(logger::level::error, "scheduler", "on_removed of '" +
                                            std::string(core_.family_name(r.family)) + "/" +
                                            r.key + "' failed: " + e.what());
     }
@@ -239,7 +239,7 @@ inline asio::awaitable<void> scheduler::run()
     co_await asio::this_coro::throw_if_cancelled(false);
 
     auto const counts = core_.snapshot();
-    lgr_.log(logger::level::info, "scheduler: started with " +
+    lgr_.log(logger::level::info, "scheduler", "started with " +
                                       std::to_string(counts.tasks.size()) + " tasks and " +
                                       std::to_string(counts.families.size()) + " families");
 
@@ -265,7 +265,7 @@ inline asio::awaitable<void> scheduler::run()
 
     // Start nothing more; pass the cancellation on and wait for every run in flight.
     if (auto const n = core_.running_tasks(); n > 0)
-        lgr_.log(logger::level::info, "scheduler: stopping; waiting for " + std::to_string(n) +
+        lgr_.log(logger::level::info, "scheduler", "stopping; waiting for " + std::to_string(n) +
                                           " runs in flight");
     cancel_children(stop);
     for (;;) {
@@ -282,7 +282,7 @@ inline asio::awaitable<void> scheduler::run()
             cancel_children(again);
     }
     running_ = false;
-    lgr_.log(logger::level::info, "scheduler: stopped");
+    lgr_.log(logger::level::info, "scheduler", "stopped");
 }
 
 }  // namespace jobwatch
