@@ -150,15 +150,16 @@ def main():
         for i in range(12):
             ours.append(ev("job.queued", f"m-{i}", "metrics-q"))
         for i in range(8):
-            ours.append(ev("job.started", f"m-{i}", "metrics-q"))
+            ours.append(ev("job.started", f"m-{i}", "metrics-q", attempt=1))
         for i in range(5):
             ours.append(ev("job.completed", f"m-{i}", "metrics-q", duration_ms=100 + i))
         for i in range(5, 8):
-            ours.append(ev("job.failed", f"m-{i}", "metrics-q", error="boom"))
+            ours.append(ev("job.failed", f"m-{i}", "metrics-q", error="boom", attempt=1, will_retry=False))
         ours.append('{"type":"job.queued","job_id":"bad id with spaces","queue":"metrics-q"}')
         ours.append('{"type":"job.nope","job_id":"x","queue":"metrics-q"}')
         st, body = demo.post_ndjson(ours, ADMIN)
         assert st in (200, 207), (st, body)
+        assert (body["accepted"], body["rejected"]) == (len(ours) - 2, 2), f"only the two bad lines refused: {body}"
         st, _ = demo.post_ndjson([ev("job.queued", "acme-1", "acme-q", tenant_id="acme")], TENANT)
         assert st in (200, 207), st
 
@@ -194,15 +195,17 @@ def main():
         assert value(s, "jobwatch_events_total", type="job.failed", result="accepted") >= 3
         assert value(s, "jobwatch_events_total", result="invalid") >= 2
         checks += 1
-        # Histograms: the run time of metrics-q's five completions (100..104 ms).
-        assert value(s, "jobwatch_job_duration_seconds_count", queue="metrics-q") == 5
-        buckets = [(float(l["le"]), v) for n, l, v in s
-                   if n == "jobwatch_job_duration_seconds_bucket" and l.get("queue") == "metrics-q"]
-        assert len(buckets) == 17, buckets  # 16 bounds and +Inf
-        assert all(v == 0 for le, v in buckets if le < 0.09), buckets
-        assert all(v == 5 for le, v in buckets if le >= 0.25), buckets
-        assert value(s, "jobwatch_job_duration_seconds_bucket", queue="metrics-q", le="+Inf") == 5
-        assert abs(value(s, "jobwatch_job_duration_seconds_sum", queue="metrics-q") - 0.510) < 0.01
+        # Histograms: run and wait times of metrics-q agree with its REST summary (8 finished, 8 started).
+        summ = {item["queue"]: item["summary"] for item in json.loads(q)["items"]}["metrics-q"]
+        for family, key in (("jobwatch_job_duration_seconds", "latency"), ("jobwatch_job_wait_seconds", "wait")):
+            assert value(s, f"{family}_count", queue="metrics-q") == summ[key]["count"] == 8, (family, summ[key])
+            buckets = [(float(l["le"]), v) for n, l, v in s if n == f"{family}_bucket" and l.get("queue") == "metrics-q"]
+            assert len(buckets) == 17, buckets  # 16 bounds and +Inf
+            assert buckets == sorted(buckets) and buckets[-1] == (float("inf"), 8), buckets
+            # Every value is at most the REST maximum: all counted at the first bound above it.
+            first_above = next(v for le, v in buckets if le * 1000 >= summ[key]["max_ms"] * 1.02)
+            assert first_above == 8, (buckets, summ[key])
+            assert abs(value(s, f"{family}_sum", queue="metrics-q") * 1000 - summ[key]["avg_ms"] * 8) <= 8 * 0.02 + 1
         assert value(s, "jobwatch_ingest_latency_seconds_count") >= 2
         checks += 1
         # Failures agree with GET /api/v1/jobs/failed/stats.
@@ -253,5 +256,6 @@ if __name__ == "__main__":
     try:
         main()
     except AssertionError as e:
-        print(f"metrics_e2e failed: {e}", file=sys.stderr)
+        import traceback
+        traceback.print_exc()
         sys.exit(1)
