@@ -10,6 +10,8 @@
 
 #include <array>
 #include <cctype>
+#include <set>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -548,6 +550,141 @@ TEST(SocketIoSessionTest, ProtocolViolationsCloseTheSessionAsTheReferenceServerD
         EXPECT_TRUE(s.on_ws_message(R"(42["subscribe",{"room":"job:1"}])", t0).empty()) << r.text;
         EXPECT_TRUE(s.on_timer(t0 + 1h).empty()) << r.text;
         EXPECT_EQ(s.next_deadline(), clock::time_point::max()) << r.text;
+    }
+}
+
+// What one packet did to a session, for the tables below.
+enum class outcome
+{
+    nothing,
+    authenticate,
+    left,
+    subscribe,
+    client_close,
+    transport_error,
+    invalid_state,
+    binary,
+};
+
+outcome outcome_of(actions const& as)
+{
+    if (auto const c = all<close_session>(as); !c.empty()) {
+        switch (c.front().reason) {
+        case close_reason::client_close: return outcome::client_close;
+        case close_reason::transport_error: return outcome::transport_error;
+        case close_reason::invalid_state: return outcome::invalid_state;
+        case close_reason::binary: return outcome::binary;
+        default: ADD_FAILURE() << "closed: " << to_string(c.front().reason); return outcome::nothing;
+        }
+    }
+    if (!all<authenticate>(as).empty())
+        return outcome::authenticate;
+    if (!all<namespace_left>(as).empty())
+        return outcome::left;
+    if (!all<subscribe>(as).empty())
+        return outcome::subscribe;
+    EXPECT_TRUE(as.empty());
+    return outcome::nothing;
+}
+
+/// Where a session stands with namespace `/`.
+enum class nsp_state
+{
+    not_joined,
+    pending,  ///< CONNECT sent, the authenticator has not answered
+    joined,
+};
+
+session in_state(nsp_state st)
+{
+    if (st == nsp_state::joined)
+        return joined_ws();
+    session s(test_config(), eio::transport::websocket, t0, counting_ids());
+    s.start(t0);
+    if (st == nsp_state::pending)
+        s.on_ws_message("40", t0);
+    return s;
+}
+
+TEST(SocketIoSessionTest, EverySocketIoPacketTypeInEveryNamespaceState)
+{
+    // One packet of each type, on namespace `/`, as the Engine.IO message that carries it.
+    std::array<std::string, 7> const sample{
+        "40",
+        "41",
+        R"(42["subscribe",{"room":"a"}])",
+        "431[]",
+        R"(44{"message":"x"})",
+        R"(451-["a",{"_placeholder":true,"num":0}])",
+        R"(461-1[{"_placeholder":true,"num":0}])",
+    };
+    struct row
+    {
+        sio::packet_type type;
+        nsp_state state;
+        outcome expected;
+    };
+    using T = sio::packet_type;
+    using S = nsp_state;
+    using O = outcome;
+    std::vector<row> const table{
+        {T::connect, S::not_joined, O::authenticate},
+        {T::connect, S::pending, O::invalid_state},
+        {T::connect, S::joined, O::invalid_state},
+        {T::disconnect, S::not_joined, O::invalid_state},
+        {T::disconnect, S::pending, O::nothing},  // left before the answer: it is dropped
+        {T::disconnect, S::joined, O::left},
+        {T::event, S::not_joined, O::invalid_state},
+        {T::event, S::pending, O::invalid_state},
+        {T::event, S::joined, O::subscribe},
+        {T::ack, S::not_joined, O::invalid_state},
+        {T::ack, S::pending, O::invalid_state},
+        {T::ack, S::joined, O::nothing},
+        {T::connect_error, S::not_joined, O::invalid_state},
+        {T::connect_error, S::pending, O::invalid_state},
+        {T::connect_error, S::joined, O::invalid_state},
+        {T::binary_event, S::not_joined, O::binary},
+        {T::binary_event, S::pending, O::binary},
+        {T::binary_event, S::joined, O::binary},
+        {T::binary_ack, S::not_joined, O::binary},
+        {T::binary_ack, S::pending, O::binary},
+        {T::binary_ack, S::joined, O::binary},
+    };
+    // The table covers every (type, state) pair once.
+    std::set<std::pair<int, int>> seen;
+    for (auto const& r : table)
+        EXPECT_TRUE(seen.insert({static_cast<int>(r.type), static_cast<int>(r.state)}).second);
+    EXPECT_EQ(seen.size(), 7u * 3u);
+
+    for (auto const& r : table) {
+        auto const i = static_cast<std::size_t>(static_cast<char>(r.type) - '0');
+        auto s = in_state(r.state);
+        auto const a = s.on_ws_message(sample.at(i), t0);
+        EXPECT_EQ(outcome_of(a), r.expected) << sample.at(i) << " in state " << static_cast<int>(r.state);
+    }
+}
+
+TEST(SocketIoSessionTest, EveryEngineIoPacketTypeFromAClient)
+{
+    struct row
+    {
+        std::string text;
+        outcome expected;
+    };
+    std::vector<row> const table{
+        {R"(0{"sid":"x"})", outcome::nothing},  // the reference server ignores it
+        {"1", outcome::client_close},
+        {"2", outcome::transport_error},  // protocol 4: only the server pings
+        {"3", outcome::nothing},          // an unasked pong changes nothing
+        {R"(42["subscribe",{"room":"a"}])", outcome::subscribe},
+        {"5", outcome::nothing},  // no upgrade on a WebSocket session
+        {"6", outcome::nothing},
+    };
+    ASSERT_EQ(table.size(), 7u);
+    for (std::size_t i = 0; i < table.size(); ++i) {
+        ASSERT_EQ(table[i].text.front(), static_cast<char>('0' + i));  // every type, in order
+        auto s = joined_ws();
+        EXPECT_EQ(outcome_of(s.on_ws_message(table[i].text, t0)), table[i].expected) << table[i].text;
     }
 }
 
