@@ -1086,6 +1086,40 @@ TEST(SocketIoSessionTest, FramesHeldBackByAFailedUpgradeGoToTheNextPoll)
     EXPECT_EQ(polled(s.on_poll_get(t0)), (std::vector<std::string>{R"(42["event",1])"}));
 }
 
+TEST(SocketIoSessionTest, ConfigCheckNamesTheField)
+{
+    EXPECT_EQ(session::check(session::config{}), "");
+    EXPECT_EQ(session::check(test_config()), "");
+    auto with = [](auto change) {
+        auto c = test_config();
+        change(c);
+        return session::check(c);
+    };
+    EXPECT_NE(with([](auto& c) { c.ping_interval = 0ms; }).find("ping_interval"), std::string::npos);
+    EXPECT_NE(with([](auto& c) { c.ping_timeout = -1ms; }).find("ping_timeout"), std::string::npos);
+    EXPECT_NE(with([](auto& c) { c.connect_timeout = -1ms; }).find("connect_timeout"), std::string::npos);
+    EXPECT_EQ(with([](auto& c) { c.connect_timeout = 0ms; }), "");  // 0 disables it
+    EXPECT_NE(with([](auto& c) { c.upgrade_timeout = 0ms; }).find("upgrade_timeout"), std::string::npos);
+    EXPECT_NE(with([](auto& c) { c.max_buffered_frames = 0; }).find("max_buffered_frames"), std::string::npos);
+    EXPECT_NE(with([](auto& c) { c.namespaces.clear(); }).find("namespaces"), std::string::npos);
+    EXPECT_NE(with([](auto& c) { c.namespaces.push_back("admin"); }).find("\"admin\""), std::string::npos);
+    EXPECT_NE(with([](auto& c) { c.namespaces.push_back("/a,b"); }).find("\"/a,b\""), std::string::npos);
+}
+
+TEST(SocketIoSessionTest, ConnectTimeoutIsOffAtZero)
+{
+    auto c = test_config();
+    c.connect_timeout = 0ms;
+    session s(c, eio::transport::websocket, t0, counting_ids());
+    s.start(t0);
+    EXPECT_EQ(s.next_deadline(), t0 + 300ms);  // the ping only
+    for (auto t = t0 + 300ms; t < t0 + 5s; t += 300ms) {
+        EXPECT_EQ(ws(s.on_timer(t)), (std::vector<std::string>{"2"}));
+        s.on_ws_message("3", t);
+    }
+    EXPECT_FALSE(s.closed());
+}
+
 TEST(SocketIoSessionTest, RandomIdsAreDistinctBase64Url)
 {
     auto const a = random_id();

@@ -180,8 +180,9 @@ using actions = std::vector<action>;
 using id_source = std::function<std::string()>;
 
 /** @brief 20 characters of base64url from 15 random bytes, like the ids of
-    the reference server. `std::random_device` reads the kernel's CSPRNG on
-    Linux: a polling sid is the session's only credential. */
+    the reference server. A polling sid is the session's only credential, so
+    the bytes come from `std::random_device`, which libstdc++ draws from the
+    CPU's RDSEED/RDRAND or the kernel's getrandom, never from a seeded PRNG. */
 inline std::string random_id()
 {
     thread_local std::random_device rd;
@@ -234,6 +235,30 @@ public:
         std::size_t max_buffered_bytes = 4 << 20;           ///< polling: their bytes
         std::vector<std::string> namespaces{std::string(sio::main_namespace)};  ///< those a client may join
     };
+
+    /** @brief Why `c` cannot serve, naming the field; empty when it can.
+        Check it once, when the endpoint starts: sessions trust it. */
+    static std::string check(config const& c)
+    {
+        if (c.ping_interval.count() <= 0)
+            return "ping_interval must be positive";
+        if (c.ping_timeout.count() <= 0)
+            return "ping_timeout must be positive";
+        if (c.connect_timeout.count() < 0)
+            return "connect_timeout must not be negative (0 disables it)";
+        if (c.upgrade_timeout.count() <= 0)
+            return "upgrade_timeout must be positive";
+        if (c.max_payload == 0 || c.max_packets_per_post == 0 || c.max_buffered_frames == 0 ||
+            c.max_buffered_bytes == 0)
+            return "max_payload, max_packets_per_post, max_buffered_frames and max_buffered_bytes must be positive";
+        if (c.namespaces.empty())
+            return "namespaces must name at least one namespace";
+        for (auto const& n : c.namespaces)
+            if (n.empty() || n.front() != '/' || n.find(',') != std::string::npos || n.size() > sio::max_namespace_bytes)
+                return "namespace \"" + n + "\" must start with '/', hold no ',' and be at most " +
+                       std::to_string(sio::max_namespace_bytes) + " bytes";
+        return {};
+    }
 
     /// A session on `t`, opened at `now`; its sid comes from `ids`.
     session(config cfg, eio::transport t, clock::time_point now, id_source ids = random_id)
