@@ -287,6 +287,23 @@ TEST(SocketIoParserTest, OneFrameServesBothTransports)
     EXPECT_EQ(p.packet->data->as_array().at(1), boost::json::parse(native));
 }
 
+TEST(SocketIoParserTest, NativeMessagesAreEmittedUnderTheirType)
+{
+    // As the gateway writes them: `type` first.
+    std::string const ev = R"({"type":"event","room":"job:1","seq":3,"event":{"type":"job.started"}})";
+    EXPECT_EQ(sio::native_type(ev), "event");
+    EXPECT_EQ(*sio::make_native_frame("/", ev), R"(42["event",)" + ev + "]");
+    EXPECT_EQ(sio::native_type(R"({"type":"summary","room":"run:1"})"), "summary");
+    // Anywhere else in the object, or escaped, it is still found.
+    EXPECT_EQ(sio::native_type(R"({"room":"alerts","type":"alert"})"), "alert");
+    EXPECT_EQ(sio::native_type(R"({ "type" : "reset" })"), "reset");
+    EXPECT_EQ(sio::native_type(R"({"type":"a\"b"})"), "a\"b");
+    // No string type: no name.
+    EXPECT_EQ(sio::native_type(R"({"type":1})"), "");
+    EXPECT_EQ(sio::native_type("[]"), "");
+    EXPECT_EQ(sio::native_type("not json"), "");
+}
+
 // ---------------------------------------------------------------- session
 
 using jobwatch::socketio::session;

@@ -307,6 +307,32 @@ inline frame make_event_frame(std::string_view nsp, std::string_view name, std::
     return std::make_shared<std::string const>(encode_event(nsp, name, json));
 }
 
+/** @brief The `type` of a native message (`event`, `summary`, `alert`, ...):
+    the event name it is emitted under. The gateway writes `type` first, so
+    that is read without parsing; any other object is parsed. Empty when
+    there is no string `type`. */
+inline std::string native_type(std::string_view json)
+{
+    constexpr std::string_view head = R"({"type":")";
+    if (json.substr(0, head.size()) == head) {
+        auto const end = json.find_first_of("\"\\", head.size());
+        if (end != std::string_view::npos && json[end] == '"')
+            return std::string(json.substr(head.size(), end - head.size()));
+    }
+    boost::system::error_code ec;
+    auto const v = boost::json::parse(boost::json::string_view(json.data(), json.size()), ec);
+    auto const* obj = ec ? nullptr : v.if_object();
+    auto const* t = obj ? obj->if_contains("type") : nullptr;
+    return t && t->is_string() ? std::string(t->get_string()) : std::string();
+}
+
+/** @brief `make_event_frame` for a native server message, emitted under
+    its own `type` (the native mapping of namespace `/`). */
+inline frame make_native_frame(std::string_view nsp, std::string_view json)
+{
+    return make_event_frame(nsp, native_type(json), json);
+}
+
 }  // namespace jobwatch::socketio::sio
 
 #endif
