@@ -1091,6 +1091,21 @@ TEST(SocketIoSessionTest, FailedUpgradesLeaveTheSessionOnPolling)
     }
 }
 
+TEST(SocketIoSessionTest, PollingGoesOnUntilTheProbe)
+{
+    auto s = joined_polling();
+    EXPECT_TRUE(s.begin_upgrade(t0).empty());
+    // The WebSocket is open but has not probed: the client still polls.
+    EXPECT_TRUE(s.on_poll_get(t0).empty());
+    auto const f = sio::make_event_frame("/", "event", "1");
+    EXPECT_EQ(polled(s.deliver(f, t0)), (std::vector<std::string>{R"(42["event",1])"}));
+    EXPECT_EQ(all<subscribe>(s.on_poll_post(R"(42["subscribe",{"room":"a"}])", false, t0)).size(), 1u);
+    // Probed: now frames wait for the WebSocket.
+    s.on_ws_message("2probe", t0);
+    EXPECT_TRUE(s.deliver(f, t0).empty());
+    EXPECT_EQ(ws(s.on_ws_message("5", t0)), (std::vector<std::string>{R"(42["event",1])"}));
+}
+
 TEST(SocketIoSessionTest, FramesHeldBackByAFailedUpgradeGoToTheNextPoll)
 {
     auto s = joined_polling();

@@ -591,8 +591,8 @@ private:
             close_with(out, close_reason::queue_overflow, std::move(why));
             return;
         }
-        // During an upgrade the frames wait for the WebSocket (the client has paused polling).
-        if (upgrade_ == upgrade_step::none)
+        // Once probed, frames wait for the WebSocket: the client has paused polling.
+        if (upgrade_ != upgrade_step::probed)
             flush(out);
     }
 
