@@ -10,6 +10,7 @@
 #include <jobwatch/gateway/server.hpp>
 #include <jobwatch/gateway/tls.hpp>
 #include <jobwatch/gateway/ws_protocol.hpp>
+#include <jobwatch/http/openapi.hpp>
 #include <jobwatch/runtime/wait_cancelled.hpp>
 
 #include <chrono>
@@ -115,6 +116,25 @@ public:
     gateway(gateway const&) = delete;
     gateway& operator=(gateway const&) = delete;
 
+    /** @brief What the gateway answers itself, outside the route table: the
+        WebSocket and SSE endpoints, and the API document (public, like the
+        dashboard's files). */
+    static std::vector<http::api_operation> direct_operations()
+    {
+        return {{"get", "/ws", "read"}, {"get", "/api/v1/stream", "read"}, {"get", "/api/v1/openapi.json", "public"}};
+    }
+
+    /** @brief Every operation this server serves: the route table's (every
+        component's routes are added by the time the app runs) and the
+        gateway's own. */
+    std::vector<http::api_operation> served_operations() const
+    {
+        auto out = http::operations_of(core_.routes().routes());
+        for (auto& op : direct_operations())
+            out.push_back(std::move(op));
+        return out;
+    }
+
     /** @brief Serves until cancelled, then drains (see the class description).
         @throws boost::system::system_error if the port could not be bound. */
     asio::awaitable<void> run()
@@ -136,6 +156,8 @@ public:
                      "(link jobwatch::dashboard; it needs node and the npm packages of scripts/setup.sh)");
         log.info(std::string("gateway listening on ") + (tls_ ? "https://" : "http://") + listener_.address() + ":" + std::to_string(listener_.port()) +
                  (sharded ? " with " + std::to_string(srv_.shards.size()) + " I/O threads" : std::string()));
+        // The routes are complete now: every component was added before the app ran.
+        srv_.openapi = std::make_shared<std::string const>(http::openapi_document(served_operations()));
         srv_.running = true;
         for (auto& sh : srv_.shards)
             sh->start([this](std::string what) {
