@@ -33,6 +33,24 @@ openapi_ops const pending_openapi = {
     {"get", "/metrics", "read"},
 };
 
+// What `served` has that the document lacks, and the other way round, but for `pending_openapi`.
+std::pair<openapi_ops, openapi_ops> openapi_difference(std::vector<http::api_operation> const& served_list)
+{
+    openapi_ops const served(served_list.begin(), served_list.end());
+    auto const documented_list = http::documented_operations();
+    openapi_ops const documented(documented_list.begin(), documented_list.end());
+    openapi_ops undocumented, unserved;
+    std::set_difference(served.begin(), served.end(), documented.begin(), documented.end(),
+                        std::inserter(undocumented, undocumented.end()));
+    std::set_difference(documented.begin(), documented.end(), served.begin(), served.end(),
+                        std::inserter(unserved, unserved.end()));
+    for (auto const& p : pending_openapi) {
+        undocumented.erase(p);
+        unserved.erase(p);
+    }
+    return {undocumented, unserved};
+}
+
 TEST(OpenApiTest, EveryRouteOfEveryComponentIsDocumentedAndEveryDocumentedOperationIsARoute)
 {
     // Every component the demo runs, the optional ones switched on by their settings:
@@ -60,15 +78,7 @@ TEST(OpenApiTest, EveryRouteOfEveryComponentIsDocumentedAndEveryDocumentedOperat
     openapi_ops const documented(documented_list.begin(), documented_list.end());
     ASSERT_EQ(documented.size(), documented_list.size());
 
-    openapi_ops undocumented, unserved;
-    std::set_difference(served.begin(), served.end(), documented.begin(), documented.end(),
-                        std::inserter(undocumented, undocumented.end()));
-    std::set_difference(documented.begin(), documented.end(), served.begin(), served.end(),
-                        std::inserter(unserved, unserved.end()));
-    for (auto const& p : pending_openapi) {
-        undocumented.erase(p);
-        unserved.erase(p);
-    }
+    auto const [undocumented, unserved] = openapi_difference(served_list);
     EXPECT_TRUE(undocumented.empty()) << "routes missing from schemas/api/operations.json (or with another scope):\n"
                                       << describe_ops(undocumented);
     EXPECT_TRUE(unserved.empty()) << "operations in schemas/api/operations.json that no route serves:\n"
@@ -120,6 +130,26 @@ TEST(OpenApiTest, TheServedDocumentListsWhatThisServerServesWithoutCredentials)
     EXPECT_TRUE(doc.at("paths").at("/api/v1/monitor/config").at("get").at("responses").as_object().contains("403"));
     // GET only (and HEAD).
     EXPECT_EQ(h.post("/api/v1/openapi.json", "{}").status, 405u);
+}
+
+TEST(OpenApiTest, TheComparisonFindsARouteWithoutDocumentationAndDocumentationWithoutARoute)
+{
+    // No health component (its /api/v1/health/queues is documented), and a route nobody documented.
+    app a(test_server::default_config(),
+          app::options{.log = {}, .drain_timeout = std::chrono::seconds{5}, .handle_signals = false});
+    a.add<aggregator>();
+    a.add<dlq_monitor>();
+    auto& gw = a.add<gateway>({.port = 0});
+    a.get_core().routes().add({{http::verb::get, http::verb::post}, "/api/v1/undocumented", http::needs::publish,
+                               "not in operations.json", [](http::call const& c) {
+                                   return http::json_response(c.req, http::status::ok, "{}");
+                               }});
+    auto const [undocumented, unserved] = openapi_difference(gw.served_operations());
+    EXPECT_EQ(undocumented, (openapi_ops{{"get", "/api/v1/undocumented", "publish"},
+                                         {"post", "/api/v1/undocumented", "publish"}}));
+    EXPECT_TRUE(unserved.count({"get", "/api/v1/health/queues", "read"}));
+    EXPECT_TRUE(unserved.count({"get", "/api/v1/monitor/bullmq", "admin"}));
+    EXPECT_FALSE(unserved.count({"get", "/api/v1/jobs", "read"}));
 }
 
 }  // namespace

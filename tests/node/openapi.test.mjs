@@ -10,7 +10,11 @@
 // - One error answer of each kind (400, 401 with auth on, 403, 404) fits the
 //   documented problem+json response.
 //
-// Usage: JOBWATCH_DEMO=<jobwatch_demo> JOBWATCH_OPENAPI_JSON=<build>/openapi.json node --test openapi.test.mjs
+// - A demo with a cluster, a BullMQ source and the Redis bridge on a
+//   redis-server of its own answers their operations as documented.
+//
+// Usage: JOBWATCH_DEMO=<jobwatch_demo> JOBWATCH_OPENAPI_JSON=<build>/openapi.json
+//        [JOBWATCH_REDIS_SERVER=<redis-server>] node --test openapi.test.mjs
 // Every wait has a deadline; the demos are stopped whatever happens.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -26,6 +30,7 @@ import WebSocket from "ws";
 
 const demoBin = process.env.JOBWATCH_DEMO;
 const builtDoc = process.env.JOBWATCH_OPENAPI_JSON;
+const redisServer = process.env.JOBWATCH_REDIS_SERVER || "redis-server";
 if (!demoBin || !builtDoc) throw new Error("set JOBWATCH_DEMO and JOBWATCH_OPENAPI_JSON");
 
 const children = new Set();
@@ -162,6 +167,8 @@ const jobEvent = (type, job, extra = {}) => ({ type, job_id: job, queue: "openap
 describe("the OpenAPI document", { timeout: 120_000 }, () => {
   let demo = null;
   let authDemo = null;
+  let redisDemo = null;
+  let redis = null;
   let served, checker;
 
   before(async () => {
@@ -170,6 +177,12 @@ describe("the OpenAPI document", { timeout: 120_000 }, () => {
   after(async () => {
     await demo?.stop();
     await authDemo?.stop();
+    await redisDemo?.stop();
+    if (redis && redis.exitCode === null) {
+      const exited = new Promise((r) => redis.once("exit", r));
+      redis.kill("SIGTERM");
+      await deadline(exited, 5000, "redis-server stops").catch(() => redis.kill("SIGKILL"));
+    }
   });
 
   test("the build's document is valid OpenAPI 3.1", async () => {
@@ -320,5 +333,35 @@ describe("the OpenAPI document", { timeout: 120_000 }, () => {
     assert.equal(c.check("get", "/api/v1/jobs", await request(authDemo.base, "GET", "/api/v1/jobs", { token: "oa-reader" })).total, 0);
     const forbidden = await request(authDemo.base, "GET", "/api/v1/monitor/config", { token: "oa-reader" });
     assert.equal(c.check("get", "/api/v1/monitor/config", forbidden).status, 403);
+  });
+
+  test("with Redis: the operations of the cluster, BullMQ and the Redis bridge answer as documented", async () => {
+    const redisPort = await freePort();
+    redis = spawn(redisServer, ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
+    children.add(redis);
+    redis.on("exit", () => children.delete(redis));
+    const url = `redis://127.0.0.1:${redisPort}/0`;
+    await until(() => new Promise((resolve) => {
+      const s = net.connect(redisPort, "127.0.0.1");
+      s.setTimeout(1000, () => { s.destroy(); resolve(false); });
+      s.on("error", () => resolve(false));
+      s.on("data", (d) => { resolve(String(d).startsWith("+PONG")); s.end(); });
+      s.write("PING\r\n");
+    }), 10_000, "redis-server answers PING");
+    redisDemo = await startDemo([`--cluster.mode=redis`, `--cluster.redis_url=${url}`, `--bullmq.redis_url=${url}`,
+      "--bullmq.queues=openapi", `--redis.url=${url}`, "--redis.publish=true", "--redis.ingest_channels=openapi:in"],
+    { JOBWATCH_DEMO_WORKLOAD: "off" });
+    const base = redisDemo.base;
+    const doc = JSON.parse((await request(base, "GET", "/api/v1/openapi.json")).body);
+    await deadline(SwaggerParser.validate(structuredClone(doc)), 30_000, "swagger-parser");
+    const c = new Checker(doc);
+    const monitors = ["/api/v1/monitor/cluster", "/api/v1/monitor/bullmq", "/api/v1/monitor/redis/publisher", "/api/v1/monitor/redis/subscriber"];
+    // Everything this document has that the first demo's had not is one of these.
+    const extra = Object.entries(doc.paths).flatMap(([p, item]) => Object.keys(item).map((m) => `${m} ${p}`))
+      .filter((k) => { const [m, p] = k.split(" "); return !served.paths[p]?.[m]; });
+    assert.deepEqual(extra.sort(), monitors.map((p) => `get ${p}`).sort());
+    await until(async () => (await request(base, "GET", "/readyz")).status === 200, 15_000, "the clustered demo is ready");
+    for (const p of monitors) c.check("get", p, await request(base, "GET", p));
+    assert.equal(c.check("get", "/api/v1/monitor/redis/publisher", await request(base, "GET", "/api/v1/monitor/redis/publisher")).connected, true);
   });
 });
