@@ -23,7 +23,8 @@ namespace jobwatch {
 
 /** @brief The gateway: live updates over WebSocket (`/ws`), SSE
     (`/api/v1/stream`) and long-poll (`/api/v1/poll`), and the REST API
-    (`/api/v1/...`, `/healthz`, `/readyz`), on one HTTP/1.1 port.
+    (`/api/v1/...`, `/healthz`, `/readyz`), on one HTTP/1.1 port, and the
+    OpenAPI document of what this app serves (`/api/v1/openapi.json`, public).
 
     @li Every request and connection is authenticated (`config::auth`, or
         the `auth` settings) and every subscription, query and publish

@@ -6,6 +6,9 @@
     from `schemas/api/operations.json` and the message schemas
     (`codegen/openapi.py`) and embedded here; a server serves the part of it
     that describes the operations it actually has (`docs/operations.md`).
+
+    @par Thread Safety
+    Every function here is pure: call it from any thread.
 */
 
 #include <jobwatch/http/router.hpp>
