@@ -265,8 +265,9 @@ describe("the OpenAPI document", { timeout: 120_000 }, () => {
       },
       "get /api/v1/stream": async (m, p) => {
         // An endless stream: its status, its type, and its first record, then closed.
+        let req;
         const res = await deadline(new Promise((resolve, reject) => {
-          const req = http.get(`${base}${p}?room=queue:openapi-q`, (r) => {
+          req = http.get(`${base}${p}?room=queue:openapi-q`, (r) => {
             r.setEncoding("utf8");
             let text = "";
             r.on("data", (d) => {
@@ -275,7 +276,7 @@ describe("the OpenAPI document", { timeout: 120_000 }, () => {
             });
           });
           req.on("error", reject);
-        }), 10_000, "the SSE stream's first record");
+        }), 10_000, "the SSE stream's first record").finally(() => req.destroy());
         checker.check(m, p, res);
         const data = res.body.split("\n").find((l) => l.startsWith("data:"));
         assert.equal(JSON.parse(data.slice(5)).type, "subscribed");
