@@ -10,6 +10,7 @@
 #include <jobwatch/gateway/server.hpp>
 #include <jobwatch/gateway/tls.hpp>
 #include <jobwatch/gateway/ws_protocol.hpp>
+#include <jobwatch/http/openapi.hpp>
 #include <jobwatch/runtime/wait_cancelled.hpp>
 
 #include <chrono>
@@ -22,7 +23,8 @@ namespace jobwatch {
 
 /** @brief The gateway: live updates over WebSocket (`/ws`), SSE
     (`/api/v1/stream`) and long-poll (`/api/v1/poll`), and the REST API
-    (`/api/v1/...`, `/healthz`, `/readyz`), on one HTTP/1.1 port.
+    (`/api/v1/...`, `/healthz`, `/readyz`), on one HTTP/1.1 port, and the
+    OpenAPI document of what this app serves (`/api/v1/openapi.json`, public).
 
     @li Every request and connection is authenticated (`config::auth`, or
         the `auth` settings) and every subscription, query and publish
@@ -116,6 +118,25 @@ public:
     gateway(gateway const&) = delete;
     gateway& operator=(gateway const&) = delete;
 
+    /** @brief What the gateway answers itself, outside the route table: the
+        WebSocket and SSE endpoints, and the API document (public, like the
+        dashboard's files). */
+    static std::vector<http::api_operation> direct_operations()
+    {
+        return {{"get", "/ws", "read"}, {"get", "/api/v1/stream", "read"}, {"get", "/api/v1/openapi.json", "public"}};
+    }
+
+    /** @brief Every operation this server serves: the route table's (every
+        component's routes are added by the time the app runs) and the
+        gateway's own. */
+    std::vector<http::api_operation> served_operations() const
+    {
+        auto out = http::operations_of(core_.routes().routes());
+        for (auto& op : direct_operations())
+            out.push_back(std::move(op));
+        return out;
+    }
+
     /** @brief Serves until cancelled, then drains (see the class description).
         @throws boost::system::system_error if the port could not be bound. */
     asio::awaitable<void> run()
@@ -137,6 +158,8 @@ public:
                      "(link jobwatch::dashboard; it needs node and the npm packages of scripts/setup.sh)");
         log.info("gateway", std::string("listening on ") + (tls_ ? "https://" : "http://") + listener_.address() + ":" + std::to_string(listener_.port()) +
                  (sharded ? " with " + std::to_string(srv_.shards.size()) + " I/O threads" : std::string()));
+        // The routes are complete now: every component was added before the app ran.
+        srv_.openapi = std::make_shared<std::string const>(http::openapi_document(served_operations()));
         srv_.running = true;
         for (auto& sh : srv_.shards)
             sh->start([this](std::string what) {

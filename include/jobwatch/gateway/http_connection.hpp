@@ -198,6 +198,12 @@ asio::awaitable<void> serve_http(server& srv, shard& sh, ws_host& ws, Stream soc
         } else if (auto page = srv.dashboard ? gw::dashboard_answer(req, t.path) : std::nullopt) {
             // The dashboard's files: public, answered here on the I/O thread (the page asks for a token).
             res = std::move(page);
+        } else if (t.path == "/api/v1/openapi.json" && srv.openapi) {
+            // The API document: public like the dashboard's files (it describes, it holds no data).
+            if (req.method() != http::verb::get && req.method() != http::verb::head)
+                res = http::method_not_allowed(req, "GET, HEAD");
+            else
+                res = http::json_response(req, http::status::ok, *srv.openapi);
         } else if (auto who = srv.authenticate(req, t, remote);
                    std::get_if<auth::auth_failure>(&who) && !impl::auths_by_message(req, t, who, *srv.auth)) {
             auto const* fail = std::get_if<auth::auth_failure>(&who);

@@ -184,6 +184,8 @@ public:
     std::size_t max_body_bytes;
     http::cors_policy const cors;  ///< gateway.cors (restart-only: read by every I/O thread)
     bool const dashboard;          ///< gateway.dashboard, and the binary carries it
+    /// The OpenAPI document of what this server serves; set before the shards start, then read-only.
+    std::shared_ptr<std::string const> openapi;
     /// WebSocket and SSE connections per subject and tenant (any thread).
     std::shared_ptr<connection_quota> const quota = std::make_shared<connection_quota>();
 
