@@ -424,6 +424,9 @@ private:
             if (attempts >= t.cfg.max_attempts)
                 co_return false;
             ++t.retried;
+            // An open breaker decides the next attempt (its probe), unless the server asked for more time.
+            if (t.brk.current() == notify::breaker::state::open && !last.retry_after)
+                continue;
             auto const wait = notify::next_wait(attempts, t.cfg.backoff_initial_ms, t.cfg.backoff_max_ms, jitter(rng_),
                                                 last.retry_after, t.cfg.retry_after_max_ms);
             if (!co_await sleep(t, wait))
