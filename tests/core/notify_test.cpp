@@ -2,6 +2,7 @@
 #include <jobwatch/notify/rules.hpp>
 
 #include <jobwatch/codec.hpp>
+#include <jobwatch/config.hpp>
 #include <jobwatch/messages/notification.hpp>
 #include <jobwatch/notify/delivery.hpp>
 #include <jobwatch/notify/payload.hpp>
@@ -385,6 +386,50 @@ TEST(NotifyDedupTest, OncePerKeyWithinTheWindowAndBounded)
     EXPECT_TRUE(d.first("c", t + 61s));  // bounded: "b" is forgotten first
     EXPECT_LE(d.size(), 2u);
     EXPECT_TRUE(d.first("b", t + 61s));
+}
+
+}  // namespace
+}  // namespace jobwatch
+
+namespace jobwatch {
+namespace {
+
+// --- settings as a user gives them (flags, environment) ------------------------------
+
+std::optional<std::string> no_env(std::string const&) { return std::nullopt; }
+
+TEST(NotifySettingsTest, TargetsAndRulesComeFromFlagsAndEnvironmentAsJson)
+{
+    std::vector<std::string> const args = {
+        "monitor", R"(--notifier.targets={"ops":{"url":"http://127.0.0.1:9000/hook","secret":"S","queue_size":5}})",
+        "--notifier.dedup_window_ms=5000"};
+    auto r = try_load_config(args, [](std::string const& name) -> std::optional<std::string> {
+        if (name == "JOBWATCH_NOTIFIER_RULES")
+            return R"([{"name":"pay","queues":["payments"],"severities":["high"],"targets":["ops"]}])";
+        return std::nullopt;
+    });
+    ASSERT_TRUE(r.value) << r.error;
+    auto const& n = r.value->notifier;
+    ASSERT_EQ(n.targets.size(), 1u);
+    auto const& t = n.targets.at("ops");
+    EXPECT_EQ(t.url, "http://127.0.0.1:9000/hook");
+    EXPECT_EQ(t.secret, "S");
+    EXPECT_EQ(t.queue_size, 5u);
+    EXPECT_EQ(t.max_attempts, 5u);  // a default
+    EXPECT_EQ(t.preset, notifier_preset::generic);
+    ASSERT_EQ(n.rules.size(), 1u);
+    EXPECT_EQ(n.rules[0].queues, std::vector<std::string>{"payments"});
+    EXPECT_EQ(n.rules[0].severities, std::vector<severity>{severity::high});
+    EXPECT_EQ(n.dedup_window_ms, std::chrono::milliseconds{5000});
+    EXPECT_FALSE(notify::check(n));
+
+    // The schema's bounds: a target without a URL, a queue of 0.
+    auto bad = try_load_config({"monitor", R"(--notifier.targets={"ops":{"queue_size":5}})"}, no_env);
+    EXPECT_FALSE(bad.value);
+    EXPECT_NE(bad.error.find("notifier.targets"), std::string::npos) << bad.error;
+    bad = try_load_config({"monitor", R"(--notifier.targets={"ops":{"url":"http://h/","queue_size":0}})"}, no_env);
+    EXPECT_FALSE(bad.value);
+    EXPECT_NE(bad.error.find("notifier.targets.ops.queue_size"), std::string::npos) << bad.error;
 }
 
 }  // namespace

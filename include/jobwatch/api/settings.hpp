@@ -77,7 +77,7 @@ private:
                     value = "(redacted)";
             if (auto* u = o.if_contains("url"); u && u->is_string()) {
                 std::string why;
-                auto const url = notify::parse_url(std::string_view(u->as_string()), why);
+                auto const url = notify::parse_url(std::string_view(u->as_string().data(), u->as_string().size()), why);
                 if (url && url->target != "/")
                     *u = url->origin() + "/(redacted)";
                 else if (url)

@@ -16,6 +16,7 @@
 #include <jobwatch/runtime/run_until_cancelled.hpp>
 #include <jobwatch/runtime/wait_cancelled.hpp>
 
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -153,7 +154,7 @@ public:
         std::vector<notifier_rule> rules{};                 ///< `notifier.rules`
     };
 
-    notifier(core& c, config cfg = {})
+    notifier(core& c, config cfg)
         : core_(c), settings_(adopt(c, cfg)),
           dedup_(settings_.dedup_window_ms, settings_.dedup_max_keys),
           rng_(std::random_device{}())
@@ -217,8 +218,8 @@ public:
         for (auto const& t : targets_) {
             ts.push_back(boost::json::object{{"name", t->name},
                                              {"endpoint", t->url.origin()},
-                                             {"preset", to_string(t->cfg.preset)},
-                                             {"breaker", notify::to_string(t->brk.current())},
+                                             {"preset", std::string(to_string(t->cfg.preset))},
+                                             {"breaker", std::string(notify::to_string(t->brk.current()))},
                                              {"consecutive_failures", t->brk.consecutive_failures()},
                                              {"breaker_opened", t->brk.times_opened()},
                                              {"queue_depth", t->queue.size()},
@@ -249,7 +250,11 @@ public:
                 d["last_error"] = it->last_error;
             ds.push_back(std::move(d));
         }
-        return {{"targets", std::move(ts)}, {"deliveries", std::move(ds)}, {"counters", std::move(total)}};
+        boost::json::object out;
+        out["targets"] = std::move(ts);
+        out["deliveries"] = std::move(ds);
+        out["counters"] = std::move(total);
+        return out;
     }
 
 private:

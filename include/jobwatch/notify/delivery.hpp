@@ -16,6 +16,7 @@
 #include <ctime>
 #include <deque>
 #include <iomanip>
+#include <locale>
 #include <optional>
 #include <sstream>
 #include <string>

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include <cstdint>
+#include <stdexcept>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -127,9 +128,9 @@ inline std::string generic_body(notice const& n, std::string_view target, std::s
     o["id"] = n.key;
     o["type"] = n.type;
     o["time"] = n.time;
-    o["target"] = target;
+    o["target"] = std::string(target);
     if (!rule.empty())
-        o["rule"] = rule;
+        o["rule"] = std::string(rule);
     o["summary"] = summary_of(n);
     if (n.event) {
         auto const& ev = n.event->event;
@@ -143,7 +144,7 @@ inline std::string generic_body(notice const& n, std::string_view target, std::s
         if (auto const& u = user_id_of(ev))
             job["user_id"] = *u;
         if (n.state)
-            job["state"] = to_string(*n.state);
+            job["state"] = std::string(to_string(*n.state));
         job["seq"] = n.event->seq;
         o["job"] = std::move(job);
         o["event"] = boost::json::parse(n.event->json());
