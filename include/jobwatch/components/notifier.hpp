@@ -367,6 +367,8 @@ private:
     // One target's sender: its queue in order, one delivery at a time.
     asio::awaitable<void> deliver(target& t)
     {
+        // Cancellation is seen where it is checked (`cancelled()`), not thrown from the next co_await.
+        co_await asio::this_coro::throw_if_cancelled(false);
         for (;;) {
             if (co_await cancelled())
                 co_return;
