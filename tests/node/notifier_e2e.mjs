@@ -22,8 +22,13 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import crypto from "node:crypto";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
 import readline from "node:readline";
 
 const demo = process.argv[2];
@@ -80,12 +85,13 @@ const HEADER_SECRET = "Bearer hdr-secret-token";
 const got = []; // {path, at, headers, body, status}
 let retryCalls = 0;
 let limitedCalls = 0;
-const receiver = http.createServer((req, res) => {
+function receive(req, res) {
   const chunks = [];
   req.on("data", (c) => chunks.push(c));
   req.on("end", () => {
     const body = Buffer.concat(chunks).toString("utf8");
-    const entry = { path: req.url, at: performance.now(), headers: req.headers, body, status: 200 };
+    const entry = { path: req.url, at: performance.now(), headers: req.headers, body, status: 200,
+      remotePort: req.socket.remotePort };
     got.push(entry);
     const answer = (status, headers = {}) => {
       entry.status = status;
@@ -102,9 +108,21 @@ const receiver = http.createServer((req, res) => {
     }
     return answer(200);
   });
-});
+}
+const receiver = http.createServer(receive);
 servers.push(receiver);
 const rport = await listen(receiver);
+
+// The same receiver over TLS, with a certificate for 127.0.0.1 made by openssl now.
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "jobwatch-notifier-"));
+process.on("exit", () => fs.rmSync(tmp, { recursive: true, force: true }));
+const certFile = path.join(tmp, "cert.pem");
+const keyFile = path.join(tmp, "key.pem");
+execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certFile,
+  "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: "ignore" });
+const tlsReceiver = https.createServer({ key: fs.readFileSync(keyFile), cert: fs.readFileSync(certFile) }, receive);
+servers.push(tlsReceiver);
+const tlsPort = await listen(tlsReceiver);
 
 // Accepts and never answers (a target that hangs).
 const hang = net.createServer((s) => {
@@ -123,6 +141,7 @@ const targets = {
     breaker_cooldown_ms: 1500 },
   limited: { url: `${R}/limited`, backoff_initial_ms: 100, backoff_max_ms: 1000, max_attempts: 3 },
   signed: { url: `${R}/signed`, secret: SECRET, headers: { Authorization: HEADER_SECRET } },
+  tls: { url: `https://127.0.0.1:${tlsPort}/tls`, ca_file: certFile, preset: "slack" },
   hang: { url: `http://127.0.0.1:${hangPort}/never`, timeout_ms: 3000, queue_size: 5, max_attempts: 2,
     backoff_initial_ms: 500, backoff_max_ms: 500, breaker_failures: 100 },
   closed: { url: `http://127.0.0.1:${deadPort}/nobody`, queue_size: 5, max_attempts: 2, backoff_initial_ms: 200,
@@ -133,6 +152,7 @@ const rules = [
   { name: "limited", types: ["job.failed"], queues: ["q-429"], targets: ["limited"] },
   { name: "alerts", types: ["alert.firing", "alert.resolved"], targets: ["signed"] },
   { name: "slow", types: ["job.failed"], queues: ["q-slow"], targets: ["hang", "closed"] },
+  { name: "tls", types: ["job.failed"], queues: ["q-tls"], targets: ["tls"] },
 ];
 
 async function start(extra) {
@@ -222,6 +242,7 @@ assert.match(app.stdout, /api\/v1\/notifications/, "the banner says how to watch
   const calls = got.filter((g) => g.path === "/retry");
   assert.equal(calls.length, 4, "three failures and one success");
   assert.deepEqual(calls.map((c) => c.status), [500, 500, 500, 200]);
+  assert.equal(new Set(calls.map((c) => c.remotePort)).size, 1, "one kept-alive connection");
   assert.equal(new Set(calls.map((c) => c.headers["x-jobwatch-notification-id"])).size, 1, "one notification, retried");
   const gaps = calls.slice(1).map((c, i) => c.at - calls[i].at);
   // 400 ms then 800 ms, each +-20 % jitter; then the 1,500 ms cool-down (the breaker opened on the third failure).
@@ -250,6 +271,19 @@ assert.match(app.stdout, /api\/v1\/notifications/, "the banner says how to watch
   });
   assert.equal(targetOf(n, "limited").retried, 1);
   console.log(`notifier e2e: Retry-After: 2 honoured (${gap.toFixed(0)} ms)`);
+}
+
+// --- https, with the target's CA file; the slack preset; keep-alive ---------------------
+{
+  await post([...failJob("t-1", "q-tls"), ...failJob("t-2", "q-tls")]);
+  await until("two deliveries over TLS", () => got.filter((g) => g.path === "/tls").length >= 2, 8000);
+  const calls = got.filter((g) => g.path === "/tls");
+  assert.equal(calls.length, 2);
+  const body = JSON.parse(calls[0].body);
+  assert.match(body.text, /^job\.failed: job t-1 of queue q-tls is failed: boom$/);
+  assert.equal(body.blocks[0].type, "section");
+  assert.equal(new Set(calls.map((c) => c.remotePort)).size, 1, "one kept-alive TLS connection");
+  console.log("notifier e2e: two deliveries over https on one connection (slack preset)");
 }
 
 // --- one alert, one notification, signed ---------------------------------------------
