@@ -199,8 +199,8 @@ TEST(NotifyRulesTest, CheckNamesTheBrokenSetting)
     c.targets["bad name"].url = "http://h/";
     expect_broken(c, "/notifier/targets");
     c = two_targets();
-    c.targets["ops"].preset = notifier_preset::template_;
-    expect_broken(c, "/notifier/targets/ops/template");
+    c.targets["ops"].preset = notifier_preset::custom;
+    expect_broken(c, "/notifier/targets/ops/body_template");
     c = two_targets();
     c.targets["ops"].headers["Bad Header"] = "x";
     expect_broken(c, "/notifier/targets/ops/headers");
@@ -255,14 +255,14 @@ TEST(NotifyPayloadTest, SlackBodyHasTextAndBlocks)
 TEST(NotifyPayloadTest, TemplateFillsFieldsAndEscapesForJson)
 {
     notifier_target t;
-    t.preset = notifier_preset::template_;
-    t.template_ = "{type} {job_id}@{queue} [{state}] {error} #{attempt} {unknown} {not a field}";
+    t.preset = notifier_preset::custom;
+    t.body_template = "{type} {job_id}@{queue} [{state}] {error} #{attempt} {unknown} {not a field}";
     auto const n = notify::notice_of(failed_event(42, false), job_state::failed);
     auto p = notify::render(t, "mail", n, "");
     EXPECT_EQ(p.content_type, "text/plain; charset=utf-8");
     EXPECT_EQ(p.body, "job.failed pay-7@payments [failed] card \"declined\" #3  {not a field}");
     // An email relay that takes JSON: the values are escaped, the JSON stays valid.
-    t.template_ = R"({"to":"ops@example.com","subject":"{summary}","text":"{error}"})";
+    t.body_template = R"({"to":"ops@example.com","subject":"{summary}","text":"{error}"})";
     t.content_type = "application/json";
     p = notify::render(t, "mail", n, "");
     EXPECT_EQ(p.content_type, "application/json");

@@ -497,7 +497,7 @@ private:
                 t.plain.emplace(std::move(s));
             }
         }
-        auto const method = t.cfg.method == notifier_target_method::put ? bh::verb::put : bh::verb::post;
+        auto const method = t.cfg.method == "PUT" ? bh::verb::put : bh::verb::post;
         bh::request<bh::string_body> req(method, t.url.target, 11);
         req.set(bh::field::host, t.url.host);
         req.set(bh::field::user_agent, "jobwatch-notifier");

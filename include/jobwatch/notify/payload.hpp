@@ -3,7 +3,7 @@
 
 /** @file
     What a webhook receives: the body of a notice in a target's preset
-    (generic, slack, template), and the signature headers over it.
+    (generic, slack, custom), and the signature headers over it.
 */
 
 #include <jobwatch/codec.hpp>
@@ -184,9 +184,9 @@ inline payload render(notifier_target const& t, std::string_view name, notice co
         p.body = slack_body(n);
         p.content_type = "application/json";
         break;
-    case notifier_preset::template_: {
+    case notifier_preset::custom: {
         auto const ct = t.content_type.empty() ? std::string("text/plain; charset=utf-8") : t.content_type;
-        p.body = fill_template(t.template_, n, name, ct.find("json") != std::string::npos);
+        p.body = fill_template(t.body_template, n, name, ct.find("json") != std::string::npos);
         p.content_type = ct;
         break;
     }

@@ -215,8 +215,8 @@ inline std::optional<parse_error> check(notifier_config const& c)
         std::string why;
         if (!parse_url(t.url, why))
             return parse_error{at + "/url", "the URL " + why};
-        if (t.preset == notifier_preset::template_ && t.template_.empty())
-            return parse_error{at + "/template", "preset template needs a template"};
+        if (t.preset == notifier_preset::custom && t.body_template.empty())
+            return parse_error{at + "/body_template", "preset custom needs a body_template"};
         if (t.backoff_max_ms < t.backoff_initial_ms)
             return parse_error{at + "/backoff_max_ms", "must be at least backoff_initial_ms"};
         for (auto const& [h, v] : t.headers) {
