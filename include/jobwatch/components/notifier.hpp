@@ -96,7 +96,6 @@ struct notifier_target_state
     tuple_timer wake;   // cancelled when an item is queued
     tuple_timer delay;  // backoff and breaker waits
     std::optional<asio::ssl::context> tls_ctx;
-    std::string tls_error;  // why the CA file could not be used
     std::optional<boost::beast::tcp_stream> plain;
     std::optional<boost::beast::ssl_stream<boost::beast::tcp_stream>> tls;
     boost::beast::flat_buffer buffer;
@@ -434,7 +433,7 @@ private:
             // An open breaker decides the next attempt (its probe), unless the server asked for more time.
             if (t.brk.current() == notify::breaker::state::open && !last.retry_after)
                 continue;
-            auto const wait = notify::next_wait(attempts, t.cfg.backoff_initial_ms, t.cfg.backoff_max_ms, jitter(rng_),
+            std::chrono::steady_clock::duration const wait = notify::next_wait(attempts, t.cfg.backoff_initial_ms, t.cfg.backoff_max_ms, jitter(rng_),
                                                 last.retry_after, t.cfg.retry_after_max_ms);
             if (!co_await sleep(t, wait))
                 co_return false;
@@ -460,10 +459,6 @@ private:
         detail::notifier_attempt r;
         auto const timeout = std::chrono::steady_clock::duration(t.cfg.timeout_ms);
         if (!t.plain && !t.tls) {
-            if (t.url.tls && !t.tls_error.empty()) {
-                r.error = t.tls_error;
-                co_return r;
-            }
             asio::ip::tcp::resolver resolver(core_.get_executor());
             auto [rec, results] = co_await resolver.async_resolve(t.url.host, t.url.port, ::jobwatch::detail::use_tuple);
             if (rec) {
