@@ -44,6 +44,17 @@ std::string history_hint(jobwatch::storage_config const& s)
            "), kept across restarts; --storage.mode=memory keeps nothing.\n\n";
 }
 
+// How to watch webhook notifications: the bundled receiver, or what is configured.
+std::string notifier_hint(jobwatch::notifier_config const& n, std::string const& url)
+{
+    if (n.targets.empty())
+        return "  webhooks:            python3 scripts/webhook-receiver.py --port 9000 --secret S, then start the demo with\n"
+               "                       --notifier.targets='{\"ops\":{\"url\":\"http://127.0.0.1:9000/hook\",\"secret\":\"S\"}}'\n"
+               "                       (the failure burst's dead-letter alert, and each failed job, are delivered)\n\n";
+    return "  webhooks:            " + std::to_string(n.targets.size()) +
+           " target(s); deliveries, breaker and queues: curl " + url + "/api/v1/notifications\n\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -68,6 +79,10 @@ try {
         app.add<jobwatch::redis_publisher>();
     if (!bridge.ingest_channels.empty())
         app.add<jobwatch::redis_subscriber>();
+    // Webhook notifications, when a target is named (--notifier.targets='{"ops":{"url":...}}').
+    auto const& notify = app.get_core().settings().notifier;
+    if (!notify.targets.empty())
+        app.add<jobwatch::notifier>();
     char const* workload = std::getenv("JOBWATCH_DEMO_WORKLOAD");
     bool const simulate = !workload || std::string(workload) != "off";
     if (simulate)
@@ -98,7 +113,7 @@ try {
                                       : "  BullMQ queues:       " + std::to_string(bull.queues.size()) +
                                             " followed (jobs are <queue>:<id>); curl " + url +
                                             "/api/v1/monitor/bullmq\n\n")
-              << history_hint(app.get_core().settings().storage) << auth_hint(app.get_core().settings().auth)
+              << notifier_hint(notify, url) << history_hint(app.get_core().settings().storage) << auth_hint(app.get_core().settings().auth)
               << "Ctrl-C stops it." << std::endl;
     return app.run();
 } catch (jobwatch::settings_error const& e) {

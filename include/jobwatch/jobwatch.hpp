@@ -9,6 +9,7 @@
 #include <jobwatch/components/gateway.hpp>
 #include <jobwatch/components/bullmq_source.hpp>
 #include <jobwatch/components/health.hpp>
+#include <jobwatch/components/notifier.hpp>
 #include <jobwatch/components/redis_bridge.hpp>
 #include <jobwatch/runtime/scheduler.hpp>
 #include <jobwatch/config.hpp>

@@ -68,6 +68,7 @@ TEST(OpenApiTest, EveryRouteOfEveryComponentIsDocumentedAndEveryDocumentedOperat
     a.add<bullmq_source>();
     a.add<redis_publisher>();
     a.add<redis_subscriber>();
+    a.add<notifier>();
     a.add<demo::workload>();
 
     auto const served_list = gw.served_operations();

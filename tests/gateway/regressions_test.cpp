@@ -366,6 +366,23 @@ TEST(RegressionTest, SmallerThingsAnswerCleanly)
     EXPECT_TRUE(logged);
 }
 
+// Passwords in Redis URLs are never echoed by GET /api/v1/monitor/config.
+TEST(RegressionTest, SettingsNeverEchoAPasswordInAUrl)
+{
+    auto cfg = tenants_config();
+    cfg.bullmq.redis_url = "redis://:hunter2-bull@127.0.0.1:6379/0";
+    cfg.redis.url = "rediss://worker:hunter2-bridge@redis.example:6380/1";
+    test_server srv(cfg);
+    http_client h(srv.port());
+    auto const got = h.get("/api/v1/monitor/config", "admin");
+    ASSERT_EQ(got.status, 200u) << got.body;
+    EXPECT_EQ(got.body.find("hunter2"), std::string::npos) << got.body;
+    auto const settings = got.json().at("settings");
+    EXPECT_EQ(settings.at("bullmq").at("redis_url"), "redis://(redacted)@127.0.0.1:6379/0");
+    EXPECT_EQ(settings.at("redis").at("url"), "rediss://(redacted)@redis.example:6380/1");
+    EXPECT_EQ(settings.at("cluster").at("redis_url"), "redis://127.0.0.1:6379/0") << "no credentials: as set";
+}
+
 // log.format json: every line is one JSON object; a refused token is named by no line.
 TEST(RegressionTest, JsonLogLinesNeverHoldTheToken)
 {

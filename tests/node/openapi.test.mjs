@@ -340,7 +340,7 @@ describe("the OpenAPI document", { timeout: 120_000 }, () => {
     assert.equal(c.check("get", "/api/v1/monitor/config", forbidden).status, 403);
   });
 
-  test("with Redis: the operations of the cluster, BullMQ and the Redis bridge answer as documented", async () => {
+  test("with Redis and a webhook target: the operations of the cluster, BullMQ, the Redis bridge and the notifier answer as documented", async () => {
     const redisPort = await freePort();
     redis = spawn(redisServer, ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
     children.add(redis);
@@ -354,13 +354,15 @@ describe("the OpenAPI document", { timeout: 120_000 }, () => {
       s.write("PING\r\n");
     }), 10_000, "redis-server answers PING");
     redisDemo = await startDemo([`--cluster.mode=redis`, `--cluster.redis_url=${url}`, `--bullmq.redis_url=${url}`,
-      "--bullmq.queues=openapi", `--redis.url=${url}`, "--redis.publish=true", "--redis.ingest_channels=openapi:in"],
+      "--bullmq.queues=openapi", `--redis.url=${url}`, "--redis.publish=true", "--redis.ingest_channels=openapi:in",
+      `--notifier.targets={"nowhere":{"url":"http://127.0.0.1:${await freePort()}/hook"}}`],
     { JOBWATCH_DEMO_WORKLOAD: "off" });
     const base = redisDemo.base;
     const doc = JSON.parse((await request(base, "GET", "/api/v1/openapi.json")).body);
     await deadline(SwaggerParser.validate(structuredClone(doc)), 30_000, "swagger-parser");
     const c = new Checker(doc);
-    const monitors = ["/api/v1/monitor/cluster", "/api/v1/monitor/bullmq", "/api/v1/monitor/redis/publisher", "/api/v1/monitor/redis/subscriber"];
+    const monitors = ["/api/v1/monitor/cluster", "/api/v1/monitor/bullmq", "/api/v1/monitor/redis/publisher",
+      "/api/v1/monitor/redis/subscriber", "/api/v1/notifications"];
     // Everything this document has that the first demo's had not is one of these.
     const extra = Object.entries(doc.paths).flatMap(([p, item]) => Object.keys(item).map((m) => `${m} ${p}`))
       .filter((k) => { const [m, p] = k.split(" "); return !served.paths[p]?.[m]; });

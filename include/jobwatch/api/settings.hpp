@@ -9,6 +9,7 @@
 #include <jobwatch/api/common.hpp>
 #include <jobwatch/config.hpp>
 #include <jobwatch/core.hpp>
+#include <jobwatch/notify/rules.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -52,7 +53,62 @@ private:
         auto v = boost::json::parse(to_json(c));
         // Tokens are secrets: never echoed.
         v.as_object().erase("auth");
+        redact_notifier(v.as_object());
+        redact_credentials(v);
         return v;
+    }
+
+    /** A password in a URL (`redis://user:password@host`, `cluster.redis_url`,
+        `bullmq.redis_url`, `redis.url`) is never echoed: any string holding
+        `scheme://userinfo@` shows its userinfo as "(redacted)". */
+    static void redact_credentials(boost::json::value& v)
+    {
+        if (auto* o = v.if_object()) {
+            for (auto& [k, sub] : *o)
+                redact_credentials(sub);
+        } else if (auto* a = v.if_array()) {
+            for (auto& sub : *a)
+                redact_credentials(sub);
+        } else if (auto* s = v.if_string()) {
+            std::string_view const text(s->data(), s->size());
+            auto const scheme = text.find("://");
+            if (scheme == std::string_view::npos)
+                return;
+            auto const authority = text.substr(scheme + 3, text.find_first_of("/?#", scheme + 3) - (scheme + 3));
+            auto const at = authority.rfind('@');
+            if (at == std::string_view::npos)
+                return;
+            *s = std::string(text.substr(0, scheme + 3)) + "(redacted)" + std::string(text.substr(scheme + 3 + at));
+        }
+    }
+
+    /** The notifier's secrets, header values (Authorization) and URL paths
+        and queries (a Slack webhook's path is its secret) are never echoed:
+        each is shown as "(redacted)" when set. */
+    static void redact_notifier(boost::json::object& settings)
+    {
+        auto* n = settings.if_contains("notifier");
+        auto* targets = n && n->is_object() ? n->as_object().if_contains("targets") : nullptr;
+        if (!targets || !targets->is_object())
+            return;
+        for (auto& [name, t] : targets->as_object()) {
+            if (!t.is_object())
+                continue;
+            auto& o = t.as_object();
+            if (auto* s = o.if_contains("secret"); s && s->is_string() && !s->as_string().empty())
+                *s = "(redacted)";
+            if (auto* h = o.if_contains("headers"); h && h->is_object())
+                for (auto& [k, value] : h->as_object())
+                    value = "(redacted)";
+            if (auto* u = o.if_contains("url"); u && u->is_string()) {
+                std::string why;
+                auto const url = notify::parse_url(std::string_view(u->as_string().data(), u->as_string().size()), why);
+                if (url && url->target != "/")
+                    *u = url->origin() + "/(redacted)";
+                else if (url)
+                    *u = url->origin() + "/";
+            }
+        }
     }
 
     response get_config(request const& req)
