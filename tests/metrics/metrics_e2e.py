@@ -233,7 +233,10 @@ def main():
     checks += 1
 
     # 2. Cardinality: 6 queues, max_queues=2: two queues and "_other", same totals.
-    demo = Demo(a.demo, "--metrics.max_queues=2", "--metrics.public=true", workload=False)
+    # A webhook target on a closed port: the notifier's families are in the scrape too.
+    nowhere = json.dumps({"nowhere": {"url": f"http://127.0.0.1:{free_port()}/hook", "max_attempts": 1}})
+    demo = Demo(a.demo, "--metrics.max_queues=2", "--metrics.public=true", f"--notifier.targets={nowhere}",
+                workload=False)
     try:
         evs = [ev("job.queued", f"c-{q}-{i}", f"q{q}") for q in range(6) for i in range(q + 1)]
         st, _ = demo.post_ndjson(evs)
@@ -247,6 +250,20 @@ def main():
         assert value(s, "jobwatch_jobs", state="queued") == 21
         assert value(s, "jobwatch_jobs", queue="_other", state="queued") == 1 + 2 + 3 + 4
         checks += 2
+        # A failed job goes to the target, which refuses the connection: counted as failed, breaker closed (1 < 5).
+        st, _ = demo.post_ndjson([ev("job.failed", "c-0-0", "q0", error="x", attempt=1, will_retry=False)])
+        assert st in (200, 207), st
+        deadline = time.monotonic() + 20
+        while True:
+            s = parse(demo.get("/metrics")[2])
+            if value(s, "jobwatch_notifications_total", target="nowhere", outcome="failed") == 1:
+                break
+            assert time.monotonic() < deadline, "the failed delivery was not counted"
+            time.sleep(0.1)
+        assert value(s, "jobwatch_notification_attempts_total", target="nowhere") == 1
+        assert value(s, "jobwatch_notification_breaker", target="nowhere", state="closed") == 1
+        assert value(s, "jobwatch_notification_breaker", target="nowhere", state="open") == 0
+        checks += 1
     finally:
         demo.stop()
     print(f"metrics_e2e: {checks} checks passed")
