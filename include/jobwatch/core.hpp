@@ -83,6 +83,8 @@ struct ingest_results
     {
         return name_at(i, std::make_index_sequence<std::variant_size_v<job_event>>{});
     }
+    static_assert(static_cast<std::size_t>(publish_status::unavailable) + 1 == results,
+                  "result_names follows publish_status");
     static constexpr std::array<std::string_view, results> result_names = {
         "accepted", "duplicate", "ignored", "invalid", "forbidden", "conflict", "unavailable"};
 

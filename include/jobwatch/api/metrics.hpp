@@ -112,46 +112,47 @@ private:
                              {{"type", ingest_results::type_name(t)}, {"result", ingest_results::result_names[s]}},
                              static_cast<double>(r.n[t][s]));
         auto const& in = core_.ingest_counters();
-        w.family("jobwatch_events_rate_limited_total", "counter",
-                 "Events refused for their principal's rate (rate_limits.ingest_events_per_s).");
-        w.sample("jobwatch_events_rate_limited_total", {}, static_cast<double>(in.rate_limited));
+        w.single("jobwatch_events_rate_limited_total", "counter",
+                 "Events refused for their principal's rate (rate_limits.ingest_events_per_s).",
+                 static_cast<double>(in.rate_limited));
         w.family("jobwatch_ingest_latency_seconds", "histogram",
                  "Time from a batch of events reaching the core to its results (in cluster mode, Redis's answer).");
         w.histogram("jobwatch_ingest_latency_seconds", {}, core_.ingest_latency(), metrics::latency_bounds_ms);
         auto const& log = core_.events().counters();
-        w.family("jobwatch_last_sequence", "gauge", "The newest sequence number of the event log.");
-        w.sample("jobwatch_last_sequence", {}, static_cast<double>(core_.events().last_seq()));
-        w.family("jobwatch_sequenced_total", "counter", "Messages sequenced by the event log (events and alerts).");
-        w.sample("jobwatch_sequenced_total", {}, static_cast<double>(log.accepted));
-        w.family("jobwatch_rooms_evicted_total", "counter",
-                 "Room histories dropped to stay within event_log.max_rooms.");
-        w.sample("jobwatch_rooms_evicted_total", {}, static_cast<double>(log.rooms_evicted));
+        w.single("jobwatch_last_sequence", "gauge", "The newest sequence number of the event log.",
+                 static_cast<double>(core_.events().last_seq()));
+        w.single("jobwatch_sequenced_total", "counter",
+                 "Messages sequenced by the event log (events and alerts).",
+                 static_cast<double>(log.accepted));
+        w.single("jobwatch_rooms_evicted_total", "counter",
+                 "Room histories dropped to stay within event_log.max_rooms.",
+                 static_cast<double>(log.rooms_evicted));
         if (auto const* j = core_.journal()) {
             auto const jr = j->report();
-            w.family("jobwatch_storage_committed_total", "counter", "Records committed to the durable journal.");
-            w.sample("jobwatch_storage_committed_total", {}, static_cast<double>(jr.committed));
-            w.family("jobwatch_storage_failures_total", "counter", "Journal transactions that failed.");
-            w.sample("jobwatch_storage_failures_total", {}, static_cast<double>(jr.failures));
-            w.family("jobwatch_storage_refused_total", "counter", "Events refused while the journal could not take them.");
-            w.sample("jobwatch_storage_refused_total", {}, static_cast<double>(jr.refused));
-            w.family("jobwatch_storage_pending", "gauge", "Records waiting to be committed.");
-            w.sample("jobwatch_storage_pending", {}, static_cast<double>(jr.pending));
+            w.single("jobwatch_storage_committed_total", "counter",
+                     "Records committed to the durable journal.",
+                     static_cast<double>(jr.committed));
+            w.single("jobwatch_storage_failures_total", "counter",
+                     "Journal transactions that failed.", static_cast<double>(jr.failures));
+            w.single("jobwatch_storage_refused_total", "counter",
+                     "Events refused while the journal could not take them.",
+                     static_cast<double>(jr.refused));
+            w.single("jobwatch_storage_pending", "gauge", "Records waiting to be committed.",
+                     static_cast<double>(jr.pending));
         }
         auto const p = metrics::process_stats::read();
         if (!p.valid)
             return;
-        w.family("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
-        w.sample("process_cpu_seconds_total", {}, p.cpu_seconds);
-        w.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-        w.sample("process_resident_memory_bytes", {}, p.resident_bytes);
-        w.family("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
-        w.sample("process_virtual_memory_bytes", {}, p.virtual_bytes);
-        w.family("process_open_fds", "gauge", "Number of open file descriptors.");
-        w.sample("process_open_fds", {}, p.open_fds);
-        w.family("process_max_fds", "gauge", "Maximum number of open file descriptors.");
-        w.sample("process_max_fds", {}, p.max_fds);
-        w.family("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
-        w.sample("process_start_time_seconds", {}, p.start_time_seconds);
+        w.single("process_cpu_seconds_total", "counter",
+                 "Total user and system CPU time spent in seconds.", p.cpu_seconds);
+        w.single("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+                 p.resident_bytes);
+        w.single("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+                 p.virtual_bytes);
+        w.single("process_open_fds", "gauge", "Number of open file descriptors.", p.open_fds);
+        w.single("process_max_fds", "gauge", "Maximum number of open file descriptors.", p.max_fds);
+        w.single("process_start_time_seconds", "gauge",
+                 "Start time of the process since unix epoch in seconds.", p.start_time_seconds);
     }
 
     core& core_;

@@ -156,8 +156,9 @@ private:
             metrics::prometheus_writer::label const l[] = {{"queue", name}};
             w.histogram("jobwatch_job_wait_seconds", l, m.wait, metrics::duration_bounds_ms);
         }
-        w.family("jobwatch_metric_scopes", "gauge", "Scopes (runs, queues, tenants, users) the aggregator holds.");
-        w.sample("jobwatch_metric_scopes", {}, static_cast<double>(metrics_.scope_count()));
+        w.single("jobwatch_metric_scopes", "gauge",
+                 "Scopes (runs, queues, tenants, users) the aggregator holds.",
+                 static_cast<double>(metrics_.scope_count()));
     }
 
     void install_routes()

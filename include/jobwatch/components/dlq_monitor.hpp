@@ -64,15 +64,16 @@ private:
     void export_metrics(metrics::prometheus_writer& w) const
     {
         auto const s = stats();
-        w.family("jobwatch_job_failures_total", "counter", "Failed attempts seen, retried or not.");
-        w.sample("jobwatch_job_failures_total", {}, static_cast<double>(s.total_failures));
-        w.family("jobwatch_dead_lettered_total", "counter", "Jobs that failed for good (entered the dead-letter list).");
-        w.sample("jobwatch_dead_lettered_total", {}, static_cast<double>(s.total_dead_lettered));
+        w.single("jobwatch_job_failures_total", "counter", "Failed attempts seen, retried or not.",
+                 static_cast<double>(s.total_failures));
+        w.single("jobwatch_dead_lettered_total", "counter",
+                 "Jobs that failed for good (entered the dead-letter list).",
+                 static_cast<double>(s.total_dead_lettered));
         std::size_t firing = 0;
         for (auto const& q : s.queues)
             firing += q.firing ? 1 : 0;
-        w.family("jobwatch_dead_letter_alerts_firing", "gauge", "Queues whose failure_rate alert is firing.");
-        w.sample("jobwatch_dead_letter_alerts_firing", {}, static_cast<double>(firing));
+        w.single("jobwatch_dead_letter_alerts_firing", "gauge",
+                 "Queues whose failure_rate alert is firing.", static_cast<double>(firing));
         w.family("jobwatch_queue_failures_in_window", "gauge",
                  "Failed attempts within the queue's dlq window, and whether its alert fires (firing=\"true\").");
         std::size_t shown = 0;

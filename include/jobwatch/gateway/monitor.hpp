@@ -141,17 +141,16 @@ inline void write_metrics(server& srv, metrics::prometheus_writer& w)
     w.sample("jobwatch_connections", {{"kind", "websocket"}}, static_cast<double>(s.ws));
     w.sample("jobwatch_connections", {{"kind", "sse"}}, static_cast<double>(s.sse));
     w.sample("jobwatch_connections", {{"kind", "http"}}, static_cast<double>(s.http()));
-    w.family("jobwatch_send_queue_messages", "gauge", "Messages waiting in clients' send queues.");
-    w.sample("jobwatch_send_queue_messages", {}, static_cast<double>(s.queued_msgs));
-    w.family("jobwatch_send_queue_bytes", "gauge", "Bytes waiting in clients' send queues.");
-    w.sample("jobwatch_send_queue_bytes", {}, static_cast<double>(s.queued_bytes));
-    w.family("jobwatch_rooms", "gauge", "Rooms with at least one subscriber.");
-    w.sample("jobwatch_rooms", {}, static_cast<double>(srv.fan.room_count()));
+    w.single("jobwatch_send_queue_messages", "gauge", "Messages waiting in clients' send queues.",
+             static_cast<double>(s.queued_msgs));
+    w.single("jobwatch_send_queue_bytes", "gauge", "Bytes waiting in clients' send queues.",
+             static_cast<double>(s.queued_bytes));
+    w.single("jobwatch_rooms", "gauge", "Rooms with at least one subscriber.",
+             static_cast<double>(srv.fan.room_count()));
     std::size_t i = 0;
     total_counters(srv).for_each([&](std::string_view name, std::uint64_t v) {
         auto const family = "jobwatch_gateway_" + std::string(name) + "_total";
-        w.family(family, "counter", count_help[i++]);
-        w.sample(family, {}, static_cast<double>(v));
+        w.single(family, "counter", count_help[i++], static_cast<double>(v));
     });
 }
 

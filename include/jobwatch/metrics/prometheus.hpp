@@ -66,6 +66,13 @@ public:
         return true;
     }
 
+    /// A family of one unlabelled sample (a process figure, a total).
+    void single(std::string_view name, std::string_view type, std::string_view help, double value)
+    {
+        if (family(name, type, help))
+            sample(name, {}, value);
+    }
+
     /// One sample of the family begun last (`name` may carry a suffix: `_bucket`, `_sum`, `_count`).
     void sample(std::string_view name, std::initializer_list<label> labels, double value)
     {
