@@ -79,6 +79,12 @@ public:
     {
         for (auto& sh : srv_.shards)
             protocols_.push_back(std::make_unique<gw::ws_protocol>(srv_, *sh));
+        if (auto const& sio = c.settings().gateway.socketio; sio.enabled) {
+            sio_ = std::make_unique<gw::sio_endpoint>(srv_, sio);
+            if (auto why = sio_->check(); !why.empty())
+                throw std::invalid_argument(why);
+            srv_.sio = sio_.get();
+        }
         auto const& s = c.settings().gateway;
         listener_.bind(cfg.host.value_or(s.host), cfg.port ? *cfg.port : static_cast<std::uint16_t>(s.port));
         c.on_settings([this](jobwatch::config const& next) { srv_.apply_settings(next); });
@@ -329,6 +335,7 @@ private:
     core& core_;
     gw::server srv_;
     std::vector<std::unique_ptr<gw::ws_protocol>> protocols_;
+    std::unique_ptr<gw::sio_endpoint> sio_;  // gateway.socketio.enabled
     gw::listener listener_;
     std::unique_ptr<gw::tls_certificates> tls_;  ///< null: plain HTTP
     asio::steady_timer rearm_{core_.get_executor()};

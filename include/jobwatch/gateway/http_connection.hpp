@@ -8,6 +8,7 @@
 
 #include <jobwatch/gateway/long_poll.hpp>
 #include <jobwatch/gateway/server.hpp>
+#include <jobwatch/gateway/sio_endpoint.hpp>
 #include <jobwatch/gateway/sse_stream.hpp>
 #include <jobwatch/gateway/ws_protocol.hpp>
 
@@ -204,6 +205,29 @@ asio::awaitable<void> serve_http(server& srv, shard& sh, ws_host& ws, Stream soc
                 res = http::method_not_allowed(req, "GET, HEAD");
             else
                 res = http::json_response(req, http::status::ok, *srv.openapi);
+        } else if (t.path == "/socket.io/" && srv.sio) {
+            // Socket.IO authenticates in its CONNECT packet, per namespace (sio_endpoint.hpp).
+            if (boost::beast::websocket::is_upgrade(req)) {
+                if (!srv.cors.allows(req[bhttp::field::origin], req[bhttp::field::host])) {
+                    res = http::problem(req, http::status::forbidden,
+                                        "origin " + std::string(req[bhttp::field::origin].substr(0, 256)) +
+                                            " is not in gateway.cors.allowed_origins");
+                } else if (srv.draining) {
+                    res = http::problem(req, http::status::service_unavailable, "the server is shutting down");
+                } else {
+                    std::string preread(boost::beast::buffers_to_string(buf.data()));
+                    res = sio_upgrade(srv, *srv.sio, sh, sock, preread, req, t, remote);
+                    if (!res) {
+                        conn->release();
+                        sh.remove(*conn);
+                        co_return;
+                    }
+                }
+            } else {
+                conn->set(phase::polling, {});
+                res = co_await sio_poll(srv, *srv.sio, sh, req, t, remote);
+                conn->set(phase::handling, {});
+            }
         } else if (auto who = srv.authenticate(req, t, remote);
                    std::get_if<auth::auth_failure>(&who) && !impl::auths_by_message(req, t, who, *srv.auth)) {
             auto const* fail = std::get_if<auth::auth_failure>(&who);

@@ -29,6 +29,8 @@
 
 namespace jobwatch::gw {
 
+class sio_endpoint;
+
 /** @brief The gateway's shared state, owned by the `gateway` component.
 
     @par Thread Safety
@@ -184,6 +186,8 @@ public:
     std::size_t max_body_bytes;
     http::cors_policy const cors;  ///< gateway.cors (restart-only: read by every I/O thread)
     bool const dashboard;          ///< gateway.dashboard, and the binary carries it
+    /// The Socket.IO endpoint (`gateway.socketio.enabled`); set before the shards start, then read-only.
+    sio_endpoint* sio = nullptr;
     /// The OpenAPI document of what this server serves; set before the shards start, then read-only.
     std::shared_ptr<std::string const> openapi;
     /// WebSocket and SSE connections per subject and tenant (any thread).

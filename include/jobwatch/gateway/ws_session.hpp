@@ -32,6 +32,9 @@ public:
     virtual bool on_ws_message(subscriber& s, std::string_view text) = 0;
     /// The session is over (either side closed); called once.
     virtual void on_ws_finished(subscriber& s) = 0;
+    /** @brief A binary message of `bytes` from the client: true when the
+        host handled it; false answers it with the native protocol's error. */
+    virtual bool on_ws_binary(subscriber&, std::size_t) { return false; }
 };
 
 /// Where the layer under Beast puts what Beast writes.
@@ -379,7 +382,9 @@ private:
                 refuse_for_rate();
             } else {
                 refused_in_row_ = 0;
-                if (ws_.got_binary()) {
+                if (ws_.got_binary() && host_->on_ws_binary(*this, rbuf_.size())) {
+                    ++(*this->counters_)[count::ws_bad_messages];
+                } else if (ws_.got_binary()) {
                     ++(*this->counters_)[count::ws_bad_messages];
                     this->send(encode_message(error_message{
                         .code = protocol_error::invalid_message,

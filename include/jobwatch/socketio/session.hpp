@@ -234,6 +234,8 @@ public:
         std::size_t max_buffered_frames = 1024;             ///< polling: frames waiting for a GET
         std::size_t max_buffered_bytes = 4 << 20;           ///< polling: their bytes
         std::vector<std::string> namespaces{std::string(sio::main_namespace)};  ///< those a client may join
+        /// Namespace `/` speaks the native mapping; false: its events go out as `client_event` like any other's.
+        bool native_main = true;
     };
 
     /** @brief Why `c` cannot serve, naming the field; empty when it can.
@@ -752,7 +754,7 @@ private:
                 close_with(out, close_reason::invalid_state, "EVENT for namespace " + p.nsp + " before its CONNECT");
                 return;
             }
-            if (p.nsp == sio::main_namespace)
+            if (cfg_.native_main && p.nsp == sio::main_namespace)
                 on_native_event(out, p);
             else
                 out.push_back(client_event{p.nsp, std::move(p.data->get_array()), p.id});
