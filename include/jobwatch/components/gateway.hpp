@@ -69,6 +69,8 @@ public:
         std::optional<std::uint16_t> port{};  ///< TCP port; 0 picks a free one
         /// Decides who each request is; empty: the `auth` settings' mode.
         std::shared_ptr<auth::authenticator const> auth{};
+        /// Socket.IO namespaces mapped in C++ (payload views as code); beside `gateway.socketio.namespaces`.
+        std::vector<gw::sio_mapping> socketio_namespaces{};
     };
 
     gateway(core& c, config cfg)
@@ -80,7 +82,7 @@ public:
         for (auto& sh : srv_.shards)
             protocols_.push_back(std::make_unique<gw::ws_protocol>(srv_, *sh));
         if (auto const& sio = c.settings().gateway.socketio; sio.enabled) {
-            sio_ = std::make_unique<gw::sio_endpoint>(srv_, sio);
+            sio_ = std::make_unique<gw::sio_endpoint>(srv_, sio, std::move(cfg.socketio_namespaces));
             if (auto why = sio_->check(); !why.empty())
                 throw std::invalid_argument(why);
             srv_.sio = sio_.get();

@@ -31,8 +31,8 @@ inline gateway_counters total_counters(server const& srv)
 /// Connections by kind and what their send queues hold, over every shard.
 struct connection_totals
 {
-    std::size_t all = 0, ws = 0, sse = 0, queued_msgs = 0, queued_bytes = 0;
-    std::size_t http() const noexcept { return all - std::min(all, ws + sse); }
+    std::size_t all = 0, ws = 0, sse = 0, sio = 0, queued_msgs = 0, queued_bytes = 0;
+    std::size_t http() const noexcept { return all - std::min(all, ws + sse + sio); }
 };
 
 /** @brief Sums the shards' figures. Another shard's queue and room figures are
@@ -49,6 +49,7 @@ connection_totals sum_connections(server& srv, F&& each)
         s.all += sh.conns.size();
         s.ws += sh.ws.load();
         s.sse += sh.sse.load();
+        s.sio += sh.socketio.load();
         s.queued_msgs += sh.queued_messages.load();
         s.queued_bytes += sh.queued_bytes.load();
         each(sh);
@@ -69,6 +70,7 @@ inline std::string connections_report(server& srv)
     o["connections"] = s.all;
     o["websocket"] = s.ws;
     o["sse"] = s.sse;
+    o["socketio"] = s.sio;
     o["http"] = s.http();
     o["max_connections"] = srv.max_connections;
     o["rooms"] = srv.fan.room_count();
@@ -137,9 +139,12 @@ inline constexpr std::array<std::string_view, count_names.size()> count_help = {
 inline void write_metrics(server& srv, metrics::prometheus_writer& w)
 {
     auto const s = sum_connections(srv, [](shard&) {});
-    w.family("jobwatch_connections", "gauge", "Open connections by kind (websocket, sse, http: REST and long-poll).");
+    w.family("jobwatch_connections", "gauge",
+             "Open connections by kind (websocket, sse, http: REST and long-poll; socketio: Socket.IO sessions, whose "
+             "WebSockets count as websocket too).");
     w.sample("jobwatch_connections", {{"kind", "websocket"}}, static_cast<double>(s.ws));
     w.sample("jobwatch_connections", {{"kind", "sse"}}, static_cast<double>(s.sse));
+    w.sample("jobwatch_connections", {{"kind", "socketio"}}, static_cast<double>(s.sio));
     w.sample("jobwatch_connections", {{"kind", "http"}}, static_cast<double>(s.http()));
     w.single("jobwatch_send_queue_messages", "gauge", "Messages waiting in clients' send queues.",
              static_cast<double>(s.queued_msgs));

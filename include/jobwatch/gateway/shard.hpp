@@ -170,6 +170,8 @@ public:
             ++ws;
         else if (kind == "sse")
             ++sse;
+        else if (kind == "socketio")
+            ++socketio;
         conns.add(std::move(c));
     }
 
@@ -183,6 +185,8 @@ public:
             --ws;
         else if (kind == "sse")
             --sse;
+        else if (kind == "socketio")
+            --socketio;
         conns.remove(c, ex);
     }
 
@@ -211,6 +215,7 @@ public:
     // Read by the core (the monitor report).
     std::atomic<std::size_t> ws{0};
     std::atomic<std::size_t> sse{0};
+    std::atomic<std::size_t> socketio{0};  ///< Socket.IO sessions (their WebSockets count as ws too)
     std::atomic<std::size_t> queued_messages{0};  ///< as of the last sweep
     std::atomic<std::size_t> queued_bytes{0};     ///< as of the last sweep
     std::atomic<std::size_t> rooms{0};            ///< as of the last sweep

@@ -35,15 +35,45 @@ namespace jobwatch::gw {
 namespace eio = ::jobwatch::socketio::eio;
 namespace sio = ::jobwatch::socketio::sio;
 
-/** @brief One mapped namespace (`gateway.socketio.namespaces`): which client
-    events join and leave which rooms, and under which name each jobwatch
-    message is emitted (its content as the payload). */
+/** @brief A room message as a mapped namespace's view sees it: the native
+    message, and its content typed. */
+struct sio_message
+{
+    std::string_view type;  ///< "event", "summary", "alert" or "health"
+    std::string_view room;
+    std::uint64_t seq = 0;
+    boost::json::object const* native = nullptr;  ///< the whole native message
+    job_event const* as_event = nullptr;          ///< type "event"
+    summary const* as_summary = nullptr;          ///< type "summary"
+    alert const* as_alert = nullptr;              ///< type "alert"
+    health_report const* as_health = nullptr;     ///< type "health"
+};
+
+/// What a view emits for a message: the event name and its one argument.
+struct sio_emit
+{
+    std::string name;
+    boost::json::value payload;
+};
+
+/** @brief A payload view: the Socket.IO event for a room message, or none
+    (not emitted on this namespace). Called once per room message and
+    namespace, on an I/O thread; the frame it makes is shared by every
+    client. */
+using sio_view = std::function<std::optional<sio_emit>(sio_message const&)>;
+
+/** @brief One mapped namespace (`gateway.socketio.namespaces`, or C++ in
+    `gateway::config::socketio_namespaces`): which client events join and
+    leave which rooms, and how each jobwatch message is emitted: by `view`
+    when set, else by `emits` (message key -> event name, its content as the
+    payload). */
 struct sio_mapping
 {
     std::string name;
     std::map<std::string, std::string, std::less<>> joins;   ///< client event -> room template
     std::map<std::string, std::string, std::less<>> leaves;  ///< client event -> room template
     std::map<std::string, std::string, std::less<>> emits;   ///< message key -> event name
+    sio_view view{};                                         ///< payload views as code
 };
 
 /** @brief `tmpl` with each `{field}` replaced by that field of `arg` (a
@@ -342,7 +372,8 @@ private:
 class sio_endpoint
 {
 public:
-    sio_endpoint(server& srv, socketio_config const& s) : srv_(srv)
+    /// `extra`: mappings given in C++; one named like a configured one replaces it.
+    sio_endpoint(server& srv, socketio_config const& s, std::vector<sio_mapping> extra = {}) : srv_(srv)
     {
         cfg_.ping_interval = s.ping_interval_ms;
         cfg_.ping_timeout = s.ping_timeout_ms;
@@ -364,6 +395,15 @@ public:
             } else {
                 mappings_.push_back(std::move(out));
             }
+        }
+        for (auto& m : extra) {
+            if (m.name == sio::main_namespace)
+                native_ = false;
+            auto it = std::find_if(mappings_.begin(), mappings_.end(), [&](auto const& x) { return x.name == m.name; });
+            if (it != mappings_.end())
+                *it = std::move(m);
+            else
+                mappings_.push_back(std::move(m));
         }
         for (auto const& m : mappings_)
             cfg_.namespaces.push_back(m.name);
@@ -454,6 +494,14 @@ private:
                     content = obj->if_contains(field);
             if (!content)
                 return out;
+            if (map.view) {
+                auto e = view(map, m, t, *obj, *content);
+                if (!e)
+                    return out;
+                out.text = sio::make_event_frame(map.name, e->name, boost::json::serialize(e->payload));
+                out.ws = sio_ws_frame(*out.text);
+                return out;
+            }
             std::string const* name = nullptr;
             if (t == "event") {
                 auto const* et = content->is_object() ? content->get_object().if_contains("type") : nullptr;
@@ -472,6 +520,45 @@ private:
         }
         out.ws = sio_ws_frame(*out.text);
         return out;
+    }
+
+    // The typed message for a view; a message that does not parse as its type is not emitted.
+    static std::optional<sio_emit> view(sio_mapping const& map, wire_msg const& m, std::string_view type,
+                                        boost::json::object const& native, boost::json::value const& content)
+    {
+        sio_message msg{.type = type, .room = m.room, .seq = m.seq, .native = &native};
+        if (type == "event") {
+            if (m.keep) {
+                // A job event's message keeps the logged event: no second parse.
+                auto const ev = std::static_pointer_cast<logged_event const>(m.keep);
+                msg.as_event = &ev->event;
+                return map.view(msg);
+            }
+            auto ev = parse_value<job_event>(content);
+            if (!ev)
+                return std::nullopt;
+            msg.as_event = &*ev;
+            return map.view(msg);
+        }
+        if (type == "summary") {
+            auto v = parse_value<summary>(content);
+            if (!v)
+                return std::nullopt;
+            msg.as_summary = &*v;
+            return map.view(msg);
+        }
+        if (type == "alert") {
+            auto v = parse_value<alert>(content);
+            if (!v)
+                return std::nullopt;
+            msg.as_alert = &*v;
+            return map.view(msg);
+        }
+        auto v = parse_value<health_report>(content);
+        if (!v)
+            return std::nullopt;
+        msg.as_health = &*v;
+        return map.view(msg);
     }
 
     struct entry
