@@ -12,6 +12,8 @@
 //            speaks: /socket.io/?EIO=4&transport=websocket).
 //            emit("subscribe", room[, ack]) -> joins the room, then
 //            ack({room, seq}) or emit("subscribed", {room, seq});
+//            room is a string or, as jobwatch's /socket.io/ takes it, {room}
+//            (the load client sends {room}); "unsubscribe" likewise.
 //            every ingested event of queue <q> -> io.to("queue:<q>").emit("event", {room, seq, event}).
 //
 // Nothing is printed per message.
@@ -97,16 +99,25 @@ const server = http.createServer((req, res) => {
 
 const io = new Server(server, { transports: ["websocket"] });
 
+// "R" or {room: "R"}: the room's name, or undefined.
+function roomOf(arg) {
+  if (typeof arg === "string") return arg;
+  if (arg !== null && typeof arg === "object" && typeof arg.room === "string") return arg.room;
+  return undefined;
+}
+
 io.on("connection", (socket) => {
-  socket.on("subscribe", (room, ack) => {
-    if (typeof room !== "string") return;
+  socket.on("subscribe", (arg, ack) => {
+    const room = roomOf(arg);
+    if (room === undefined) return;
     socket.join(room);
     const reply = { room, seq };
     if (typeof ack === "function") ack(reply);
     else socket.emit("subscribed", reply);
   });
-  socket.on("unsubscribe", (room) => {
-    if (typeof room === "string") socket.leave(room);
+  socket.on("unsubscribe", (arg) => {
+    const room = roomOf(arg);
+    if (room !== undefined) socket.leave(room);
   });
 });
 

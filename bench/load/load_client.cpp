@@ -18,11 +18,17 @@
 //       jobwatch: GET /ws[?token=T]; server {"type":"welcome",...}; client
 //                 {"type":"subscribe","room":R}; server {"type":"subscribed",...}
 //       ws:       GET /; client {"type":"subscribe","room":R}; server {"type":"subscribed",...}
-//       socketio: GET /socket.io/?EIO=4&transport=websocket; server 0{...}; client 40;
-//                 server 40{...}; client 42["subscribe",R]; server 42["subscribed",{...}]
-//                 (server pings "2" are answered with "3").
+//       socketio: GET /socket.io/?EIO=4&transport=websocket[&token=T]; server 0{...};
+//                 client 40 (with --token: 40{"token":T}, the CONNECT's auth, where
+//                 jobwatch's /socket.io/ checks it); server 40{...};
+//                 client 42["subscribe",{"room":R}]; server 42["subscribed",{...}]
+//                 (server pings "2" are answered with "3"). The same client drives
+//                 jobwatch's /socket.io/ (namespace "/", its native mapping: rooms'
+//                 messages arrive as 42["event",{...native message...}], a lagged
+//                 notice as 42["lagged",{...}]) and the Node baseline.
 //     jobwatch unsubscribes a client that falls too far behind and sends it
-//     {"type":"lagged","room":R,"resume_from":S}: lagged notices are counted and,
+//     {"type":"lagged","room":R,"resume_from":S} (over Socket.IO:
+//     42["lagged",{...}]): lagged notices are counted and,
 //     by default (--on-lagged resume), the client subscribes again with
 //     "since":S, as a real client would, so the room's history can fill the gap;
 //     resubscribe subscribes again without "since"; ignore stays unsubscribed.
@@ -194,7 +200,8 @@ NDJSON events to /api/v1/events, and deliveries, loss and latency are measured.
   --pid PID            server process: report its CPU time and RSS
   --idle               publish nothing: report the server's RSS per idle connection
   --idle-wait S        with --idle, seconds to wait before the last RSS (default 3)
-  --token T            ?token=T on the WebSocket URL, Authorization: Bearer T on POSTs
+  --token T            ?token=T on the WebSocket URL, Authorization: Bearer T on POSTs;
+                       socketio: also the CONNECT's auth, 40{"token":T}
   --ramp-batch N       connections opened at a time (default 200)
   --ramp-timeout S     deadline for one ramp batch to subscribe (default 15)
   --drain S            seconds to wait for deliveries after publishing (default 5)
@@ -693,7 +700,8 @@ struct client_context
     std::string sni;          // --tls: server name sent (empty when --host is an address)
     std::string tls_session;  // --tls: "protocol cipher" of the first handshake, for the report
     std::string handshake_path;
-    std::string subscribe_text;
+    std::string connect_text;    // socketio: the CONNECT packet ("40", or with the token)
+    std::string subscribe_text;  // ends with "}" (jobwatch, ws) or "}]" (socketio)
     std::vector<char> rbuf = std::vector<char>(read_chunk);  // shared by all (one thread)
     fast_rng rng{0x9e3779b97f4a7c15ull ^ std::uint64_t(steady_ns(clock_type::now()))};
     client_stats stats;
@@ -1026,7 +1034,7 @@ private:
             }
             if (m.starts_with("0{") && phase_ == phase::await_eio_open) {
                 phase_ = phase::await_sio_connect;
-                return send_frame(0x1, "40");
+                return send_frame(0x1, ctx_.connect_text);
             }
             if (m.starts_with("40") && phase_ == phase::await_sio_connect) {
                 phase_ = phase::await_subscribed;
@@ -1034,6 +1042,15 @@ private:
             }
             if (m.starts_with("42[\"subscribed\""))
                 return mark_subscribed();
+            if (m.starts_with("42[\"lagged\""))
+                return on_lagged(m);
+            if (m.starts_with("42[\"error\"")) {
+                ++st.errors;
+                st.note_error("server error event: " + std::string(m.substr(0, 300)));
+                if (phase_ != phase::subscribed)
+                    return fail("error before subscribing");
+                return;
+            }
             if (m.starts_with("44")) {
                 ++st.errors;
                 return fail("socket.io connect error: " + std::string(m.substr(0, 200)));
@@ -1054,17 +1071,8 @@ private:
         }
         if (type == "subscribed")
             return mark_subscribed();  // (again, after a lagged notice: nothing to do)
-        if (type == "lagged") {
-            ++st.lagged;
-            if (phase_ != phase::subscribed || ctx_.opt.on_lagged == "ignore")
-                return;
-            ++st.resubscribes;
-            const auto from = number_after(m, "\"resume_from\":");
-            if (ctx_.opt.on_lagged == "resume" && from)
-                return send_frame(0x1, ctx_.subscribe_text.substr(0, ctx_.subscribe_text.size() - 1) +
-                                           ",\"since\":" + std::to_string(*from) + "}");
-            return send_frame(0x1, ctx_.subscribe_text);
-        }
+        if (type == "lagged")
+            return on_lagged(m);
         if (type == "error") {
             ++st.errors;
             st.note_error("server error message: " + std::string(m.substr(0, 300)));
@@ -1073,6 +1081,25 @@ private:
             return;
         }
         ++st.other;
+    }
+
+    // A lagged notice (jobwatch): the server unsubscribed this client.
+    void on_lagged(std::string_view m)
+    {
+        auto& st = ctx_.stats;
+        ++st.lagged;
+        if (phase_ != phase::subscribed || ctx_.opt.on_lagged == "ignore")
+            return;
+        ++st.resubscribes;
+        const auto from = number_after(m, "\"resume_from\":");
+        if (ctx_.opt.on_lagged == "resume" && from) {
+            // The subscription with ,"since":S before its closing "}" ("}]" for Socket.IO).
+            const std::string& sub = ctx_.subscribe_text;
+            const std::size_t close = sub.rfind('}');
+            return send_frame(0x1, sub.substr(0, close) + ",\"since\":" + std::to_string(*from) +
+                                       sub.substr(close));
+        }
+        return send_frame(0x1, ctx_.subscribe_text);
     }
 
     void on_event(std::string_view m, clock_type::time_point now)
@@ -1662,9 +1689,13 @@ int main(int argc, char** argv)
         break;
     case server_kind::socketio:
         ctx.handshake_path = "/socket.io/?EIO=4&transport=websocket";
-        if (!opt.token.empty())
+        ctx.connect_text = "40";
+        if (!opt.token.empty()) {
             ctx.handshake_path += "&token=" + percent_encode(opt.token);
-        ctx.subscribe_text = R"(42["subscribe",")" + room_json + "\"]";
+            // Socket.IO authenticates a namespace's CONNECT: its auth object.
+            ctx.connect_text += R"({"token":")" + json_escape(opt.token) + "\"}";
+        }
+        ctx.subscribe_text = R"(42["subscribe",{"room":")" + room_json + "\"}]";
         break;
     }
 

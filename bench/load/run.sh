@@ -11,7 +11,11 @@
 # Ctrl-C.
 #
 # Environment:
-#   SERVERS="ws socketio jobwatch"        which servers
+#   SERVERS="ws socketio jobwatch"        which servers; also jobwatch-sio:
+#       jobwatch (JOBWATCH_SERVER_CMD, as for jobwatch) driven through its
+#       Socket.IO endpoint (/socket.io/) by `jobwatch_load --server socketio`,
+#       the client the socketio baseline gets: SERVERS="socketio jobwatch-sio"
+#       compares the two Socket.IO servers in one run
 #   SCENARIOS="throughput latency idle"   which scenarios:
 #       throughput  CLIENTS clients, THROUGHPUT_RATE (1000) events/s for DURATION s
 #       latency     CLIENTS clients, LATENCY_RATE (100) events/s for DURATION s
@@ -22,14 +26,16 @@
 #       127.0.0.1 and prints `listening <port>` as its first line of stdout;
 #       "{port}" in it, if present, is replaced by 0. It is started with
 #       `exec`, so it must be one command (no pipeline): its pid is the one
-#       measured. Without it, jobwatch is skipped with a note.
-#   JOBWATCH_TOKEN        passed as --token to the client (jobwatch only)
-#   LOAD_TLS=1            passes --tls to the client (jobwatch only): wss:// for
-#       the clients, https for the publisher, certificates not verified (the
-#       baselines stay plain). JOBWATCH_SERVER_CMD must then start jobwatch
-#       with TLS on (gateway.tls). The table names these runs "jobwatch (wss)":
-#       compare its rows with those of a run without LOAD_TLS (ws on the same
-#       server; each run.sh run starts a fresh RESULTS file).
+#       measured. Without it, jobwatch (and jobwatch-sio) is skipped with a note.
+#   JOBWATCH_TOKEN        passed as --token to the client (jobwatch and
+#       jobwatch-sio only; Socket.IO sends it in the CONNECT packet)
+#   LOAD_TLS=1            passes --tls to the client (jobwatch and jobwatch-sio
+#       only): wss:// for the clients, https for the publisher, certificates
+#       not verified (the baselines stay plain). JOBWATCH_SERVER_CMD must then
+#       start jobwatch with TLS on (gateway.tls). The table names these runs
+#       "jobwatch (wss)": compare its rows with those of a run without
+#       LOAD_TLS (ws on the same server; each run.sh run starts a fresh
+#       RESULTS file).
 #   LOAD_ARGS             extra arguments for every jobwatch_load run
 #   RESULTS               file that collects the RESULT lines (JSON lines);
 #                         default build/release/bench/load-results.jsonl
@@ -119,7 +125,7 @@ start_server() {
     case $name in
     ws) cmd="node bench/baselines/ws_server.mjs --port 0" ;;
     socketio) cmd="node bench/baselines/socketio_server.mjs --port 0" ;;
-    jobwatch) cmd=${JOBWATCH_SERVER_CMD//\{port\}/0} ;;
+    jobwatch | jobwatch-sio) cmd=${JOBWATCH_SERVER_CMD//\{port\}/0} ;;
     esac
     : >"$work/server.out"
     # exec: the pid is the server's own (measured with --pid, stopped by pid).
@@ -164,10 +170,15 @@ run_scenario() {
         return 1
         ;;
     esac
-    if [ "$server" = jobwatch ] && [ -n "${JOBWATCH_TOKEN:-}" ]; then
+    # The protocol jobwatch_load speaks: jobwatch-sio is jobwatch over Socket.IO.
+    local kind=$server
+    if [ "$server" = jobwatch-sio ]; then
+        kind=socketio
+    fi
+    if [[ $server == jobwatch* ]] && [ -n "${JOBWATCH_TOKEN:-}" ]; then
         args+=(--token "$JOBWATCH_TOKEN")
     fi
-    if [ "$server" = jobwatch ] && [ "${LOAD_TLS:-0}" = 1 ]; then
+    if [[ $server == jobwatch* ]] && [ "${LOAD_TLS:-0}" = 1 ]; then
         args+=(--tls)
     fi
     start_server "$server" || return 1
@@ -175,7 +186,7 @@ run_scenario() {
     local status=0
     # In the background, so that Ctrl-C (a trapped signal) ends the wait at once.
     # shellcheck disable=SC2086  # LOAD_ARGS is a list of words
-    timeout --kill-after=5 $((DURATION + 180)) "$LOAD" --server "$server" --port "$server_port" \
+    timeout --kill-after=5 $((DURATION + 180)) "$LOAD" --server "$kind" --port "$server_port" \
         --pid "$server_pid" --label "$scenario" "${args[@]}" $LOAD_ARGS \
         >"$work/client.out" 2>&1 &
     client_pid=$!
@@ -184,7 +195,9 @@ run_scenario() {
     stop_server
     grep -v '^RESULT ' "$work/client.out" >&2 || true
     if grep -q '^RESULT ' "$work/client.out"; then
-        grep '^RESULT ' "$work/client.out" | sed 's/^RESULT //' >>"$RESULTS"
+        # The client names the protocol ("socketio"): the table names the server.
+        grep '^RESULT ' "$work/client.out" |
+            sed -e 's/^RESULT //' -e "s/^{\"server\":\"$kind\"/{\"server\":\"$server\"/" >>"$RESULTS"
     else
         log "$server $scenario: no RESULT line (exit status $status)"
     fi
@@ -193,14 +206,14 @@ run_scenario() {
 for server in $SERVERS; do
     case $server in
     ws | socketio) ;;
-    jobwatch)
+    jobwatch | jobwatch-sio)
         if [ -z "${JOBWATCH_SERVER_CMD:-}" ]; then
-            log "skipping jobwatch: JOBWATCH_SERVER_CMD is not set"
+            log "skipping $server: JOBWATCH_SERVER_CMD is not set"
             continue
         fi
         ;;
     *)
-        log "unknown server $server (ws, socketio, jobwatch)"
+        log "unknown server $server (ws, socketio, jobwatch, jobwatch-sio)"
         exit 2
         ;;
     esac
