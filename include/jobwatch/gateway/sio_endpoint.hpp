@@ -144,7 +144,7 @@ public:
     using answer_fn = std::function<void(unsigned status, std::string body)>;
 
     sio_session(sio_endpoint& ep, server& srv, shard& sh, socketio::session::config const& cfg, eio::transport t)
-        : subscriber(nullptr), ep_(&ep), srv_(&srv), sh_(&sh), s_(cfg, t, socketio::clock::now())
+        : subscriber(nullptr), ep_(&ep), srv_(&srv), sh_(&sh), s_(cfg, t, socketio::clock::now()), timer_(sh.ex)
     {
     }
 
@@ -155,6 +155,7 @@ public:
     std::vector<sio::frame> start()
     {
         auto acts = s_.start(socketio::clock::now());
+        arm();
         std::vector<sio::frame> out;
         for (auto& a : acts)
             if (auto* f = std::get_if<socketio::send_frames>(&a))
@@ -297,6 +298,31 @@ private:
     void finish(socketio::close_session const& c);
     void emit(std::size_t mapping, wire_ptr const& m);
     std::size_t mapping_of(std::string_view nsp) const;
+    /** @brief The session's next deadline on its own timer: pings must
+        leave on time (a client gives up `pingInterval + pingTimeout` after
+        the last one), finer than the shard's quarter-second sweep. */
+    void arm()
+    {
+        auto const at = done_ ? socketio::clock::time_point::max() : s_.next_deadline();
+        if (at == armed_)
+            return;
+        armed_ = at;
+        if (at == socketio::clock::time_point::max()) {
+            timer_.cancel();
+            return;
+        }
+        timer_.expires_at(at);
+        timer_.async_wait([w = weak_from_this(), at](boost::system::error_code ec) {
+            auto self = w.lock();
+            if (ec || !self)
+                return;
+            auto& s = static_cast<sio_session&>(*self);
+            if (s.armed_ != at)
+                return;
+            s.armed_ = socketio::clock::time_point::max();
+            s.perform(s.s_.on_timer(socketio::clock::now()));
+        });
+    }
     void ack_json(std::string const& nsp, std::optional<std::uint64_t> ack, boost::json::object const& o)
     {
         if (ack)
@@ -314,6 +340,8 @@ private:
     sio_frames room_frames_;  // the room frame being delivered (its WebSocket form is shared)
     // Rooms joined, and by which namespaces (mapping indexes) of this session.
     std::map<std::string, std::vector<std::size_t>, std::less<>> rooms_;
+    asio::steady_timer timer_;
+    socketio::clock::time_point armed_ = socketio::clock::time_point::max();
     bool done_ = false;
 };
 
@@ -681,6 +709,7 @@ inline void sio_session::perform(socketio::actions acts)
         ws_ = std::move(probe_);
         probe_ = {};
     }
+    arm();
 }
 
 inline void sio_session::finish(socketio::close_session const& c)
