@@ -723,7 +723,7 @@ struct final_job
 };
 
 /** @brief A small reference job store: applies job events with the rules of
-    DESIGN.md (terminal states sticky, duplicates and stale events no-ops,
+    docs/core.md (terminal states sticky, duplicates and stale events no-ops,
     retries as new attempts) and produces the `job_change`s the real store
     would. It is not the job store; it is a source of valid changes. */
 class reference_store

@@ -13,7 +13,7 @@
     if (auto e = v->validate(event)) reject(e->path, e->message);
     @endcode
 
-    The supported keywords are those of DESIGN.md "Schemas and generated code":
+    The supported keywords are those of docs/schemas.md, "What the generator supports":
     `type` (one or a list, `null` included), `properties`, `required`,
     `additionalProperties` (false, true or a schema), `items`, `enum`, `const`,
     `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum`, `multipleOf`,
