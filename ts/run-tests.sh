@@ -47,7 +47,7 @@ finish() {
 tsc() { (cd "$ts" && npx --no-install tsc "$@"); }
 codegen() { /usr/bin/python3 "$root/codegen/jobwatch-codegen" --lang ts --out "$1" "$root"/schemas/*.schema.json; }
 
-rm -rf "$scratch/generated" "$scratch/generated.again" "$scratch/fixtures" "$scratch/tests" "$scratch/build" \
+rm -rf "$scratch/generated" "$scratch/generated.again" "$scratch/fixtures" "$scratch/user" "$scratch/tests" "$scratch/build" \
   "$scratch"/tsconfig*.json
 
 # 1. Generate, twice: the output must not depend on anything but the input.
@@ -72,6 +72,13 @@ if [[ -e "${fixtures[0]}" ]]; then
   fi
 fi
 
+# A user's own event types (docs/events.md), generated apart, as jobwatch_generate(TS_OUT) does.
+if /usr/bin/python3 "$root/codegen/jobwatch-codegen" --lang ts --out "$scratch/user" "$root/tests/data/custom_events.schema.json"; then
+  pass "jobwatch-codegen --lang ts on a user's event types"
+else
+  fail "jobwatch-codegen --lang ts on a user's event types"
+fi
+
 # The tests import ../generated/index, so they sit beside generated/ here.
 mkdir -p "$scratch/tests"
 cp "$ts"/tests/*.ts "$ts/tests/decide.mjs" "$scratch/tests/"
@@ -82,7 +89,7 @@ cat > "$scratch/tsconfig.json" <<JSON
 {
   "extends": "$ts/tsconfig.json",
   "compilerOptions": { "rootDir": ".", "outDir": "build" },
-  "include": ["generated/*.ts", "fixtures/*.ts", "tests/*.ts"]
+  "include": ["generated/*.ts", "fixtures/*.ts", "user/*.ts", "tests/*.ts"]
 }
 JSON
 if tsc -p "$scratch/tsconfig.json"; then
@@ -108,7 +115,7 @@ cat > "$scratch/tsconfig.pedantic.json" <<JSON
     "isolatedModules": true,
     "allowUnreachableCode": false
   },
-  "include": ["generated/*.ts", "fixtures/*.ts"]
+  "include": ["generated/*.ts", "fixtures/*.ts", "user/*.ts"]
 }
 JSON
 if tsc -p "$scratch/tsconfig.pedantic.json"; then

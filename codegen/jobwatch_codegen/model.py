@@ -214,6 +214,28 @@ def multiple_of(x, m) -> bool:
     return x % m == 0
 
 
+def same_shape(a: "Shape", b: "Shape") -> bool:
+    """True when two shapes check and type a value alike (the names of their
+    generated helper functions aside)."""
+    if a.alias is not None or b.alias is not None:
+        return a.alias is b.alias
+    if a.kind != b.kind:
+        return False
+    if a.kind == "named":
+        return a.decl is b.decl
+    skip = {"decl", "alias", "item", "alternatives", "pattern_fn", "values_fn", "values"}
+    if any(getattr(a, k) != getattr(b, k) for k in a.__dataclass_fields__ if k not in skip):
+        return False
+    if type(a.multiple_of) is not type(b.multiple_of):  # 2 and 2.0 are checked differently
+        return False
+    if not json_equal(a.values, b.values) or [json_kind(v) for v in a.values] != [json_kind(v) for v in b.values]:
+        return False
+    if (a.item is None) != (b.item is None) or (a.item is not None and not same_shape(a.item, b.item)):
+        return False
+    return len(a.alternatives) == len(b.alternatives) and all(
+        same_shape(x, y) for x, y in zip(a.alternatives, b.alternatives))
+
+
 # ----------------------------------------------------------------------------
 # View model
 
@@ -435,6 +457,11 @@ class Decl:
     # variant
     discriminator: str = ""
     alternatives: list[tuple[str, "Decl"]] = field(default_factory=list)
+    # x-jobwatch-user-types: the union also holds event types registered at run
+    # time (C++ `::jobwatch::user_event`, a TypeScript type parameter).
+    user_types: bool = False
+    # The properties every branch has, with one shape: (a branch's field, required in every branch).
+    user_fields: list[tuple["Field", bool]] = field(default_factory=list)
     # alias
     shape: Shape | None = None
     deps: list["Decl"] = field(default_factory=list)
@@ -510,11 +537,31 @@ class Decl:
         return self.ts_name[:1].lower() + self.ts_name[1:] + "Values"
 
     @property
+    def ts_user_name(self) -> str:
+        """The interface of an event type registered at run time, e.g. `JobEventUser`."""
+        return self.ts_name + "User"
+
+    @property
+    def ts_discriminator_name(self) -> str:
+        return ts_property_name(self.discriminator)
+
+    @property
+    def ts_read_type(self) -> str:
+        """What the reader, parse and validate accept: an open union's user types too."""
+        return f"{self.ts_name}<{self.ts_user_name}>" if self.user_types else self.ts_name
+
+    @property
+    def ts_user_required(self) -> list["Field"]:
+        return [f for f, required in self.user_fields if required]
+
+    @property
     def ts_exports(self) -> list[str]:
         """Every name the TypeScript module exports for this declaration."""
         names = [self.ts_name, self.ts_read_fn, self.ts_parse_fn, self.ts_validate_fn]
         if self.kind == "enum":
             names.append(self.ts_values_const)
+        if self.user_types:
+            names.append(self.ts_user_name)
         return names
 
     @property
@@ -564,10 +611,17 @@ class SchemaFile:
     includes: list[str] = field(default_factory=list)  # stems of other generated headers
     patterns: list["Pattern"] = field(default_factory=list)
     value_sets: list[Shape] = field(default_factory=list)  # const and enum values checked as JSON
+    # x-jobwatch-events: the whole document as compact JSON, embedded in the header.
+    schema_text: str | None = None
 
     @property
     def display(self) -> str:
         return self.path.name
+
+    @property
+    def uses_user_event(self) -> bool:
+        """A union of this file holds `::jobwatch::user_event` (x-jobwatch-user-types)."""
+        return any(d.kind == "variant" and d.user_types for d in self.decls)
 
     @property
     def stem_identifier(self) -> str:
@@ -623,6 +677,9 @@ class SchemaFile:
             elif d.kind == "variant":
                 for _, alt in d.alternatives:
                     visit_ref(alt)
+                # The reader of an open union checks the common properties itself.
+                for f, _ in d.user_fields:
+                    walk(f.shape)
 
     @property
     def ts_patterns(self) -> list[tuple[str, str]]:
@@ -923,6 +980,7 @@ class Builder:
         for k in ("title", "description"):
             if not isinstance(node.get(k, ""), str):
                 self.fail(sf, f"{pointer}/{k}", f"{k} must be a string")
+        self.jobwatch_keywords(sf, pointer, node)
         asserts = {k for k in node if k in ASSERTIONS}
         desc = text_of(node, "description")
         if "x-cpp-type" in node and node.get("type") != "integer":
@@ -975,6 +1033,29 @@ class Builder:
             return inner
         return Shape(kind="nullable", cpp_type=f"std::optional<{inner.cpp_type}>",
                      ts_type=f"{inner.ts_type} | null", item=inner)
+
+    def jobwatch_keywords(self, sf, pointer, node) -> None:
+        """Checks where jobwatch's own keywords for event types stand and what they hold."""
+        if "x-jobwatch-user-types" in node:
+            kp = f"{pointer}/x-jobwatch-user-types"
+            if pointer or not ("oneOf" in node or "anyOf" in node):
+                self.fail(sf, kp, "x-jobwatch-user-types applies to the root of a schema file that is a oneOf or "
+                          "anyOf union only; move it there")
+            if node["x-jobwatch-user-types"] is not True:
+                self.fail(sf, kp, "x-jobwatch-user-types must be true; leave it out for a union of the listed "
+                          "types only")
+        if "x-jobwatch-events" in node:
+            kp = f"{pointer}/x-jobwatch-events"
+            if pointer:
+                self.fail(sf, kp, "x-jobwatch-events applies to the root of a schema file only; move it there")
+            if not isinstance(node["x-jobwatch-events"], bool):
+                self.fail(sf, kp, "x-jobwatch-events must be true or false")
+        if "x-jobwatch-effect" in node:
+            kp = f"{pointer}/x-jobwatch-effect"
+            if node.get("type") != "object" or "oneOf" in node or "anyOf" in node:
+                self.fail(sf, kp, "x-jobwatch-effect applies to an object schema (an event definition) only")
+            if node["x-jobwatch-effect"] not in ("none", "progress", "log"):
+                self.fail(sf, kp, "x-jobwatch-effect must be \"none\", \"progress\" or \"log\"")
 
     def types(self, sf, pointer, node) -> list[str]:
         """The `type` keyword as a list, with every other assertion checked to apply to one of them."""
@@ -1247,8 +1328,25 @@ class Builder:
             tag = next(f.shape.const for f in d.fields if f.name == chosen)
             decl.alternatives.append((tag, d))
         decl.deps = list(decls)
+        if node.get("x-jobwatch-user-types") is True:  # where and what checked by jobwatch_keywords
+            decl.user_types = True
+            decl.user_fields = self.common_fields(decls, chosen)
         self.register(decl)
         return decl
+
+    @staticmethod
+    def common_fields(decls: list[Decl], discriminator: str) -> list[tuple[Field, bool]]:
+        """The properties of every branch, other than the discriminator, with the
+        same schema in each: (the first branch's field, required in every branch),
+        in the first branch's order."""
+        out = []
+        for f in decls[0].fields:
+            if f.name == discriminator:
+                continue
+            others = [next((g for g in d.fields if g.name == f.name), None) for d in decls[1:]]
+            if all(g is not None and same_shape(f.shape, g.shape) for g in others):
+                out.append((f, f.required and all(g.required for g in others)))
+        return out
 
     # -- whole files -----------------------------------------------------------
 
@@ -1264,6 +1362,15 @@ class Builder:
                 self.fail(sf, "/$schema", "only draft 2020-12 is supported")
             root = self.decl_for(sf, "")
             sf.root_name = root.name
+            if sf.document.get("x-jobwatch-events") is True:
+                if root.kind not in ("struct", "variant"):
+                    self.fail(sf, "/x-jobwatch-events", "x-jobwatch-events needs a root that is an object type "
+                              "or a oneOf/anyOf union of object types (the event types it declares)")
+                try:
+                    sf.schema_text = json.dumps(sf.document, separators=(",", ":"), allow_nan=False)
+                except ValueError:
+                    self.fail(sf, "", "x-jobwatch-events: the document holds NaN or Infinity, which JSON "
+                              "cannot; write a number")
             defs = sf.document.get("$defs", {})
             if not isinstance(defs, dict):
                 self.fail(sf, "/$defs", "$defs must be an object")

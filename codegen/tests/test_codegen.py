@@ -758,6 +758,297 @@ class RefusalTest(unittest.TestCase):
                     self.assertFalse(out.exists())
 
 
+# ---------------------------------------------------------------------------
+# jobwatch's keywords for event types: x-jobwatch-user-types, x-jobwatch-events, x-jobwatch-effect
+
+TSC = ROOT / "ts" / "node_modules" / ".bin" / "tsc"
+
+
+def event_types_doc(**root_keywords):
+    """A small union of two event types tagged by "type". Common to both:
+    `order_id` (required in both), `note` (optional in both); `total` has
+    another schema in each and `carrier` is in one only, so neither is common."""
+    def event(tag, extra, required):
+        return {
+            "description": f"An {tag} event.",
+            "type": "object",
+            "x-jobwatch-effect": "log" if tag == "order.placed" else "none",
+            "properties": {
+                "type": {"description": "Discriminator.", "type": "string", "const": tag},
+                "order_id": {"description": "Order.", "$ref": "#/$defs/order_id"},
+                "note": {"description": "A remark, \"quoted\" and non-ASCII: é 😀.", "type": "string", "maxLength": 20},
+                **extra,
+            },
+            "required": ["type", "order_id", *required],
+            "additionalProperties": False,
+        }
+
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://example.com/shop_event.schema.json",
+        "title": "shop_event",
+        "description": "Events of a shop.",
+        **root_keywords,
+        "oneOf": [{"$ref": "#/$defs/order_placed"}, {"$ref": "#/$defs/order_shipped"}],
+        "$defs": {
+            "order_id": {"description": "An order id.", "type": "string", "pattern": "^[A-Z0-9-]{1,20}$"},
+            "order_placed": event("order.placed", {"total": {"description": "Sum.", "type": "number"}}, ["total"]),
+            "order_shipped": event("order.shipped", {
+                "total": {"description": "Sum in cents.", "type": "integer", "minimum": 0, "maximum": 100000},
+                "carrier": {"description": "Carrier.", "type": "string"}}, []),
+        },
+    }
+
+
+def cpp_unescape(literal):
+    """The text of a C++ string literal as escape.cpp_string_literal writes it (\\", \\\\, \\ooo)."""
+    body = literal[1:-1]
+    decoded = re.sub(r'\\([0-7]{3}|"|\\)', lambda m: chr(int(m.group(1), 8)) if len(m.group(1)) == 3 else m.group(1),
+                     body)
+    return decoded.encode("latin-1").decode("utf-8")
+
+
+class EventTypeKeywordTest(unittest.TestCase):
+    """x-jobwatch-user-types (an open union), x-jobwatch-events (the document
+    embedded in the header) and x-jobwatch-effect (checked, no effect)."""
+
+    def generate_doc(self, doc, lang, stem="shop_event"):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = pathlib.Path(tmp) / f"{stem}.schema.json"
+            path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+            return {name: text.decode("utf-8")
+                    for name, text in generate(self, lang, pathlib.Path(tmp) / "out", [path], "shop").items()}
+
+    def assert_doc_refused(self, doc, pointer, message, stem="shop_event"):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = pathlib.Path(tmp) / f"{stem}.schema.json"
+            path.write_text(json.dumps(doc), encoding="utf-8")
+            for lang in languages():
+                with self.subTest(pointer=pointer, lang=lang):
+                    out = pathlib.Path(tmp) / f"out-{lang}"
+                    r = run_codegen("--lang", lang, "--namespace", "shop", "--out", out, path)
+                    self.assertEqual(r.returncode, 1, r.stderr)
+                    self.assertNotIn("Traceback", r.stderr)
+                    self.assertEqual(r.stderr, f"jobwatch-codegen: error: {stem}.schema.json: {pointer}: {message}\n")
+                    self.assertEqual(read_tree(out), {}, "files were written")
+
+    def test_open_union_cpp(self):
+        hpp = self.generate_doc(event_types_doc(**{"x-jobwatch-user-types": True}), "cpp")["shop_event.hpp"]
+        closed = self.generate_doc(event_types_doc(), "cpp")["shop_event.hpp"]
+        message = model.cpp_string_literal('must be one of "order.placed", "order.shipped"')
+        self.assertIn("using shop_event = std::variant<order_placed, order_shipped, ::jobwatch::user_event>;", hpp)
+        self.assertIn("#include <jobwatch/codec.hpp>\n#include <jobwatch/events/user_event.hpp>\n", hpp)
+        self.assertIn("return ::jobwatch::detail::read_user_event(ctx, jv, t, out.emplace<::jobwatch::user_event>(),"
+                      f"\n                                               {message});", hpp)
+        self.assertNotIn(f'return ctx.fail_at("type", {message});', hpp)
+        # The pull reader still leaves an unknown tag to the DOM reader; writers visit every alternative.
+        self.assertIn('return jobwatch_pull(r, out.emplace<order_shipped>());\n', hpp)
+        self.assertIn("std::visit([&w](auto const& alt) { jobwatch_write(w, alt); }, v);", hpp)
+        # Without the keyword: the closed union, as before.
+        self.assertIn("using shop_event = std::variant<order_placed, order_shipped>;", closed)
+        self.assertIn(f'return ctx.fail_at("type", {message});', closed)
+        self.assertNotIn("user_event", closed)
+        self.assertNotIn("codegen_schemas", closed + hpp)
+
+    def test_open_union_ts(self):
+        ts = self.generate_doc(event_types_doc(**{"x-jobwatch-user-types": True}), "ts")["shop_event.ts"]
+        interface = ts[ts.index("export interface ShopEventUser {"):]
+        interface = interface[: interface.index("\n}\n") + 3]
+        members = [line.strip() for line in interface.splitlines()[1:-1] if not line.strip().startswith("/**")]
+        # No index signature: users' generated interfaces have none, and must satisfy the bound.
+        self.assertEqual(members, ["type: string;", "order_id: OrderId;", "note?: string;"])
+        self.assertIn("export type ShopEvent<U extends ShopEventUser = never> =\n  | OrderPlaced\n  | OrderShipped\n"
+                      "  | U;\n", ts)
+        self.assertIn("export function readShopEvent(ctx: codec.ReadContext, v: unknown): v is "
+                      "ShopEvent<ShopEventUser> {", ts)
+        self.assertIn("codec.ParseResult<ShopEvent<ShopEventUser>>", ts)
+        closed = self.generate_doc(event_types_doc(), "ts")["shop_event.ts"]
+        self.assertNotIn("ShopEventUser", closed)
+        self.assertIn("export type ShopEvent =\n  | OrderPlaced\n  | OrderShipped;\n", closed)
+
+    @unittest.skipIf(shutil.which("node") is None or not TSC.exists(), "node or ts/node_modules (npm ci --prefix ts) missing")
+    def test_open_union_ts_compiles_and_reads_user_events(self):
+        user = {"x-jobwatch-user-types": True}
+        # Another module that refers to the union bare, as server_message.ts refers to JobEvent.
+        envelope = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://example.com/envelope.schema.json",
+            "title": "envelope", "description": "Carries one event.", "type": "object",
+            "properties": {"event": {"description": "The event.", "$ref": "shop_event.schema.json"}},
+            "required": ["event"], "additionalProperties": False,
+        }
+        use = """
+import { parseShopEvent, parseEnvelope, ShopEvent, ShopEventUser, Envelope } from "./index";
+const builtIn: ShopEvent = { type: "order.placed", order_id: "A-1", total: 1.5 };
+const open: ShopEvent<ShopEventUser> = { type: "order.returned", order_id: "A-1" };
+const env: Envelope = { event: builtIn };
+function tagOf(e: ShopEvent): "order.placed" | "order.shipped" { return e.type; }
+// A user's own event type, an interface as the generator writes them, joins the union and narrows.
+export interface OrderReturned { type: "order.returned"; order_id: string; note?: string; reason: string }
+export function reasonOf(e: ShopEvent<OrderReturned>): string {
+  switch (e.type) {
+    case "order.returned": return e.reason;
+    case "order.placed": return String(e.total);
+    default: return e.order_id;
+  }
+}
+const cases: Array<[string, unknown]> = JSON.parse(process.argv[2] ?? "[]");
+const out = cases.map(([which, doc]) => {
+  const r = which === "envelope" ? parseEnvelope(JSON.stringify(doc)) : parseShopEvent(JSON.stringify(doc));
+  return r.ok ? "ok" : r.error.path + " " + r.error.message;
+});
+process.stdout.write(JSON.stringify([out, tagOf(builtIn), open.order_id, env.event.type]));
+"""
+        cases = [
+            ["event", {"type": "order.returned", "order_id": "A-1", "reason": {"any": "thing"}}],
+            ["event", {"type": "order.returned", "order_id": "A-1", "note": "n", "total": "not checked"}],
+            ["event", {"type": "order.returned", "queue": "q"}],
+            ["event", {"type": "order.returned", "order_id": "a-1"}],
+            ["event", {"type": "order.returned", "order_id": "A-1", "note": 5}],
+            ["event", {"type": "order.returned", "order_id": "A-1", "note": "x" * 21}],
+            ["event", {"order_id": "A-1"}],
+            ["event", {"type": 5, "order_id": "A-1"}],
+            ["event", [1]],
+            # Known tags keep their rules.
+            ["event", {"type": "order.placed", "order_id": "A-1"}],
+            ["event", {"type": "order.shipped", "order_id": "A-1", "reason": "x"}],
+            ["event", {"type": "order.shipped", "order_id": "A-1", "total": 2}],
+            ["envelope", {"event": {"type": "order.returned", "order_id": "A-1"}}],
+            ["envelope", {"event": {"type": "order.returned"}}],
+            # The same faults under a listed tag, for comparison.
+            ["event", {"type": "order.shipped"}],
+            ["event", {"type": "order.shipped", "order_id": "a-1"}],
+            ["event", {"type": "order.shipped", "order_id": "A-1", "note": 5}],
+            ["event", {"type": "order.shipped", "order_id": "A-1", "note": "x" * 21}],
+        ]
+        # The user branch words errors, and points at them, as the listed types do.
+        expected = [
+            "ok",
+            "ok",  # properties that are not common to every listed type are left to the server
+            ' missing required property "order_id"',
+            "/order_id must match pattern ^[A-Z0-9-]{1,20}$",
+            "/note expected string, got integer",
+            "/note must be at most 20 characters",
+            ' missing required property "type"',
+            "/type expected string, got integer",
+            " expected object, got array",
+            ' missing required property "total"',
+            "/reason unknown property",
+            "ok",
+            "ok",
+            '/event missing required property "order_id"',
+        ]
+        expected += expected[2:6]
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = pathlib.Path(tmp)
+            (tmp / "shop_event.schema.json").write_text(json.dumps(event_types_doc(**user)), encoding="utf-8")
+            (tmp / "envelope.schema.json").write_text(json.dumps(envelope), encoding="utf-8")
+            out = tmp / "gen"
+            generate(self, "ts", out, [tmp / "shop_event.schema.json", tmp / "envelope.schema.json"])
+            (out / "use.ts").write_text(use, encoding="utf-8")
+            r = subprocess.run([str(TSC), "--strict", "--noUnusedLocals", "--exactOptionalPropertyTypes",
+                                "--noPropertyAccessFromIndexSignature", "--noUncheckedIndexedAccess",
+                                "--target", "ES2022", "--module", "commonjs", "--types", "node",
+                                "--typeRoots", str(ROOT / "ts" / "node_modules" / "@types"),
+                                "--outDir", str(tmp / "build"), *map(str, sorted(out.glob("*.ts")))],
+                               capture_output=True, text=True, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-3000:])
+            r = subprocess.run(["node", str(tmp / "build" / "use.js"), json.dumps(cases)], capture_output=True,
+                               text=True, encoding="utf-8", timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        results, tag, order_id, env_tag = json.loads(r.stdout)
+        self.assertEqual((tag, order_id, env_tag), ("order.placed", "A-1", "order.placed"))
+        self.assertEqual(results, expected)
+
+    def test_refusals(self):
+        def without(doc, key):
+            return {k: v for k, v in doc.items() if k != key}
+
+        ok = event_types_doc()
+        placed = "/$defs/order_placed"
+        cases = [
+            (event_types_doc(**{"x-jobwatch-user-types": False}), "/x-jobwatch-user-types",
+             "x-jobwatch-user-types must be true; leave it out for a union of the listed types only"),
+            (event_types_doc(**{"x-jobwatch-user-types": "yes"}), "/x-jobwatch-user-types",
+             "x-jobwatch-user-types must be true; leave it out for a union of the listed types only"),
+            ({**ok, "$defs": {**ok["$defs"], "order_placed": {**ok["$defs"]["order_placed"],
+                                                             "x-jobwatch-user-types": True}}},
+             f"{placed}/x-jobwatch-user-types", "x-jobwatch-user-types applies to the root of a schema file that "
+             "is a oneOf or anyOf union only; move it there"),
+            ({**without(ok, "oneOf"), "$ref": "#/$defs/order_placed", "x-jobwatch-user-types": True},
+             "/x-jobwatch-user-types", "x-jobwatch-user-types applies to the root of a schema file that is a oneOf "
+             "or anyOf union only; move it there"),
+            (event_types_doc(**{"x-jobwatch-events": "true"}), "/x-jobwatch-events",
+             "x-jobwatch-events must be true or false"),
+            (event_types_doc(**{"x-jobwatch-events": 1}), "/x-jobwatch-events",
+             "x-jobwatch-events must be true or false"),
+            ({**ok, "$defs": {**ok["$defs"], "order_placed": {**ok["$defs"]["order_placed"],
+                                                             "x-jobwatch-events": True}}},
+             f"{placed}/x-jobwatch-events", "x-jobwatch-events applies to the root of a schema file only; "
+             "move it there"),
+            ({**without(ok, "oneOf"), "type": "string", "x-jobwatch-events": True}, "/x-jobwatch-events",
+             "x-jobwatch-events needs a root that is an object type or a oneOf/anyOf union of object types "
+             "(the event types it declares)"),
+            ({**ok, "$defs": {**ok["$defs"], "order_placed": {**ok["$defs"]["order_placed"],
+                                                             "x-jobwatch-effect": "progres"}}},
+             f"{placed}/x-jobwatch-effect", 'x-jobwatch-effect must be "none", "progress" or "log"'),
+            ({**ok, "$defs": {**ok["$defs"], "order_placed": {**ok["$defs"]["order_placed"],
+                                                             "x-jobwatch-effect": None}}},
+             f"{placed}/x-jobwatch-effect", 'x-jobwatch-effect must be "none", "progress" or "log"'),
+            ({**ok, "$defs": {**ok["$defs"], "order_id": {**ok["$defs"]["order_id"], "x-jobwatch-effect": "log"}}},
+             "/$defs/order_id/x-jobwatch-effect",
+             "x-jobwatch-effect applies to an object schema (an event definition) only"),
+            (event_types_doc(**{"x-jobwatch-effect": "log"}), "/x-jobwatch-effect",
+             "x-jobwatch-effect applies to an object schema (an event definition) only"),
+        ]
+        for doc, pointer, message in cases:
+            self.assert_doc_refused(doc, pointer, message)
+
+    def test_events_document_is_embedded(self):
+        for root in ("union", "object"):
+            with self.subTest(root=root):
+                doc = event_types_doc(**{"x-jobwatch-events": True})
+                if root == "object":
+                    # A document of one event type: the object at the root.
+                    single = doc["$defs"].pop("order_shipped")
+                    del doc["oneOf"]
+                    doc.update({k: v for k, v in single.items() if k != "description"})
+                out = self.generate_doc(doc, "cpp", stem="shop-events")
+                hpp = out["shop-events.hpp"]
+                text = json.dumps(doc, separators=(",", ":"))
+                literal = model.cpp_string_literal(text)
+                declaration = f"inline constexpr std::string_view shop_events = {literal};\n"
+                self.assertIn("namespace codegen_schemas {\n" + declaration + "}  // namespace codegen_schemas\n", hpp)
+                # After codegen_roots and codegen_docs, inside the namespace.
+                self.assertLess(hpp.index("namespace codegen_docs"), hpp.index("namespace codegen_schemas"))
+                self.assertLess(hpp.index("namespace codegen_schemas"), hpp.index("}  // namespace shop\n"))
+                self.assertIn("(`jobwatch::event_types::add`)", hpp)
+                # The literal is plain ASCII (\\uXXXX inside the JSON) and means the document again.
+                self.assertTrue(literal.isascii())
+                self.assertEqual(json.loads(cpp_unescape(literal)), doc)
+                # TypeScript: the document generates as any other.
+                ts = self.generate_doc(doc, "ts", stem="shop-events")
+                self.assertIn("shop-events.ts", ts)
+                self.assertNotIn("ShopEventUser", ts["shop-events.ts"])
+        # false, or no keyword: no embedded document.
+        for doc in (event_types_doc(**{"x-jobwatch-events": False}), event_types_doc()):
+            self.assertNotIn("codegen_schemas", self.generate_doc(doc, "cpp")["shop_event.hpp"])
+
+    def test_both_keywords_together(self):
+        doc = event_types_doc(**{"x-jobwatch-events": True, "x-jobwatch-user-types": True})
+        hpp = self.generate_doc(doc, "cpp")["shop_event.hpp"]
+        self.assertIn("::jobwatch::user_event>;", hpp)
+        self.assertIn("inline constexpr std::string_view shop_event = ", hpp)
+
+    def test_job_event_is_open(self):
+        files = {sf.stem: sf for sf in model.build(sorted(SCHEMAS.glob("*.schema.json")), "jobwatch")}
+        union = next(d for d in files["job_event"].decls if d.name == "job_event")
+        self.assertTrue(union.user_types)
+        self.assertEqual([(f.name, required) for f, required in union.user_fields],
+                         [("job_id", True), ("queue", True), ("run_id", False), ("tenant_id", False),
+                          ("user_id", False), ("job_type", False), ("id", False), ("time", False)])
+        self.assertEqual([stem for stem, sf in files.items() if sf.uses_user_event], ["job_event"])
+
+
 class EcmaRegexTest(unittest.TestCase):
     """ecma_regex: the ECMA-262 (u mode) parser, and what it refuses."""
 

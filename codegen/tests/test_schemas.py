@@ -147,13 +147,15 @@ def walk(node, pointer=""):
 # ---------------------------------------------------------------------------
 # The generator's subset
 
-ANNOTATIONS = {"title", "description", "default", "examples", "x-cpp-type"}  # x-cpp-type: a C++ type hint (docs/schemas.md)
+# x-cpp-type: a C++ type hint; x-jobwatch-effect: what an event type does to its job (docs/schemas.md)
+ANNOTATIONS = {"title", "description", "default", "examples", "x-cpp-type", "x-jobwatch-effect"}
 ASSERTIONS = {
     "type", "properties", "required", "additionalProperties", "items", "enum", "const",
     "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
     "minItems", "maxItems", "$ref", "format", "pattern", "oneOf",
 }
-ROOT_ONLY = {"$schema", "$id", "$defs"}
+# x-jobwatch-user-types: an open event union; x-jobwatch-events: a document of event types (docs/schemas.md)
+ROOT_ONLY = {"$schema", "$id", "$defs", "x-jobwatch-user-types", "x-jobwatch-events"}
 SIMPLE_TYPES = {"object", "array", "string", "integer", "number", "boolean"}
 TYPE_KEYWORDS = {
     "object": {"properties", "required", "additionalProperties"},

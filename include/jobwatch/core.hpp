@@ -68,7 +68,8 @@ struct ingest_stats
 /// Events offered to the core, by type and by what became of them (for `/metrics`).
 struct ingest_results
 {
-    /// Event types, in `job_event`'s order; the last is `unknown` (text that did not parse).
+    /// Event types, in `job_event`'s order (user-defined types together, as `user`); the last is
+    /// `unknown` (text that did not parse).
     static constexpr std::size_t types = std::variant_size_v<job_event> + 1;
     /// What became of an event: `publish_status`'s values, in order.
     static constexpr std::size_t results = 7;
@@ -93,7 +94,7 @@ private:
     static std::string_view name_at(std::size_t i, std::index_sequence<I...>) noexcept
     {
         std::string_view out = "unknown";
-        ((i == I ? (out = std::variant_alternative_t<I, job_event>::type, 0) : 0), ...);
+        ((i == I ? (out = static_type_name<std::variant_alternative_t<I, job_event>>(), 0) : 0), ...);
         return out;
     }
 };

@@ -8,6 +8,9 @@
 
 #include "test_support.hpp"
 
+// User-defined event types, generated from tests/data/custom_events.schema.json.
+#include <jwtest_custom_events/custom_events.hpp>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -137,6 +140,35 @@ TEST(AppTest, AnEventBuiltInTheCallIsSafe)
     ASSERT_NE(job, nullptr);
     EXPECT_EQ(t.app.get_core().store().snapshot(*job).run_id, "run-with-a-long-name-7");
     EXPECT_NE(t.app.get_core().store().find({}, "posted-with-a-long-id-beyond-the-buffer-49"), nullptr);
+}
+
+TEST(AppTest, AnEventOfAUserDefinedTypeIsPublishedInProcess)
+{
+    // The types of a schema given to jobwatch_generate(), registered from the generated header.
+    auto const e = jobwatch::event_types::add(jwtest::events::codegen_schemas::custom_events, "custom_events");
+    ASSERT_FALSE(e) << *e;
+    test_app t;
+    jobwatch::publish_result ok, bad;
+    int const rc = t.run([&]() -> jobwatch::asio::awaitable<void> {
+        auto ev = jwtest::events::pos_fetched{.job_id = "exec-7", .queue = "imports", .shop_id = "s1", .count = 12};
+        ev.percent = 25.0;
+        ok = co_await t.app.publish(ev);
+        // Its schema's rules hold in process too.
+        auto wrong = jwtest::events::pos_fetched{.job_id = "exec-7", .queue = "imports", .shop_id = "s1", .count = -1};
+        bad = co_await t.app.publish(wrong);
+    });
+    EXPECT_EQ(rc, 0);
+    EXPECT_TRUE(ok) << ok.error.path << ": " << ok.error.message;
+    EXPECT_EQ(bad.status, jobwatch::publish_status::invalid);
+    EXPECT_EQ(bad.error.path, "/count");
+    auto const events = t.of<jobwatch::event_out>();
+    ASSERT_EQ(events.size(), 1u);
+    auto const& got = std::get<jobwatch::user_event>(events[0].event->event);
+    EXPECT_EQ(got.type, "execution:pos_fetched");
+    EXPECT_EQ(got.fields.at("count"), 12);
+    auto const* job = t.app.get_core().store().find({}, "exec-7");
+    ASSERT_NE(job, nullptr);
+    EXPECT_EQ(job->percent(), 25.0);
 }
 
 TEST(AppTest, PublishGoesThroughLogStoreListenersAndRooms)

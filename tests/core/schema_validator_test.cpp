@@ -63,6 +63,17 @@ std::string refusal(std::string_view schema_text, jobwatch::schema::limits lim =
     return v.error().path + ": " + v.error().message;
 }
 
+/// The generated parser's words for a document, without the list of
+/// user-defined event types it appends to "must be one of" when some are
+/// registered (other tests of this process register some; docs/events.md).
+std::string builtin_words(std::string message)
+{
+    auto const at = message.find(", or a registered event type (");
+    if (at != std::string::npos)
+        message.resize(at);
+    return message;
+}
+
 /// "ok", or the validation error as "path: message".
 std::string verdict(validator const& v, std::string_view doc)
 {
@@ -222,7 +233,7 @@ TEST(SchemaValidatorTest, AgreesWithTheGeneratedParserOnJobEvents)
             continue;
         }
         EXPECT_EQ(runtime->path, generated.error().path);
-        EXPECT_EQ(runtime->message, generated.error().message);
+        EXPECT_EQ(runtime->message, builtin_words(generated.error().message));
     }
     EXPECT_GT(valid, 10u);
     EXPECT_GT(corpus.size() - valid, 40u);
@@ -297,7 +308,7 @@ TEST(SchemaValidatorTest, DecidesAsTheOracleCorpus)
         if (!ec && it->first == "job_event") {
             auto const generated = jobwatch::parse_value<jobwatch::job_event>(jv);
             std::string const g =
-                generated ? "ok" : generated.error().path + ": " + generated.error().message;
+                generated ? "ok" : generated.error().path + ": " + builtin_words(generated.error().message);
             std::string const r = error ? error->path + ": " + error->message : "ok";
             if (g != r && mismatches.size() < 25)
                 mismatches.push_back("job_event " + std::string(entry.at("mutation").as_string()) +

@@ -315,7 +315,7 @@ private:
     {
         if (auto const* e = std::get_if<event_out>(&m)) {
             auto const& ev = e->event->event;
-            if (!notify::wants_type(settings_, notify::type_name(ev)))
+            if (!notify::wants_type(settings_, ::jobwatch::type_name(ev)))
                 return;
             auto const* rec = core_.store().find(tenant_id_of(ev).value_or(""), job_id_of(ev));
             if (!rec)

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <memory>
 #include <vector>
@@ -34,12 +35,36 @@ enum class event_kind : std::uint8_t
     failed,
     cancelled,
     retrying,
+    user,  ///< a user-defined type (`user_event`)
 };
 
 /// Which kind of event `ev` is.
 inline event_kind kind_of(job_event const& ev) noexcept
 {
     return static_cast<event_kind>(ev.index());
+}
+
+/// The wire name of an alternative of `job_event`; "user" for `user_event` (a kind, not a type).
+template<class T>
+constexpr std::string_view static_type_name() noexcept
+{
+    if constexpr (std::is_same_v<T, user_event>)
+        return "user";
+    else
+        return T::type;
+}
+
+/// The event's `type` as it is written ("job.queued", or a user-defined type's name).
+inline std::string_view type_name(job_event const& ev) noexcept
+{
+    return std::visit(
+        [](auto const& e) -> std::string_view {
+            if constexpr (std::is_same_v<std::decay_t<decltype(e)>, user_event>)
+                return e.type;
+            else
+                return std::decay_t<decltype(e)>::type;
+        },
+        ev);
 }
 
 /// The job the event is about.

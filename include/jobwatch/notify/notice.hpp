@@ -36,12 +36,6 @@ struct notice
     std::shared_ptr<alert const> alert_msg{};     ///< alerts
 };
 
-/// The type of a job event (`job.failed`).
-inline std::string_view type_name(job_event const& ev) noexcept
-{
-    return std::visit([](auto const& e) -> std::string_view { return std::decay_t<decltype(e)>::type; }, ev);
-}
-
 /** @brief The notice of an applied job event; `state` is its job's state after it.
 
     Severity orders what a full queue drops first: a final failure is
@@ -51,7 +45,7 @@ inline notice notice_of(std::shared_ptr<logged_event const> ev, job_state state)
 {
     notice n;
     n.key = "event:" + std::to_string(ev->seq);
-    n.type = std::string(type_name(ev->event));
+    n.type = std::string(::jobwatch::type_name(ev->event));
     if (auto const* f = std::get_if<job_failed>(&ev->event))
         n.level = f->will_retry ? severity::low : severity::medium;
     n.queue = queue_of(ev->event);

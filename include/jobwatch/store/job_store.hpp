@@ -513,6 +513,9 @@ private:
     std::string_view scoped_key(std::string_view tenant, std::string_view id) const;
     void apply_progress(job_record& r, job_progress const& p, std::int64_t t);
     void push_log(job_record& r, logged_event const& ev, job_log const& l);
+    void push_log(job_record& r, logged_event const& ev, log_level level, std::string_view message);
+    void apply_user_progress(job_record& r, user_event const& u, std::int64_t t);
+    verdict transition_user(detail::job_slot s, logged_event const& ev, user_event const& u);
     void keep_result(job_record& r, job_completed const& c);
     void begin_attempt(job_record& r, std::int64_t n) noexcept;
     void finish(detail::job_slot s, job_state to, std::int64_t t, bool timed, effects& fx) noexcept;

@@ -495,6 +495,76 @@ inline void job_store::apply_progress(job_record& r, job_progress const& p, std:
 
 inline void job_store::push_log(job_record& r, logged_event const& ev, job_log const& l)
 {
+    push_log(r, ev, l.level, l.message);
+}
+
+inline void job_store::apply_user_progress(job_record& r, user_event const& u, std::int64_t t)
+{
+    // The fields of job.progress, where the event has them with the same types and ranges.
+    r.progress_ms_ = t;
+    auto const& f = u.fields;
+    auto number = [&](char const* key) -> std::optional<double> {
+        auto const* v = f.if_contains(key);
+        if (!v || !v->is_number())
+            return std::nullopt;
+        return v->to_number<double>();
+    };
+    if (auto p = number("percent"); p && *p >= 0 && *p <= 100)
+        r.percent_ = *p;
+    if (auto c = number("current"); c && *c >= 0 && *c <= 9007199254740991.0)
+        r.current_ = static_cast<std::int64_t>(*c);
+    if (auto n = number("total"); n && *n >= 0 && *n <= 9007199254740991.0)
+        r.total_ = static_cast<std::int64_t>(*n);
+    if (auto const* step = f.if_contains("step"); step && step->is_string()) {
+        auto& x = extras(r);
+        x.step.assign(std::string_view(step->get_string()));
+        x.has_step = true;
+    }
+}
+
+inline job_store::verdict job_store::transition_user(detail::job_slot s, logged_event const& ev, user_event const& u)
+{
+    auto& r = rec(s);
+    auto const t = ev.time.time_since_epoch().count();
+    bool const fresh = r.state_ == state_none;
+    if (u.effect == user_effect::progress) {
+        // As job.progress: it implies a start, but not of a job awaiting its retry.
+        if (fresh) {
+            begin_attempt(r, 1);
+            set_state(s, job_state::running);
+        }
+        else if (r.state() == job_state::queued) {
+            if (r.attempt_ != 0)
+                return verdict::stale;
+            begin_attempt(r, 1);
+            set_state(s, job_state::running);
+            ++stats_.implied_starts;
+        }
+        else if (t < r.progress_ms_) {
+            return verdict::stale;
+        }
+        apply_user_progress(r, u, t);
+        return verdict::applied;
+    }
+    // none and log: as job.log, a job first seen through one is running.
+    if (fresh) {
+        begin_attempt(r, 1);
+        set_state(s, job_state::running);
+    }
+    if (u.effect == user_effect::log) {
+        auto level = log_level::info;
+        if (auto const* l = u.fields.if_contains("level"); l && l->is_string())
+            from_string(std::string_view(l->get_string()), level);
+        if (auto const* m = u.fields.if_contains("message"); m && m->is_string())
+            push_log(r, ev, level, std::string_view(m->get_string()));
+        else
+            push_log(r, ev, level, u.type + " " + boost::json::serialize(u.fields));
+    }
+    return verdict::applied;
+}
+
+inline void job_store::push_log(job_record& r, logged_event const& ev, log_level level, std::string_view message)
+{
     if (cfg_.max_log_lines_per_job == 0) {
         ++stats_.log_lines_dropped;
         return;
@@ -502,7 +572,7 @@ inline void job_store::push_log(job_record& r, logged_event const& ev, job_log c
     auto& x = extras(r);
     if (!x.logs)
         x.logs = std::make_unique<detail::log_ring>();
-    stats_.log_lines_dropped += x.logs->push(ev.seq, ev.time, l.level, l.message, cfg_.max_log_lines_per_job,
+    stats_.log_lines_dropped += x.logs->push(ev.seq, ev.time, level, message, cfg_.max_log_lines_per_job,
                                              cfg_.max_log_bytes_per_job);
 }
 
@@ -561,6 +631,9 @@ inline void job_store::finish(detail::job_slot s, job_state to, std::int64_t t, 
 // job.retrying(n)    queued a=n-1 *       n-1<a: stale; n-1=a and retry scheduled: duplicate; otherwise
 //                                         a=max(a,n-1), queued, retry_scheduled (once per attempt)
 // job.cancelled      cancelled a=0 *      cancelled, no duration          cancelled, duration if start seen
+// user, progress     as job.progress, with the fields of job.progress the event has
+// user, none / log   as job.log: running a=1 * when new; otherwise no state change (log: a line);
+//                    kept after terminal
 //
 // Duration (finished - started_at) needs a seen job.started of the attempt that
 // was running when the job finished; wait (started_at - queued_at) is measured
@@ -696,6 +769,9 @@ inline job_store::verdict job_store::transition(detail::job_slot s, logged_event
         return verdict::applied;
     }
 
+    case event_kind::user:
+        return transition_user(s, ev, std::get<user_event>(ev.event));
+
     case event_kind::retrying: {
         auto const& y = std::get<job_retrying>(ev.event);
         std::int64_t const e = detail::clamp_attempt(y.attempt - 1);
@@ -755,8 +831,10 @@ inline std::optional<job_change> job_store::apply(logged_event const& ev)
     }
     else {
         before = rec(s).state();
-        // Terminal states are sticky; a late log line is still kept.
-        if (is_terminal(*before) && kind != event_kind::log) {
+        // Terminal states are sticky; a late log line (or a user-defined event
+        // that does not report progress) is still kept.
+        if (is_terminal(*before) && kind != event_kind::log &&
+            !(kind == event_kind::user && std::get<user_event>(ev.event).effect != user_effect::progress)) {
             ++stats_.after_terminal;
             return std::nullopt;
         }
