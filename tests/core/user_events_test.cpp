@@ -202,7 +202,19 @@ TEST(UserEventsTest, EventsAreRoutedToTheirJobsRoomsAndAffectItAsDeclared)
         EXPECT_EQ(boost::json::parse(got[1]).at("run_id"), "r1") << "the job's run, filled in";
         EXPECT_EQ(boost::json::parse(got[2]).at("type"), "execution:pos_fetched");
         EXPECT_EQ(boost::json::parse(got[3]).at("type"), "execution:note");
+        // As delivered (and journaled), with the run and the time jobwatch filled in, each
+        // parses back, though import_note's schema declares neither (additionalProperties: false).
+        for (auto const& json : got) {
+            auto again = parse<job_event>(json);
+            EXPECT_TRUE(again) << json << ": " << again.error().path << " " << again.error().message;
+        }
     }
+    EXPECT_EQ(boost::json::parse(f.rooms["job:t/e1"][3]).at("run_id"), "r1");
+    // A common field its schema does not declare is still checked by the built-in rules.
+    auto const bad_run = f.text(R"({"type":"execution:note","job_id":"e1","queue":"imports","tenant_id":"t",)"
+                                R"("run_id":"not an id","message":"m"})");
+    EXPECT_EQ(bad_run.status, publish_status::invalid);
+    EXPECT_EQ(bad_run.error.path, "/run_id");
     // After the job finished: activity and log lines are kept, progress is not.
     ASSERT_TRUE(f.text(R"({"type":"job.completed","job_id":"e1","queue":"imports","tenant_id":"t"})"));
     EXPECT_TRUE(f.text(R"({"type":"execution:meta_fetched","job_id":"e1","queue":"imports","tenant_id":"t",)"

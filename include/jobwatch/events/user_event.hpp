@@ -76,7 +76,14 @@ struct event_type_info
     std::string source;      ///< where it was declared (a file name, or the caller's label)
     std::string definition;  ///< its schema definition, as compact JSON (a repeat is not a conflict)
     schema::validator validator;
+    /// The optional common fields its schema does not declare (`common_fields` order, a bit each):
+    /// taken out before its schema sees the event, checked by the built-in rules only.
+    std::uint8_t undeclared = 0;
 };
+
+/// The optional fields every event may carry, whatever its type's schema says:
+/// jobwatch fills in the job's scope and the time of ingest.
+inline constexpr std::string_view common_fields[] = {"run_id", "tenant_id", "user_id", "job_type", "id", "time"};
 
 /** @brief The user-defined event types of this process.
 
@@ -215,8 +222,22 @@ inline bool read_user_event(read_context& ctx, boost::json::value const& jv, std
         }
         return ctx.fail_at("type", std::move(message));
     }
-    if (auto e = info->validator.validate(jv))
+    auto const& o = jv.get_object();  // the parser checked it is an object
+    // Common fields its schema does not declare are jobwatch's: its schema sees the event without them.
+    bool strip = false;
+    for (std::size_t i = 0; i < std::size(common_fields) && !strip; ++i)
+        strip = (info->undeclared >> i & 1u) && o.contains(common_fields[i]);
+    if (strip) {
+        boost::json::object own = o;
+        for (std::size_t i = 0; i < std::size(common_fields); ++i)
+            if (info->undeclared >> i & 1u)
+                own.erase(common_fields[i]);
+        if (auto e = info->validator.validate(boost::json::value(std::move(own))))
+            return fail_at_pointer(ctx, e->path, std::move(e->message));
+    }
+    else if (auto e = info->validator.validate(jv)) {
         return fail_at_pointer(ctx, e->path, std::move(e->message));
+    }
 
     // The user's schema decided its own fields; the common ones also follow
     // the built-in rules, because they name rooms, scopes and the event log.
@@ -224,7 +245,6 @@ inline bool read_user_event(read_context& ctx, boost::json::value const& jv, std
     string_rules const identifier{1, 200, false, &user_event_identifier, identifier_pattern};
     string_rules const event_id{1, 200, false, nullptr, nullptr};
     string_rules const timestamp{0, std::numeric_limits<std::size_t>::max(), true, nullptr, nullptr};
-    auto const& o = jv.get_object();  // validated: every event type is an object
     out.type.assign(tag);
     out.effect = info->effect;
     // Its own storage: `jv` may live in a parse's stack buffer.
@@ -420,12 +440,17 @@ inline std::optional<std::string> event_types::add(boost::json::value const& doc
         auto v = schema::compile(one);
         if (!v)
             return fail(v.error().path, v.error().message);
+        std::uint8_t undeclared = 0;
+        for (std::size_t i = 0; i < std::size(common_fields); ++i)
+            if (!props->get_object().contains(common_fields[i]))
+                undeclared |= static_cast<std::uint8_t>(1u << i);
         auto info = std::make_shared<event_type_info>(event_type_info{
             .type = name,
             .effect = effect,
             .source = std::string(source),
             .definition = boost::json::serialize(*d.def),
             .validator = std::move(*v),
+            .undeclared = undeclared,
         });
         for (auto const& m : made)
             if (m->type == name)
